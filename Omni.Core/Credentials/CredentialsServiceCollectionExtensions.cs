@@ -1,0 +1,14 @@
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Storage;
+
+namespace Omni.Credentials;
+
+public static class CredentialsServiceCollectionExtensions
+{
+    public static IServiceCollection AddOmniCredentials(this IServiceCollection services)
+    {
+        services.AddStorageResources(tables: [StorageNames.CredentialsTable, StorageNames.CredentialIndexTable]);
+        services.AddSingleton<ICredentialStore, TableCredentialStore>();
+        return services;
+    }
+}

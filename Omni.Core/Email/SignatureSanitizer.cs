@@ -1,0 +1,42 @@
+using Ganss.Xss;
+
+namespace Omni.Email;
+
+/// <summary>
+/// E-mail signatures keep what a person formats (bold, italic, alignment, sizes, colours, links, images) and lose
+/// everything that could run: scripts, event handlers, forms, frames, javascript: URLs. Applied when the signature
+/// is saved, so the preview shows exactly what is sent.
+/// </summary>
+public static class SignatureSanitizer
+{
+    private static readonly HtmlSanitizer Sanitizer = Create();
+
+    public static string Sanitize(string html) => Sanitizer.Sanitize(html);
+
+    private static HtmlSanitizer Create()
+    {
+        var sanitizer = new HtmlSanitizer();
+        sanitizer.AllowedSchemes.Add("mailto");
+        sanitizer.AllowedSchemes.Add("tel");
+        sanitizer.AllowedSchemes.Add("cid");
+        sanitizer.AllowedTags.Remove("form");
+        sanitizer.AllowedTags.Remove("input");
+        sanitizer.AllowedTags.Remove("button");
+        sanitizer.AllowedTags.Remove("textarea");
+        sanitizer.AllowedTags.Remove("select");
+        sanitizer.AllowedAttributes.Add("align");
+        sanitizer.AllowedAttributes.Add("bgcolor");
+        sanitizer.AllowedAttributes.Add("color");
+        sanitizer.AllowedAttributes.Add("size");
+        sanitizer.AllowedAttributes.Add("face");
+        // Inline images are common in signatures; only image data URIs are let through, never data:text/html.
+        sanitizer.FilterUrl += (_, e) =>
+        {
+            if (e.OriginalUrl.StartsWith("data:image/", StringComparison.OrdinalIgnoreCase) && !e.OriginalUrl.StartsWith("data:image/svg", StringComparison.OrdinalIgnoreCase))
+            {
+                e.SanitizedUrl = e.OriginalUrl;
+            }
+        };
+        return sanitizer;
+    }
+}

@@ -1,0 +1,21 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Omni.Security;
+
+/// <summary>
+/// Keys are 256-bit random values, so a single SHA-256 is a safe one-way lookup key; a slow password
+/// hash would only add latency to every authenticated call.
+/// </summary>
+public static class TokenHash
+{
+    public static string Of(string token) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+
+    public static bool FixedTimeEquals(string a, string b) =>
+        CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(a), Encoding.UTF8.GetBytes(b));
+
+    /// <summary>URL-safe random token with a readable kind prefix (omni_mk_…, omni_ck_…, whsec_ is separate).</summary>
+    public static string NewToken(string prefix) => prefix + Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
+
+    private static string Base64UrlEncode(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,154 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
+using Omni.Tenancy;
+
+namespace Omni.Functions.Hosting;
+
+internal static class Policies
+{
+    public const string Admin = "admin";
+    public const string ChannelKey = "channel-key";
+}
+
+/// <summary>The caller acts in the company named by the route and, unless an admin, holds <see cref="Scope"/> (null: any key of it).</summary>
+internal sealed record CompanyScopeRequirement(string? Scope) : IAuthorizationRequirement;
+
+/// <summary>The caller is a channel API key, or a management key with <see cref="AlternativeScope"/> naming the channel in <c>?channelId=</c>.</summary>
+internal sealed record ChannelKeyRequirement(string? AlternativeScope) : IAuthorizationRequirement;
+
+internal sealed record AdminRequirement : IAuthorizationRequirement;
+
+/// <summary>Marks a failure that must look like "not found", so a key never learns another company's ids exist.</summary>
+internal sealed class NotYoursReason(IAuthorizationHandler handler) : AuthorizationFailureReason(handler, "The resource belongs to another company.");
+
+internal sealed class OmniAuthorizationHandler(ICompanyStore companies) : IAuthorizationHandler
+{
+    public async Task HandleAsync(AuthorizationHandlerContext context)
+    {
+        if (context.Resource is not HttpContext http || context.User.Identity?.IsAuthenticated != true)
+        {
+            return;
+        }
+
+        var tenant = http.RequestServices.GetRequiredService<TenantContext>();
+        var user = context.User;
+        var kind = user.FindFirstValue(OmniClaims.Kind);
+        tenant.IsAdmin = kind == OmniClaims.AdminKind;
+        tenant.Scopes = user.FindAll(OmniClaims.Scope).Select(c => c.Value).ToHashSet(StringComparer.Ordinal);
+        tenant.CredentialKind = kind switch
+        {
+            OmniClaims.ManagementKind => Credentials.CredentialKind.Management,
+            OmniClaims.ChannelKind => Credentials.CredentialKind.Channel,
+            _ => null,
+        };
+        tenant.Actor = tenant.IsAdmin ? "platform-admin" : $"{kind}-key:{user.FindFirstValue(OmniClaims.KeyId)} ({user.FindFirstValue(OmniClaims.KeyName)})";
+
+        foreach (var requirement in context.PendingRequirements.ToList())
+        {
+            switch (requirement)
+            {
+                case AdminRequirement when tenant.IsAdmin:
+                    context.Succeed(requirement);
+                    break;
+
+                case CompanyScopeRequirement r:
+                    await HandleCompanyAsync(context, r, http, tenant, user);
+                    break;
+
+                case ChannelKeyRequirement r:
+                    HandleChannel(context, r, http, tenant, user);
+                    break;
+            }
+        }
+    }
+
+    private async Task HandleCompanyAsync(AuthorizationHandlerContext context, CompanyScopeRequirement requirement, HttpContext http, TenantContext tenant, ClaimsPrincipal user)
+    {
+        var routeCompany = http.GetRouteValue("companyId") as string;
+        if (routeCompany is null)
+        {
+            return;
+        }
+
+        if (tenant.IsAdmin)
+        {
+            // The admin may act in any company, but only in one that exists.
+            if (await companies.GetAsync(routeCompany, http.RequestAborted) is null)
+            {
+                context.Fail(new NotYoursReason(this));
+                return;
+            }
+
+            tenant.CompanyId = routeCompany;
+            context.Succeed(requirement);
+            return;
+        }
+
+        if (!string.Equals(user.FindFirstValue(OmniClaims.Company), routeCompany, StringComparison.Ordinal))
+        {
+            context.Fail(new NotYoursReason(this));
+            return;
+        }
+
+        tenant.CompanyId = routeCompany;
+        if (tenant.CredentialKind == Credentials.CredentialKind.Management && (requirement.Scope is null || tenant.Scopes.Contains(requirement.Scope)))
+        {
+            context.Succeed(requirement);
+        }
+    }
+
+    private void HandleChannel(AuthorizationHandlerContext context, ChannelKeyRequirement requirement, HttpContext http, TenantContext tenant, ClaimsPrincipal user)
+    {
+        if (tenant.CredentialKind == Credentials.CredentialKind.Channel)
+        {
+            tenant.CompanyId = user.FindFirstValue(OmniClaims.Company)!;
+            tenant.ChannelId = user.FindFirstValue(OmniClaims.Channel);
+            context.Succeed(requirement);
+            return;
+        }
+
+        if (requirement.AlternativeScope is { } scope && tenant.CredentialKind == Credentials.CredentialKind.Management
+            && tenant.Scopes.Contains(scope) && http.Request.Query["channelId"].ToString() is { Length: > 0 } channelId)
+        {
+            tenant.CompanyId = user.FindFirstValue(OmniClaims.Company)!;
+            tenant.ChannelId = channelId;
+            context.Succeed(requirement);
+        }
+    }
+}
+
+/// <summary>Turns a "not yours" failure into a 404 problem, the same answer a missing resource gets.</summary>
+internal sealed class NotFoundForOtherTenantsResultHandler(IProblemDetailsService problems) : IAuthorizationMiddlewareResultHandler
+{
+    private readonly AuthorizationMiddlewareResultHandler _default = new();
+
+    public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
+    {
+        if (authorizeResult.Forbidden && authorizeResult.AuthorizationFailure?.FailureReasons.Any(r => r is NotYoursReason) == true)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await problems.WriteAsync(new()
+            {
+                HttpContext = context,
+                ProblemDetails = { Status = StatusCodes.Status404NotFound, Title = "Not Found", Detail = "No such resource." },
+            });
+            return;
+        }
+
+        await _default.HandleAsync(next, context, policy, authorizeResult);
+    }
+}
+
+internal static class AuthorizationEndpointExtensions
+{
+    /// <summary>The caller must act in the route's company with this scope; another company's caller gets 404.</summary>
+    public static TBuilder RequireCompanyScope<TBuilder>(this TBuilder builder, string? scope) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).AddRequirements(new CompanyScopeRequirement(scope)));
+
+    public static TBuilder RequireAdmin<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(Policies.Admin);
+
+    public static TBuilder RequireChannelKey<TBuilder>(this TBuilder builder, string? alternativeScope = null) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).AddRequirements(new ChannelKeyRequirement(alternativeScope)));
+}

@@ -1,0 +1,48 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+
+namespace Omni.Functions.Hosting;
+
+internal static class HostingExtensions
+{
+    /// <summary>Kestrel's address when the Functions host launches us: it picks the port, we bind loopback only.</summary>
+    public static IHostApplicationBuilder UseCustomHandlerPort(this WebApplicationBuilder builder)
+    {
+        if (Environment.GetEnvironmentVariable("FUNCTIONS_CUSTOMHANDLER_PORT") is { Length: > 0 } port)
+        {
+            builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
+        }
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            // The contract's body limit; endpoints that take more (audio uploads) raise it for themselves.
+            k.Limits.MaxRequestBodySize = 1024 * 1024;
+            k.AddServerHeader = false;
+        });
+        return builder;
+    }
+
+    public static IHostApplicationBuilder AddOmniApi(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<OmniOptions>().BindConfiguration(OmniOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddScoped<TenantContext>();
+        services.AddOmniProblemDetails();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
+        });
+
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder()
+            .AddPolicy(Policies.Admin, p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).AddRequirements(new AdminRequirement()));
+        services.AddSingleton<IAuthorizationHandler, OmniAuthorizationHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, NotFoundForOtherTenantsResultHandler>();
+        services.AddOmniOpenApi();
+        return builder;
+    }
+}

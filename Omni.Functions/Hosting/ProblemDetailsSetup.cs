@@ -1,0 +1,65 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace Omni.Functions.Hosting;
+
+internal static class ProblemDetailsSetup
+{
+    public static IServiceCollection AddOmniProblemDetails(this IServiceCollection services)
+    {
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            ctx.ProblemDetails.Type ??= $"https://www.rfc-editor.org/rfc/rfc9110#status.{ctx.ProblemDetails.Status}";
+            ctx.ProblemDetails.Extensions["traceId"] = ctx.HttpContext.TraceIdentifier;
+        });
+        services.AddExceptionHandler<BadRequestExceptionHandler>();
+        // Binding failures (bad JSON, wrong content type, oversize body) throw, so one handler turns them into problems.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        return services;
+    }
+}
+
+/// <summary>
+/// Maps what a client did wrong to a 4xx problem document: malformed JSON and wrong types (400), a body over the
+/// limit (413), a wrong content type (415). Everything else stays a 500 with no internals in it.
+/// </summary>
+internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService problems, ILogger<BadRequestExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, detail) = exception switch
+        {
+            BadHttpRequestException { StatusCode: 413 } => (413, "The request body is larger than this endpoint accepts."),
+            BadHttpRequestException { StatusCode: 415 } => (415, "Send the body as application/json."),
+            BadHttpRequestException { InnerException: JsonException json } => (400, $"The body is not valid JSON for this operation: {Describe(json)}"),
+            BadHttpRequestException bad => (bad.StatusCode, bad.Message),
+            JsonException json => (400, $"The body is not valid JSON for this operation: {Describe(json)}"),
+            _ => (500, "An unexpected error occurred. It was logged; retry later or contact support with the traceId."),
+        };
+
+        if (status == 500)
+        {
+            LogUnhandled(exception, httpContext.Request.Method, httpContext.Request.Path);
+        }
+
+        if (httpContext.Response.HasStarted)
+        {
+            return false;
+        }
+
+        httpContext.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new()
+        {
+            HttpContext = httpContext,
+            Exception = status == 500 ? null : exception,
+            ProblemDetails = { Status = status, Detail = detail },
+        });
+    }
+
+    // The path and line help the integrator; the exception's own message can quote the body, so it is not echoed.
+    private static string Describe(JsonException json) =>
+        json.Path is { Length: > 0 } path ? $"problem at {path} (line {json.LineNumber + 1})." : $"problem near line {json.LineNumber + 1}.";
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
+    private partial void LogUnhandled(Exception exception, string method, string path);
+}

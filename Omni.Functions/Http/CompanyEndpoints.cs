@@ -1,0 +1,144 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Omni.Audit;
+using Omni.Credentials;
+using Omni.Functions.Hosting;
+using Omni.Storage;
+using Omni.Tenancy;
+using Omni.Validation;
+
+namespace Omni.Functions.Http;
+
+public sealed record CreateCompanyRequest(string? Name, string? TimeZone);
+
+public sealed record CompanyResponse(string Id, string Name, string TimeZone, DateTimeOffset CreatedAt);
+
+public sealed record CreateManagementKeyRequest(string? Name, IReadOnlyList<string>? Scopes);
+
+public sealed record ManagementKeyCreatedResponse(string Id, string Name, IReadOnlyList<string> Scopes, string Prefix, string Key, DateTimeOffset CreatedAt);
+
+public sealed record CreateServiceRequest(string? Name);
+
+public sealed record ServiceResponse(string Id, string Name, DateTimeOffset CreatedAt);
+
+public sealed record AuditEventResponse(string Id, string Actor, string Action, string Target, IReadOnlyList<string> ChangedFields, DateTimeOffset At);
+
+internal static class CompanyEndpoints
+{
+    public const string DefaultTimeZone = "America/Sao_Paulo";
+
+    public static IEndpointRouteBuilder MapCompanyEndpoints(this IEndpointRouteBuilder routes)
+    {
+        var admin = routes.MapGroup("/api/companies").WithTags("Companies").RequireAdmin();
+        admin.MapPost("/", CreateCompanyAsync).WithSummary("Create a company (tenant)");
+        admin.MapPost("/{companyId}/management-keys", CreateManagementKeyAsync).RequireCompanyScope(null)
+            .WithSummary("Issue a management key; the key is shown only in this response");
+        admin.MapDelete("/{companyId}/management-keys/{keyId}", RevokeManagementKeyAsync).RequireCompanyScope(null)
+            .WithSummary("Revoke a management key; it fails at once");
+
+        var company = routes.MapGroup("/api/companies/{companyId}").WithTags("Companies");
+        company.MapGet("/", GetCompanyAsync).RequireCompanyScope(null).WithSummary("Get a company");
+        company.MapPost("/services", CreateServiceAsync).RequireCompanyScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Create a service (attendance queue)");
+        company.MapGet("/services", ListServicesAsync).RequireCompanyScope(Scopes.ChannelsRead).WithTags("Services").WithSummary("List services");
+        company.MapGet("/audit/events", ListAuditEventsAsync).RequireCompanyScope(Scopes.AuditRead).WithTags("Audit").WithSummary("Configuration changes: who, what, when");
+        return routes;
+    }
+
+    private static async Task<Results<Created<CompanyResponse>, ValidationProblem>> CreateCompanyAsync(
+        CreateCompanyRequest request, ICompanyStore companies, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var name = errors.Required("name", request.Name);
+        var timeZone = request.TimeZone?.Trim() is { Length: > 0 } tz ? tz : DefaultTimeZone;
+        if (!TimeZoneInfo.TryFindSystemTimeZoneById(timeZone, out _))
+        {
+            errors.Add("timeZone", "Must be an IANA time zone such as America/Sao_Paulo.");
+        }
+
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var company = await companies.CreateAsync(name!, timeZone, cancellationToken);
+        await audit.WriteAsync(company.Id, tenant.Actor, "company.created", $"companies/{company.Id}", ["name", "timeZone"], cancellationToken);
+        return TypedResults.Created($"/api/companies/{company.Id}", ToResponse(company));
+    }
+
+    private static async Task<Results<Ok<CompanyResponse>, NotFound>> GetCompanyAsync(ICompanyStore companies, TenantContext tenant, CancellationToken cancellationToken) =>
+        await companies.GetAsync(tenant.CompanyId, cancellationToken) is { } company ? TypedResults.Ok(ToResponse(company)) : TypedResults.NotFound();
+
+    private static async Task<Results<Created<ManagementKeyCreatedResponse>, ValidationProblem>> CreateManagementKeyAsync(
+        CreateManagementKeyRequest request, ICredentialStore credentials, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var name = errors.Required("name", request.Name);
+        var scopes = request.Scopes ?? [];
+        if (scopes.Count == 0)
+        {
+            errors.Add("scopes", "At least one scope is required.");
+        }
+
+        for (var i = 0; i < scopes.Count; i++)
+        {
+            if (scopes[i] is null || !Scopes.All.Contains(scopes[i]))
+            {
+                errors.Add($"scopes[{i}]", $"Unknown scope. Known scopes: {string.Join(", ", Scopes.All)}.");
+            }
+        }
+
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var issued = await credentials.CreateManagementKeyAsync(tenant.CompanyId, name!, scopes.Distinct(StringComparer.Ordinal).ToList(), cancellationToken);
+        var key = issued.Key;
+        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "management-key.created", $"management-keys/{key.Id}", ["name", "scopes"], cancellationToken);
+        return TypedResults.Created($"/api/companies/{tenant.CompanyId}/management-keys/{key.Id}",
+            new ManagementKeyCreatedResponse(key.Id, key.Name, key.Scopes, key.Prefix, issued.Secret, key.CreatedAt));
+    }
+
+    private static async Task<Results<NoContent, NotFound>> RevokeManagementKeyAsync(
+        string keyId, ICredentialStore credentials, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (!Ids.LooksValid(keyId) || !await credentials.RevokeManagementKeyAsync(tenant.CompanyId, keyId, cancellationToken))
+        {
+            return TypedResults.NotFound();
+        }
+
+        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "management-key.revoked", $"management-keys/{keyId}", null, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Created<ServiceResponse>, ValidationProblem>> CreateServiceAsync(
+        CreateServiceRequest request, ICompanyStore companies, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var name = errors.Required("name", request.Name);
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        var service = await companies.CreateServiceAsync(tenant.CompanyId, name!, cancellationToken);
+        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "service.created", $"services/{service.Id}", ["name"], cancellationToken);
+        return TypedResults.Created($"/api/companies/{tenant.CompanyId}/services/{service.Id}", new ServiceResponse(service.Id, service.Name, service.CreatedAt));
+    }
+
+    private static async Task<Ok<ListResponse<ServiceResponse>>> ListServicesAsync(ICompanyStore companies, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var services = await companies.ListServicesAsync(tenant.CompanyId, cancellationToken);
+        return TypedResults.Ok(new ListResponse<ServiceResponse>(services.Select(s => new ServiceResponse(s.Id, s.Name, s.CreatedAt)).ToList()));
+    }
+
+    private static async Task<Ok<ListResponse<AuditEventResponse>>> ListAuditEventsAsync(
+        IAuditLog audit, TenantContext tenant, int? limit, string? continuationToken, CancellationToken cancellationToken)
+    {
+        var page = await audit.ListAsync(tenant.CompanyId, limit ?? TablePaging.DefaultLimit, continuationToken, cancellationToken);
+        return TypedResults.Ok(new ListResponse<AuditEventResponse>(
+            page.Items.Select(e => new AuditEventResponse(e.Id, e.Actor, e.Action, e.Target, e.ChangedFields, e.At)).ToList(),
+            page.ContinuationToken));
+    }
+
+    private static CompanyResponse ToResponse(Company c) => new(c.Id, c.Name, c.TimeZone, c.CreatedAt);
+}

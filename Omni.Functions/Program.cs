@@ -1,0 +1,31 @@
+using Omni.Audit;
+using Omni.Channels;
+using Omni.Credentials;
+using Omni.Functions.Hosting;
+using Omni.Functions.Http;
+using Omni.Functions.Triggers;
+using Omni.Storage;
+using Omni.Tenancy;
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.UseCustomHandlerPort();
+builder.AddOmniStorage();
+builder.AddOmniApi();
+builder.AddOmniTriggers();
+builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapOperationsEndpoints();
+app.MapCompanyEndpoints();
+app.MapChannelEndpoints();
+app.MapInvocationEndpoints();
+
+app.Run();
+
+/// <summary>The entry point, visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;

@@ -1,0 +1,147 @@
+using Azure;
+using Azure.Storage.Queues;
+using Azure.Storage.Queues.Models;
+using Cronos;
+using Microsoft.Extensions.Options;
+
+namespace Omni.Functions.Triggers;
+
+/// <summary>
+/// Without the Functions host, this process does what the host would: fires the timers on their function.json
+/// schedules and listens to the queues, calling the same handlers. A message that fails is tried again after
+/// <see cref="TriggerOptions.RetryDelay"/>, and after <see cref="TriggerOptions.MaxDequeueCount"/> failed
+/// dequeues it moves to &lt;queue&gt;-poison, as the host does.
+/// </summary>
+internal sealed partial class LocalTriggerRunner(
+    FunctionCatalog catalog,
+    IOptions<TriggerRegistry> registry,
+    IOptions<TriggerOptions> options,
+    QueueServiceClient queues,
+    IServiceScopeFactory scopes,
+    TimeProvider clock,
+    ILogger<LocalTriggerRunner> logger) : BackgroundService
+{
+    public static bool ShouldRun(TriggerOptions options) =>
+        options.RunLocally ?? string.IsNullOrEmpty(Environment.GetEnvironmentVariable("FUNCTIONS_CUSTOMHANDLER_PORT"));
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var loops = catalog.Functions.Select(f => f.Kind switch
+        {
+            TriggerKind.Queue => Task.Run(() => ListenAsync(f, registry.Value.Queues[f.Name], stoppingToken), stoppingToken),
+            TriggerKind.Timer => Task.Run(() => ScheduleAsync(f, registry.Value.Timers[f.Name], stoppingToken), stoppingToken),
+            _ => Task.CompletedTask,
+        }).ToList();
+        LogStarted(loops.Count(t => !t.IsCompleted), catalog.Functions.Count(f => f.Kind != TriggerKind.Http));
+        return Task.WhenAll(loops);
+    }
+
+    private async Task ScheduleAsync(FunctionDefinition function, TimerFunctionHandler handler, CancellationToken stoppingToken)
+    {
+        var schedule = CronExpression.Parse(function.Schedule ?? throw new InvalidOperationException($"functions/{function.Name}/function.json has no schedule."), CronFormat.IncludeSeconds);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var now = clock.GetUtcNow();
+            var next = schedule.GetNextOccurrence(now.UtcDateTime, TimeZoneInfo.Utc);
+            if (next is null)
+            {
+                return;
+            }
+
+            await Task.Delay(next.Value - now.UtcDateTime, clock, stoppingToken);
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await handler(scope.ServiceProvider, new TimerTriggerInfo(clock.GetUtcNow(), IsPastDue: false), stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                // As on the host: a failed run just waits for the next occurrence.
+                LogTimerFailed(ex, function.Name);
+            }
+        }
+    }
+
+    private async Task ListenAsync(FunctionDefinition function, QueueFunctionHandler handler, CancellationToken stoppingToken)
+    {
+        var o = options.Value;
+        var queue = queues.GetQueueClient(function.QueueName);
+        var poison = queues.GetQueueClient(function.QueueName + "-poison");
+        await queue.CreateIfNotExistsAsync(cancellationToken: stoppingToken);
+        await poison.CreateIfNotExistsAsync(cancellationToken: stoppingToken);
+        var idleDelay = TimeSpan.FromMilliseconds(100);
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            QueueMessage[] batch;
+            try
+            {
+                batch = (await queue.ReceiveMessagesAsync(o.BatchSize, o.VisibilityTimeout, stoppingToken)).Value;
+            }
+            catch (RequestFailedException ex)
+            {
+                LogReceiveFailed(ex, function.QueueName!);
+                batch = [];
+            }
+
+            if (batch.Length == 0)
+            {
+                await Task.Delay(idleDelay, clock, stoppingToken);
+                idleDelay = TimeSpan.FromTicks(Math.Min(idleDelay.Ticks * 2, o.MaxPollingInterval.Ticks));
+                continue;
+            }
+
+            idleDelay = TimeSpan.FromMilliseconds(100);
+            await Task.WhenAll(batch.Select(m => ProcessAsync(function, handler, queue, poison, m, stoppingToken)));
+        }
+    }
+
+    private async Task ProcessAsync(FunctionDefinition function, QueueFunctionHandler handler, QueueClient queue, QueueClient poison, QueueMessage message, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await using (var scope = scopes.CreateAsyncScope())
+            {
+                await handler(scope.ServiceProvider, new QueueTriggerMessage(message.MessageId, message.MessageText, message.DequeueCount, message.InsertedOn), stoppingToken);
+            }
+
+            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, stoppingToken);
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            LogMessageFailed(ex, function.Name, message.MessageId, message.DequeueCount);
+            try
+            {
+                if (message.DequeueCount >= options.Value.MaxDequeueCount)
+                {
+                    await poison.SendMessageAsync(message.MessageText, stoppingToken);
+                    await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, stoppingToken);
+                    LogPoisoned(function.Name, message.MessageId, poison.Name);
+                }
+                else
+                {
+                    await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: options.Value.RetryDelay, cancellationToken: stoppingToken);
+                }
+            }
+            catch (RequestFailedException inner) when (inner.Status == 404)
+            {
+                // The lease ran out and another receiver has the message: it will be retried there.
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Local triggers running: {Running} of {Total} timer and queue functions")]
+    private partial void LogStarted(int running, int total);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Timer function {Function} failed; it runs again at its next occurrence")]
+    private partial void LogTimerFailed(Exception exception, string function);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read queue {Queue}; retrying")]
+    private partial void LogReceiveFailed(Exception exception, string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue function {Function} failed on message {MessageId} (dequeue {DequeueCount})")]
+    private partial void LogMessageFailed(Exception exception, string function, string messageId, long dequeueCount);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Queue function {Function} gave up on message {MessageId}; moved to {PoisonQueue}")]
+    private partial void LogPoisoned(string function, string messageId, string poisonQueue);
+}
