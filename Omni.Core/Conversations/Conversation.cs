@@ -1,0 +1,63 @@
+namespace Omni.Conversations;
+
+public enum MessageDirection
+{
+    Inbound,
+    Outbound,
+}
+
+public enum ConversationStatus
+{
+    Open,
+    Closed,
+}
+
+/// <summary>Where an outbound message is: queued, handed to its transport, or visibly failed.</summary>
+public enum MessageStatus
+{
+    Accepted,
+    Queued,
+    Sent,
+    Failed,
+}
+
+/// <summary>The customer on the other side, identified per channel by <see cref="ExternalId"/> (integrator id, e-mail address, phone).</summary>
+public sealed record ContactInfo(string ExternalId, string? Name = null, string? Email = null, string? Phone = null);
+
+public sealed record Conversation(
+    string Id,
+    string CompanyId,
+    string ChannelId,
+    ContactInfo Contact,
+    string? ExternalId,
+    string? Subject,
+    ConversationStatus Status,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt,
+    DateTimeOffset? ClosedAt);
+
+/// <summary>A file kept in Blob Storage; messages hold only this reference.</summary>
+public sealed record AttachmentRef(string FileName, string ContentType, long Size, string BlobName);
+
+/// <summary>
+/// E-mail specifics of a message: its Message-ID and the ids it answers, so replies thread, and where its raw
+/// MIME is kept.
+/// </summary>
+public sealed record MailHeaders(string? MessageId, string? InReplyTo, IReadOnlyList<string> References, string? From, IReadOnlyList<string> To, string? RawMimeBlob);
+
+public sealed record Message(
+    string Id,
+    string CompanyId,
+    string ChannelId,
+    string ConversationId,
+    MessageDirection Direction,
+    string? ExternalId,
+    string? Text,
+    string? Html,
+    string? Subject,
+    IReadOnlyList<AttachmentRef> Attachments,
+    IReadOnlyDictionary<string, string>? Metadata,
+    MailHeaders? Mail,
+    MessageStatus Status,
+    string? Error,
+    DateTimeOffset CreatedAt);

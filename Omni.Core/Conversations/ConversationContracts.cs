@@ -1,0 +1,81 @@
+using Omni.Channels;
+using Omni.Storage;
+
+namespace Omni.Conversations;
+
+/// <summary>
+/// A message arriving from a customer, on any channel. <see cref="ExternalId"/> is its idempotency key within
+/// the channel (receive_hook's externalId, an e-mail's Message-ID, a Graph message id): the same key never
+/// becomes two messages. <c>ConversationKeys</c> may name an existing conversation on this channel and are tried
+/// in order before the contact's open conversation (receive_hook's conversationExternalId; an e-mail's
+/// In-Reply-To and References ids). <c>BodyHash</c> fingerprints the request for idempotency: the same key with
+/// another body is a mismatch.
+/// </summary>
+public sealed record InboundMessage(
+    string CompanyId,
+    string ChannelId,
+    string ExternalId,
+    ContactInfo Contact,
+    string? Text,
+    string? Html = null,
+    string? Subject = null,
+    IReadOnlyList<AttachmentRef>? Attachments = null,
+    IReadOnlyDictionary<string, string>? Metadata = null,
+    MailHeaders? Mail = null,
+    IReadOnlyList<string>? ConversationKeys = null,
+    string? BodyHash = null);
+
+public enum AppendOutcome
+{
+    /// <summary>Stored now.</summary>
+    Created,
+
+    /// <summary>The same external id with the same body was stored before: <see cref="AppendResult.Message"/> is the first one.</summary>
+    Duplicate,
+
+    /// <summary>The same external id was stored before with a different body.</summary>
+    Mismatch,
+}
+
+public sealed record AppendResult(AppendOutcome Outcome, Message Message);
+
+/// <summary>Conversations and their history, both directions; every call keyed by the company (the partition).</summary>
+public interface IConversationStore
+{
+    /// <summary>Durably stores an inbound message (idempotent on channel + external id) in the conversation it belongs to, opening one if needed.</summary>
+    Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores an agent's message on a conversation with status <see cref="MessageStatus.Queued"/>; the caller then enqueues it for its transport.</summary>
+    Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default);
+
+    Task<Conversation?> GetConversationAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);
+
+    Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
+
+    Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
+
+    /// <summary>After a transport ran: <see cref="MessageStatus.Sent"/>, or <see cref="MessageStatus.Failed"/> with a reason fit to show.</summary>
+    Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What a transport's attempt came to: sent, worth retrying later, or not (visible as failed).</summary>
+public enum SendOutcome
+{
+    Sent,
+    Transient,
+    Permanent,
+}
+
+/// <summary>The answer of a transport; <see cref="Mail"/> carries the Message-ID it sent with, so replies to it thread.</summary>
+public sealed record SendResult(SendOutcome Outcome, string? Error = null, MailHeaders? Mail = null, TimeSpan? RetryAfter = null);
+
+/// <summary>
+/// Sends an outbound message by its channel's transport: the signed webhook (omni), SMTP (email), Graph
+/// (microsoft-email). Called from the outbound queue function; one implementation per channel type.
+/// </summary>
+public interface IOutboundTransport
+{
+    string ChannelType { get; }
+
+    Task<SendResult> SendAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default);
+}
