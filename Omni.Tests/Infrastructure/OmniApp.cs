@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Omni.Tests.Infrastructure;
@@ -13,10 +14,12 @@ public sealed class OmniApp : WebApplicationFactory<Program>
 {
     private readonly AzuriteFixture _azurite;
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _configureServices;
 
-    public OmniApp(AzuriteFixture azurite, IDictionary<string, string?>? settings = null)
+    public OmniApp(AzuriteFixture azurite, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
         _azurite = azurite;
+        _configureServices = configureServices;
         _settings = new Dictionary<string, string?>
         {
             ["AzureWebJobsStorage"] = azurite.ConnectionString,
@@ -72,5 +75,9 @@ public sealed class OmniApp : WebApplicationFactory<Program>
         }
 
         builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(Logs));
+        if (_configureServices is not null)
+        {
+            builder.ConfigureServices(_configureServices);
+        }
     }
 }
