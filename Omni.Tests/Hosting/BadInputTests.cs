@@ -1,0 +1,109 @@
+using System.Net;
+using System.Text;
+using Omni.Tests.Infrastructure;
+
+namespace Omni.Tests.Hosting;
+
+/// <summary>Whatever a client sends, a JSON route answers a 4xx problem, never a 5xx.</summary>
+public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
+{
+    private readonly OmniApp _app = new(azurite);
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private static IEnumerable<(string Name, HttpContent Content)> BadBodies()
+    {
+        yield return ("truncated JSON", new StringContent("{\"name\": \"Ac", Encoding.UTF8, "application/json"));
+        yield return ("not JSON", new StringContent("name=Acme", Encoding.UTF8, "application/json"));
+        yield return ("an array", new StringContent("[1,2,3]", Encoding.UTF8, "application/json"));
+        yield return ("a string", new StringContent("\"Acme\"", Encoding.UTF8, "application/json"));
+        yield return ("JSON null", new StringContent("null", Encoding.UTF8, "application/json"));
+        yield return ("empty", new StringContent("", Encoding.UTF8, "application/json"));
+        yield return ("wrong types", new StringContent("{\"name\": 5, \"type\": [], \"serviceId\": {}, \"settings\": \"x\", \"scopes\": \"all\"}", Encoding.UTF8, "application/json"));
+        yield return ("deep nesting", new StringContent(new string('[', 5000) + new string(']', 5000), Encoding.UTF8, "application/json"));
+        var badUtf8 = new ByteArrayContent([0x7B, 0x22, 0x6E, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0xFF, 0x22, 0x7D]);
+        badUtf8.Headers.ContentType = new("application/json");
+        yield return ("bad UTF-8", badUtf8);
+        yield return ("text/plain", new StringContent("{\"name\":\"Acme\"}", Encoding.UTF8, "text/plain"));
+        yield return ("oversize", new StringContent("{\"name\":\"" + new string('a', 2 * 1024 * 1024) + "\"}", Encoding.UTF8, "application/json"));
+    }
+
+    [Fact]
+    public async Task MalformedBodiesOnEveryWriteRouteGetAClientErrorProblem()
+    {
+        var channel = await _app.OmniChannelAsync();
+        var values = new Dictionary<string, string>
+        {
+            ["companyId"] = channel.Tenant.CompanyId,
+            ["channelId"] = channel.ChannelId,
+        };
+        var routes = RouteCatalog.ApiRoutes(_app).Where(r => r.Method is "POST" or "PUT").ToList();
+        var failures = new List<string>();
+
+        foreach (var (method, pattern) in routes)
+        {
+            foreach (var (name, content) in BadBodies())
+            {
+                var request = new HttpRequestMessage(new HttpMethod(method), RouteCatalog.Fill(pattern, values)) { Content = content };
+                var response = await _app.Admin().SendAsync(request);
+                var status = (int)response.StatusCode;
+                // A route that takes no body may accept the request; what must never happen is a 5xx.
+                if (status >= 500)
+                {
+                    failures.Add($"{method} {pattern} with {name}: {status}");
+                }
+                else if (status >= 400 && response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+                {
+                    failures.Add($"{method} {pattern} with {name}: {status} without a problem document");
+                }
+            }
+        }
+
+        Assert.Empty(failures);
+    }
+
+    [Fact]
+    public async Task MalformedJsonIsABadRequestThatSaysWhere()
+    {
+        var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\": \"Ac", Encoding.UTF8, "application/json"));
+
+        var problem = await Arrange.ReadAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains("not valid JSON", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AWrongContentTypeIsUnsupportedMediaType()
+    {
+        var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\":\"Acme\"}", Encoding.UTF8, "text/plain"));
+
+        await Arrange.ReadAsync(response, HttpStatusCode.UnsupportedMediaType);
+    }
+
+    [Fact]
+    public async Task ABodyOverOneMebibyteIsTooLarge()
+    {
+        var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\":\"" + new string('a', 1024 * 1024) + "\"}", Encoding.UTF8, "application/json"));
+
+        await Arrange.ReadAsync(response, HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Fact]
+    public async Task UnknownFieldsAreIgnored()
+    {
+        var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\":\"Acme\",\"color\":\"blue\",\"nested\":{\"a\":[1]}}", Encoding.UTF8, "application/json"));
+
+        await Arrange.ReadAsync(response, HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task AMalformedContinuationTokenIsABadRequest()
+    {
+        var tenant = await _app.TenantAsync();
+
+        var response = await _app.As(tenant.ManagementKey).GetAsync($"/api/companies/{tenant.CompanyId}/audit/events?continuationToken=%%%");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+}
