@@ -1,0 +1,83 @@
+using Azure.Storage.Queues;
+using Omni.Tests.Infrastructure;
+
+namespace Omni.Tests.Triggers;
+
+/// <summary>Without the Functions host, the app runs its own timers and queue listeners, with the host's retry and poison rules.</summary>
+public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLifetime
+{
+    private readonly TriggerProbe _probe = new();
+    private readonly string _queueName = "probe-" + Guid.NewGuid().ToString("N")[..12];
+    private OmniApp _app = null!;
+
+    public ValueTask InitializeAsync()
+    {
+        _app = new OmniApp(azurite,
+            new Dictionary<string, string?>
+            {
+                ["Omni:Triggers:FunctionsDirectory"] = TestFunctions.CreateDirectory(_queueName, schedule: "* * * * * *"),
+                ["Omni:Triggers:RunLocally"] = "true",
+                ["Omni:Triggers:RetryDelay"] = "00:00:00.100",
+                ["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200",
+            },
+            services => TestFunctions.Register(services, _probe));
+        _app.StartServer();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private QueueClient Queue(string name) =>
+        new(azurite.ConnectionString, name, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
+
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"Timed out waiting until {what}.");
+    }
+
+    [Fact]
+    public async Task AQueuedMessageReachesItsHandlerAndIsDeleted()
+    {
+        await Queue(_queueName).CreateIfNotExistsAsync();
+
+        await Queue(_queueName).SendMessageAsync("""{"hello":"world"}""");
+
+        await EventuallyAsync(() => Task.FromResult(_probe.Messages.Any(m => m.Body == """{"hello":"world"}""")), "the handler saw the message");
+        await EventuallyAsync(async () => (await Queue(_queueName).PeekMessagesAsync()).Value.Length == 0, "the queue is empty");
+    }
+
+    [Fact]
+    public async Task AMessageThatKeepsFailingMovesToThePoisonQueueAfterFiveDequeues()
+    {
+        await Queue(_queueName).CreateIfNotExistsAsync();
+
+        await Queue(_queueName).SendMessageAsync("always fail");
+
+        await EventuallyAsync(async () =>
+        {
+            var poison = Queue(_queueName + "-poison");
+            return await poison.ExistsAsync() && (await poison.PeekMessagesAsync()).Value.Any(m => m.MessageText == "always fail");
+        }, "the message is in the poison queue");
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], _probe.Messages.Where(m => m.Body == "always fail").Select(m => m.DequeueCount).Order());
+        Assert.Empty((await Queue(_queueName).PeekMessagesAsync()).Value);
+    }
+
+    [Fact]
+    public async Task TimersFireOnTheScheduleInTheirFunctionJson()
+    {
+        await EventuallyAsync(() => Task.FromResult(_probe.Ticks.Count >= 2), "the every-second timer fired twice");
+
+        Assert.All(_probe.Ticks, t => Assert.False(t.IsPastDue));
+    }
+}

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Functions.Triggers;
+
+namespace Omni.Tests.Triggers;
+
+/// <summary>Records what test-only trigger functions receive, and fails on demand.</summary>
+public sealed class TriggerProbe
+{
+    public ConcurrentQueue<QueueTriggerMessage> Messages { get; } = new();
+
+    public ConcurrentQueue<TimerTriggerInfo> Ticks { get; } = new();
+
+    public Task HandleAsync(QueueTriggerMessage message)
+    {
+        Messages.Enqueue(message);
+        return message.Body.Contains("fail", StringComparison.Ordinal)
+            ? throw new InvalidOperationException("The probe was told to fail.")
+            : Task.CompletedTask;
+    }
+
+    public Task TickAsync(TimerTriggerInfo timer)
+    {
+        Ticks.Enqueue(timer);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>A functions folder holding the app's real function.json files plus a test queue and timer function.</summary>
+internal static class TestFunctions
+{
+    public const string Queue = "ProbeQueue";
+    public const string Timer = "ProbeTimer";
+
+    public static string CreateDirectory(string queueName, string schedule = "0 0 0 1 1 *")
+    {
+        var dir = Directory.CreateTempSubdirectory("omni-functions-").FullName;
+        foreach (var source in Directory.GetDirectories(FunctionManifest.DefaultDirectory))
+        {
+            var target = Path.Combine(dir, Path.GetFileName(source));
+            Directory.CreateDirectory(target);
+            File.Copy(Path.Combine(source, "function.json"), Path.Combine(target, "function.json"));
+        }
+
+        Write(dir, Queue, $$"""{"bindings":[{"type":"queueTrigger","direction":"in","name":"message","queueName":"{{queueName}}","connection":"AzureWebJobsStorage"}]}""");
+        Write(dir, Timer, $$"""{"bindings":[{"type":"timerTrigger","direction":"in","name":"timer","schedule":"{{schedule}}"}]}""");
+        return dir;
+    }
+
+    public static void Register(IServiceCollection services, TriggerProbe probe)
+    {
+        services.AddSingleton(probe);
+        services.AddQueueFunction<TriggerProbe>(Queue, (p, message, _) => p.HandleAsync(message));
+        services.AddTimerFunction<TriggerProbe>(Timer, (p, timer, _) => p.TickAsync(timer));
+    }
+
+    private static void Write(string dir, string name, string json)
+    {
+        Directory.CreateDirectory(Path.Combine(dir, name));
+        File.WriteAllText(Path.Combine(dir, name, "function.json"), json);
+    }
+}
