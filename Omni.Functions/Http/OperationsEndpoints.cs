@@ -38,7 +38,7 @@ internal static class OperationsEndpoints
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: $"Storage answered {ex.Status}.");
         }
-        catch (HttpRequestException)
+        catch (Exception ex) when (ex is HttpRequestException or AggregateException)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: "Storage could not be reached.");
         }
