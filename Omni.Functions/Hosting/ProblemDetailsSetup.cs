@@ -10,6 +10,8 @@ internal static class ProblemDetailsSetup
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
         {
             ctx.ProblemDetails.Type ??= $"https://www.rfc-editor.org/rfc/rfc9110#status.{ctx.ProblemDetails.Status}";
+            // The contract promises a detail on every problem, including those the framework writes by status alone.
+            ctx.ProblemDetails.Detail ??= DefaultDetail(ctx.ProblemDetails.Status);
             ctx.ProblemDetails.Extensions["traceId"] = ctx.HttpContext.TraceIdentifier;
         });
         services.AddExceptionHandler<BadRequestExceptionHandler>();
@@ -17,6 +19,19 @@ internal static class ProblemDetailsSetup
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         return services;
     }
+
+    private static string DefaultDetail(int? status) => status switch
+    {
+        400 => "The request is not valid for this operation.",
+        401 => "Send a valid credential as 'Authorization: Bearer <token>'.",
+        403 => "The credential is valid but lacks the scope this operation needs.",
+        404 => "No such resource.",
+        405 => "This route does not accept that HTTP method.",
+        409 => "The request conflicts with the resource's current state.",
+        413 => "The request body is larger than this endpoint accepts.",
+        415 => "Send the body as application/json.",
+        _ => "See the status code.",
+    };
 }
 
 /// <summary>

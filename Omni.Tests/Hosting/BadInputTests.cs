@@ -58,6 +58,10 @@ public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
                 {
                     failures.Add($"{method} {pattern} with {name}: {status} without a problem document");
                 }
+                else if (status >= 400 && System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())?["detail"] is null)
+                {
+                    failures.Add($"{method} {pattern} with {name}: {status} problem without a detail");
+                }
             }
         }
 
@@ -78,7 +82,8 @@ public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
     {
         var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\":\"Acme\"}", Encoding.UTF8, "text/plain"));
 
-        await Arrange.ReadAsync(response, HttpStatusCode.UnsupportedMediaType);
+        var problem = await Arrange.ReadAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Contains("application/json", problem["detail"]!.GetValue<string>());
     }
 
     [Fact]
@@ -86,7 +91,8 @@ public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
     {
         var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\":\"" + new string('a', 1024 * 1024) + "\"}", Encoding.UTF8, "application/json"));
 
-        await Arrange.ReadAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        var problem = await Arrange.ReadAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Contains("larger than", problem["detail"]!.GetValue<string>());
     }
 
     [Fact]
