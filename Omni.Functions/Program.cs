@@ -26,6 +26,7 @@ app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
 app.MapConversationEndpoints();
+app.MapReceiveHookEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();

@@ -85,6 +85,9 @@ public interface IConversationStore
     /// </summary>
     Task<Reservation> ReserveAsync(string companyId, string channelId, string externalId, string? bodyHash, CancellationToken cancellationToken = default);
 
+    /// <summary>Gives a reservation up after the slow work failed, so a retry need not wait for the in-flight timeout.</summary>
+    Task ReleaseAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default);
+
     /// <summary>A company's conversations, newest first.</summary>
     Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 
