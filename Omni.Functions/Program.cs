@@ -1,5 +1,6 @@
 using Omni.Audit;
 using Omni.Channels;
+using Omni.Conversations;
 using Omni.Credentials;
 using Omni.Functions.Hosting;
 using Omni.Functions.Http;
@@ -13,6 +14,7 @@ builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
+builder.Services.AddOmniConversations().AddConversationFunctions();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -23,6 +25,8 @@ app.UseAuthorization();
 app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
+app.MapConversationEndpoints();
+app.MapReceiveHookEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();
