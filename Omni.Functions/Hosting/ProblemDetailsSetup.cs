@@ -47,6 +47,8 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
             BadHttpRequestException { StatusCode: 413 } => (413, "The request body is larger than this endpoint accepts."),
             BadHttpRequestException { StatusCode: 415 } => (415, "Send the body as application/json."),
             BadHttpRequestException { InnerException: JsonException json } => (400, $"The body is not valid JSON for this operation: {Describe(json)}"),
+            // The framework's own wording here speaks of parameters and services, not of what the client sent.
+            BadHttpRequestException { StatusCode: 400 } when httpContext.Request.ContentLength is 0 => (400, "This operation needs a JSON body."),
             BadHttpRequestException bad => (bad.StatusCode, bad.Message),
             JsonException json => (400, $"The body is not valid JSON for this operation: {Describe(json)}"),
             _ => (500, "An unexpected error occurred. It was logged; retry later or contact support with the traceId."),

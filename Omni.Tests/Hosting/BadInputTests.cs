@@ -82,6 +82,15 @@ public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEmptyBodyIsABadRequestThatSaysABodyIsNeeded()
+    {
+        var response = await _app.Admin().PostAsync("/api/companies", new StringContent("", Encoding.UTF8, "application/json"));
+
+        var problem = await Arrange.ReadAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal("This operation needs a JSON body.", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task AWrongContentTypeIsUnsupportedMediaType()
     {
         var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\":\"Acme\"}", Encoding.UTF8, "text/plain"));
