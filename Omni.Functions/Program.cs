@@ -6,6 +6,7 @@ using Omni.Functions.Http;
 using Omni.Functions.Triggers;
 using Omni.Storage;
 using Omni.Tenancy;
+using Omni.Webhooks;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.UseCustomHandlerPort();
@@ -13,6 +14,7 @@ builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
+builder.Services.AddOmniWebhooks().AddWebhookFunctions();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -23,6 +25,7 @@ app.UseAuthorization();
 app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
+app.MapWebhookEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();

@@ -1,0 +1,31 @@
+using System.Text.Json;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.Options;
+
+namespace Omni.Webhooks;
+
+/// <summary>
+/// The delivery queue: a message names one attempt of one delivery and becomes visible when that attempt is due.
+/// Messages are tiny (ids only); the payload stays with the delivery.
+/// </summary>
+public sealed class WebhookQueue(QueueServiceClient queues, IOptions<WebhookOptions> options)
+{
+    // The queue service's limit for visibility.
+    public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(7);
+
+    public async Task EnqueueAsync(DeliveryTask task, TimeSpan delay, CancellationToken cancellationToken = default)
+    {
+        delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay > MaxDelay ? MaxDelay : delay;
+        var body = JsonSerializer.Serialize(task, WebhookJsonContext.Default.DeliveryTask);
+        // Never expiring: a message waiting days for its attempt must not vanish before it.
+        await queues.GetQueueClient(options.Value.QueueName).SendMessageAsync(body, delay, TimeSpan.FromSeconds(-1), cancellationToken);
+    }
+
+    public static DeliveryTask Parse(string body)
+    {
+        var task = JsonSerializer.Deserialize(body, WebhookJsonContext.Default.DeliveryTask);
+        return task is { CompanyId.Length: > 0, ChannelId.Length: > 0, DeliveryId.Length: > 0, Series: >= 1, Attempt: >= 1 }
+            ? task
+            : throw new FormatException("A webhook delivery message must name companyId, channelId, deliveryId, series and attempt.");
+    }
+}
