@@ -15,7 +15,8 @@ public sealed class WebhookQueue(QueueServiceClient queues, IOptions<WebhookOpti
 
     public async Task EnqueueAsync(DeliveryTask task, TimeSpan delay, CancellationToken cancellationToken = default)
     {
-        delay = delay < TimeSpan.Zero ? TimeSpan.Zero : delay > MaxDelay ? MaxDelay : delay;
+        // The service counts visibility in whole seconds and the client truncates: round up, never retry early.
+        delay = delay <= TimeSpan.Zero ? TimeSpan.Zero : delay >= MaxDelay ? MaxDelay : TimeSpan.FromSeconds(Math.Ceiling(delay.TotalSeconds));
         var body = JsonSerializer.Serialize(task, WebhookJsonContext.Default.DeliveryTask);
         // Never expiring: a message waiting days for its attempt must not vanish before it.
         await queues.GetQueueClient(options.Value.QueueName).SendMessageAsync(body, delay, TimeSpan.FromSeconds(-1), cancellationToken);

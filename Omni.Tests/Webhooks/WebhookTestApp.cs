@@ -1,0 +1,97 @@
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Channels;
+using Omni.Functions.Triggers;
+using Omni.Storage;
+using Omni.Tests.Infrastructure;
+using Omni.Webhooks;
+
+namespace Omni.Tests.Webhooks;
+
+/// <summary>
+/// An app whose DeliverWebhook function listens on a queue of its own (test classes share one Azurite), with local
+/// triggers polling fast, and helpers to publish events the way the features do.
+/// </summary>
+internal static class WebhookTestApp
+{
+    public static OmniApp Create(AzuriteFixture azurite, bool runLocally = true, bool allowPrivateTargets = true,
+        string retrySchedule = "00:00:00,00:00:00.200,00:00:00.200", Action<IServiceCollection>? configureServices = null)
+    {
+        var queue = "webhooks-" + Guid.NewGuid().ToString("N")[..12];
+        return new OmniApp(azurite, new Dictionary<string, string?>
+        {
+            ["Omni:Triggers:FunctionsDirectory"] = FunctionsDirectory(queue),
+            ["Omni:Triggers:RunLocally"] = runLocally ? "true" : "false",
+            ["Omni:Triggers:RetryDelay"] = "00:00:00.100",
+            ["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200",
+            ["Omni:Webhooks:QueueName"] = queue,
+            ["Omni:Webhooks:AllowPrivateTargets"] = allowPrivateTargets ? "true" : "false",
+            ["Omni:Webhooks:RetrySchedule"] = retrySchedule,
+        }, configureServices);
+    }
+
+    /// <summary>The app's real function.json files, with DeliverWebhook listening on <paramref name="queue"/>.</summary>
+    public static string FunctionsDirectory(string queue)
+    {
+        var dir = Directory.CreateTempSubdirectory("omni-functions-").FullName;
+        foreach (var source in Directory.GetDirectories(FunctionManifest.DefaultDirectory))
+        {
+            var target = Path.Combine(dir, Path.GetFileName(source));
+            Directory.CreateDirectory(target);
+            var json = File.ReadAllText(Path.Combine(source, "function.json"));
+            if (Path.GetFileName(source) == "DeliverWebhook")
+            {
+                json = json.Replace("\"webhook-deliveries\"", $"\"{queue}\"", StringComparison.Ordinal);
+            }
+
+            File.WriteAllText(Path.Combine(target, "function.json"), json);
+        }
+
+        return dir;
+    }
+
+    public static async Task<Channel> ChannelAsync(this OmniApp app, TestOmniChannel channel) =>
+        await app.Services.GetRequiredService<IChannelStore>().GetAsync(channel.Tenant.CompanyId, channel.ChannelId)
+        ?? throw new InvalidOperationException("The channel is gone.");
+
+    /// <summary>Publishes a message.created event as the omni transport does; returns the delivery id.</summary>
+    public static async Task<string?> PublishAsync(this OmniApp app, TestOmniChannel channel, string text = "Olá, Maria", string? messageId = null)
+    {
+        messageId ??= Ids.New("msg");
+        var data = new JsonObject
+        {
+            ["messageId"] = messageId,
+            ["conversationId"] = "cnv_test",
+            ["channelId"] = channel.ChannelId,
+            ["direction"] = "outbound",
+            ["text"] = text,
+            ["contact"] = new JsonObject { ["externalId"] = "cust-42" },
+            ["attachments"] = new JsonArray(),
+        };
+        return await app.Services.GetRequiredService<IWebhookPublisher>().PublishAsync(await app.ChannelAsync(channel), WebhookEventTypes.MessageCreated, data, messageId);
+    }
+
+    public static async Task<JsonObject> DeliveryAsync(this OmniApp app, TestOmniChannel channel, string deliveryId) =>
+        await Arrange.ReadAsync(await app.As(channel.ApiKey).GetAsync($"/api/audit/deliveries/{deliveryId}"), System.Net.HttpStatusCode.OK);
+
+    /// <summary>Polls the audit endpoint until the delivery reaches <paramref name="status"/>.</summary>
+    public static async Task<JsonObject> DeliveryWhenAsync(this OmniApp app, TestOmniChannel channel, string deliveryId, string status, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        JsonObject delivery;
+        do
+        {
+            delivery = await app.DeliveryAsync(channel, deliveryId);
+            if (delivery["status"]!.GetValue<string>() == status)
+            {
+                return delivery;
+            }
+
+            await Task.Delay(50);
+        }
+        while (DateTime.UtcNow < deadline);
+
+        Assert.Fail($"Delivery {deliveryId} did not become {status}; it is: {delivery.ToJsonString()}");
+        return delivery;
+    }
+}
