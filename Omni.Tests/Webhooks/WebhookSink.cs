@@ -25,6 +25,9 @@ public sealed class WebhookSink : IAsyncDisposable
     /// <summary>What to answer request number n (0-based); 200 by default.</summary>
     public Func<SinkRequest, SinkReply> Respond { get; set; } = _ => new SinkReply(200, "ok");
 
+    /// <summary>How long to wait before answering, so tests can overlap attempts.</summary>
+    public TimeSpan ReplyDelay { get; set; }
+
     public IReadOnlyList<SinkRequest> Requests => [.. _requests.OrderBy(r => r.Index)];
 
     public string BaseUrl { get; private set; } = "";
@@ -73,6 +76,11 @@ public sealed class WebhookSink : IAsyncDisposable
         var request = new SinkRequest(Interlocked.Increment(ref _count) - 1, context.Request.Path, Header("webhook-id"), Header("webhook-timestamp"),
             Header("webhook-signature"), context.Request.ContentType, body, DateTimeOffset.UtcNow);
         _requests.Enqueue(request);
+        if (ReplyDelay > TimeSpan.Zero)
+        {
+            await Task.Delay(ReplyDelay);
+        }
+
         var reply = Respond(request);
         context.Response.StatusCode = reply.Status;
         foreach (var (name, value) in reply.Headers ?? new Dictionary<string, string>())

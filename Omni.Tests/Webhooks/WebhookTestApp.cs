@@ -15,7 +15,7 @@ namespace Omni.Tests.Webhooks;
 internal static class WebhookTestApp
 {
     public static OmniApp Create(AzuriteFixture azurite, bool runLocally = true, bool allowPrivateTargets = true,
-        string retrySchedule = "00:00:00,00:00:00.200,00:00:00.200", Action<IServiceCollection>? configureServices = null)
+        string? retrySchedule = "00:00:00,00:00:00.200,00:00:00.200", Action<IServiceCollection>? configureServices = null)
     {
         var queue = "webhooks-" + Guid.NewGuid().ToString("N")[..12];
         return new OmniApp(azurite, new Dictionary<string, string?>
@@ -53,6 +53,10 @@ internal static class WebhookTestApp
     public static async Task<Channel> ChannelAsync(this OmniApp app, TestOmniChannel channel) =>
         await app.Services.GetRequiredService<IChannelStore>().GetAsync(channel.Tenant.CompanyId, channel.ChannelId)
         ?? throw new InvalidOperationException("The channel is gone.");
+
+    /// <summary>The queue message DeliverWebhook gets for one attempt, for tests that invoke the handler themselves.</summary>
+    public static string TaskMessage(TestOmniChannel channel, string deliveryId, int series = 1, int attempt = 1) =>
+        $$"""{"companyId":"{{channel.Tenant.CompanyId}}","channelId":"{{channel.ChannelId}}","deliveryId":"{{deliveryId}}","series":{{series}},"attempt":{{attempt}}}""";
 
     /// <summary>Publishes a message.created event as the omni transport does; returns the delivery id.</summary>
     public static async Task<string?> PublishAsync(this OmniApp app, TestOmniChannel channel, string text = "Olá, Maria", string? messageId = null)
