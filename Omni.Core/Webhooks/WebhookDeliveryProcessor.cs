@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Audit;
 using Omni.Channels;
+using Omni.Conversations;
 
 namespace Omni.Webhooks;
 
@@ -24,6 +25,7 @@ public sealed partial class WebhookDeliveryProcessor(
     IWebhookDeliveryStore store,
     IChannelStore channels,
     IAuditLog audit,
+    IConversationStore conversations,
     WebhookQueue queue,
     WebhookSender sender,
     WebhookRetrySchedule schedule,
@@ -181,6 +183,30 @@ public sealed partial class WebhookDeliveryProcessor(
         }
 
         LogAttempt(delivery.Id, delivery.ChannelId, delivery.Series, delivery.NextAttempt, result.StatusCode, result.ElapsedMs, recorded.Status, recorded.NextAttemptAt);
+        await UpdateMessageStatusAsync(recorded, cancellationToken);
+    }
+
+    /// <summary>
+    /// The outbound message was "sent" once its delivery was queued; a delivery that fails for good makes it failed,
+    /// and one that succeeds on a redelivery makes it sent again, so the agent sees what the integrator got.
+    /// </summary>
+    private async Task UpdateMessageStatusAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    {
+        if (delivery.EventType != WebhookEventTypes.MessageCreated || delivery.MessageId is not { } messageId || delivery.ConversationId is not { } conversationId
+            || (delivery.Status != DeliveryStatus.Failed && !(delivery.Status == DeliveryStatus.Succeeded && delivery.Series > 1)))
+        {
+            return;
+        }
+
+        if (await conversations.GetMessageAsync(delivery.CompanyId, conversationId, messageId, cancellationToken) is null)
+        {
+            return;
+        }
+
+        await (delivery.Status == DeliveryStatus.Failed
+            ? conversations.SetStatusAsync(delivery.CompanyId, conversationId, messageId, MessageStatus.Failed,
+                $"The integrator's webhook did not accept the message (delivery {delivery.Id}): {delivery.LastError}", cancellationToken: cancellationToken)
+            : conversations.SetStatusAsync(delivery.CompanyId, conversationId, messageId, MessageStatus.Sent, null, cancellationToken: cancellationToken));
     }
 
     private async Task DisableWebhookAsync(Channel channel, string deliveryId, CancellationToken cancellationToken)

@@ -61,7 +61,7 @@ internal static class WebhookEndpoints
     }
 
     private static async Task<Results<Ok<ListResponse<DeliverySummaryResponse>>, NotFound, ValidationProblem>> ListAsync(
-        string? status, string? since, int? limit, string? continuationToken, IWebhookDeliveryStore store, IChannelStore channels,
+        string? status, string? since, int? limit, string? continuationToken, string? channelId, IWebhookDeliveryStore store, IChannelStore channels,
         TenantContext tenant, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
@@ -101,20 +101,20 @@ internal static class WebhookEndpoints
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        if (await ChannelAsync(channels, tenant, cancellationToken) is not { } channelId)
+        if (await ChannelAsync(channels, tenant, channelId, cancellationToken) is not { } channel)
         {
             return TypedResults.NotFound();
         }
 
-        var page = await store.ListAsync(tenant.CompanyId, channelId, statusFilter, sinceFilter, limit ?? TablePaging.DefaultLimit, continuationToken, cancellationToken);
+        var page = await store.ListAsync(tenant.CompanyId, channel, statusFilter, sinceFilter, limit ?? TablePaging.DefaultLimit, continuationToken, cancellationToken);
         return TypedResults.Ok(new ListResponse<DeliverySummaryResponse>(page.Items.Select(ToSummary).ToList(), page.ContinuationToken));
     }
 
     private static async Task<Results<Ok<DeliveryResponse>, NotFound>> GetAsync(
-        string deliveryId, IWebhookDeliveryStore store, IChannelStore channels, TenantContext tenant, CancellationToken cancellationToken)
+        string deliveryId, string? channelId, IWebhookDeliveryStore store, IChannelStore channels, TenantContext tenant, CancellationToken cancellationToken)
     {
-        if (await ChannelAsync(channels, tenant, cancellationToken) is not { } channelId
-            || await store.GetAsync(tenant.CompanyId, channelId, deliveryId, cancellationToken) is not { } delivery)
+        if (await ChannelAsync(channels, tenant, channelId, cancellationToken) is not { } channel
+            || await store.GetAsync(tenant.CompanyId, channel, deliveryId, cancellationToken) is not { } delivery)
         {
             return TypedResults.NotFound();
         }
@@ -123,11 +123,11 @@ internal static class WebhookEndpoints
     }
 
     private static async Task<Results<Accepted<DeliverySummaryResponse>, NotFound, ProblemHttpResult>> RedeliverAsync(
-        string deliveryId, IWebhookDeliveryStore store, IChannelStore channels, WebhookDeliveryProcessor processor, IAuditLog audit,
+        string deliveryId, string? channelId, IWebhookDeliveryStore store, IChannelStore channels, WebhookDeliveryProcessor processor, IAuditLog audit,
         TenantContext tenant, CancellationToken cancellationToken)
     {
-        if (await ChannelAsync(channels, tenant, cancellationToken) is not { } channelId
-            || await store.GetAsync(tenant.CompanyId, channelId, deliveryId, cancellationToken) is not { } delivery)
+        if (await ChannelAsync(channels, tenant, channelId, cancellationToken) is not { } channel
+            || await store.GetAsync(tenant.CompanyId, channel, deliveryId, cancellationToken) is not { } delivery)
         {
             return TypedResults.NotFound();
         }
@@ -142,13 +142,13 @@ internal static class WebhookEndpoints
                     detail: "The delivery changed while the request was made; read it again and retry.");
         }
 
-        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "webhook-delivery.redelivered", $"channels/{channelId}/deliveries/{deliveryId}", null, cancellationToken);
-        var queued = await store.GetAsync(tenant.CompanyId, channelId, deliveryId, cancellationToken) ?? delivery;
+        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "webhook-delivery.redelivered", $"channels/{channel}/deliveries/{deliveryId}", null, cancellationToken);
+        var queued = await store.GetAsync(tenant.CompanyId, channel, deliveryId, cancellationToken) ?? delivery;
         return TypedResults.Accepted($"/api/audit/deliveries/{deliveryId}", ToSummary(queued));
     }
 
     /// <summary>The channel the caller may read: its own (channel key) or the one it named in its company (management key).</summary>
-    private static async Task<string?> ChannelAsync(IChannelStore channels, TenantContext tenant, CancellationToken cancellationToken)
+    private static async Task<string?> ChannelAsync(IChannelStore channels, TenantContext tenant, string? requested, CancellationToken cancellationToken)
     {
         if (tenant.ChannelId is not { } channelId)
         {
@@ -157,7 +157,8 @@ internal static class WebhookEndpoints
 
         if (tenant.CredentialKind == CredentialKind.Channel)
         {
-            return channelId;
+            // As on /api/audit/messages: a channel key naming another channel is answered as a channel that does not exist.
+            return requested is null || requested == channelId ? channelId : null;
         }
 
         // A management key names the channel itself: it must be an omni channel of its own company (deleted ones keep their history).

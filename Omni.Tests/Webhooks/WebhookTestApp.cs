@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Channels;
-using Omni.Functions.Triggers;
 using Omni.Storage;
 using Omni.Tests.Infrastructure;
 using Omni.Webhooks;
@@ -9,7 +8,7 @@ using Omni.Webhooks;
 namespace Omni.Tests.Webhooks;
 
 /// <summary>
-/// An app whose DeliverWebhook function listens on a queue of its own (test classes share one Azurite), with local
+/// An app whose queue functions listen on queues of their own (test classes share one Azurite), with local
 /// triggers polling fast, and helpers to publish events the way the features do.
 /// </summary>
 internal static class WebhookTestApp
@@ -17,37 +16,13 @@ internal static class WebhookTestApp
     public static OmniApp Create(AzuriteFixture azurite, bool runLocally = true, bool allowPrivateTargets = true,
         string? retrySchedule = "00:00:00,00:00:00.200,00:00:00.200", Action<IServiceCollection>? configureServices = null)
     {
-        var queue = "webhooks-" + Guid.NewGuid().ToString("N")[..12];
-        return new OmniApp(azurite, new Dictionary<string, string?>
-        {
-            ["Omni:Triggers:FunctionsDirectory"] = FunctionsDirectory(queue),
-            ["Omni:Triggers:RunLocally"] = runLocally ? "true" : "false",
-            ["Omni:Triggers:RetryDelay"] = "00:00:00.100",
-            ["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200",
-            ["Omni:Webhooks:QueueName"] = queue,
-            ["Omni:Webhooks:AllowPrivateTargets"] = allowPrivateTargets ? "true" : "false",
-            ["Omni:Webhooks:RetrySchedule"] = retrySchedule,
-        }, configureServices);
-    }
-
-    /// <summary>The app's real function.json files, with DeliverWebhook listening on <paramref name="queue"/>.</summary>
-    public static string FunctionsDirectory(string queue)
-    {
-        var dir = Directory.CreateTempSubdirectory("omni-functions-").FullName;
-        foreach (var source in Directory.GetDirectories(FunctionManifest.DefaultDirectory))
-        {
-            var target = Path.Combine(dir, Path.GetFileName(source));
-            Directory.CreateDirectory(target);
-            var json = File.ReadAllText(Path.Combine(source, "function.json"));
-            if (Path.GetFileName(source) == "DeliverWebhook")
-            {
-                json = json.Replace("\"webhook-deliveries\"", $"\"{queue}\"", StringComparison.Ordinal);
-            }
-
-            File.WriteAllText(Path.Combine(target, "function.json"), json);
-        }
-
-        return dir;
+        var settings = IsolatedQueues.Settings();
+        settings["Omni:Triggers:RunLocally"] = runLocally ? "true" : "false";
+        settings["Omni:Triggers:RetryDelay"] = "00:00:00.100";
+        settings["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200";
+        settings["Omni:Webhooks:AllowPrivateTargets"] = allowPrivateTargets ? "true" : "false";
+        settings["Omni:Webhooks:RetrySchedule"] = retrySchedule;
+        return new OmniApp(azurite, settings, configureServices);
     }
 
     public static async Task<Channel> ChannelAsync(this OmniApp app, TestOmniChannel channel) =>
