@@ -56,7 +56,8 @@ internal static class WebhookEndpoints
         var deliveries = routes.MapGroup("/api/audit/deliveries").WithTags("Audit").RequireChannelKey(Scopes.AuditRead);
         deliveries.MapGet("/", ListAsync).WithSummary("Webhook deliveries of the channel, newest first");
         deliveries.MapGet("/{deliveryId}", GetAsync).WithSummary("One webhook delivery with its attempts");
-        deliveries.MapPost("/{deliveryId}/redeliver", RedeliverAsync).WithSummary("Start a fresh series of attempts for a delivery");
+        deliveries.MapPost("/{deliveryId}/redeliver", RedeliverAsync).ProducesProblem(StatusCodes.Status409Conflict)
+            .WithSummary("Start a fresh series of attempts for a delivery (same webhook-id)");
         return routes;
     }
 

@@ -136,6 +136,21 @@ public sealed class WebhookAuditTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheOpenApiDocumentDescribesTheDeliveryRoutesAndTheirBodies()
+    {
+        var document = await Arrange.ReadAsync(await _app.Anonymous().GetAsync("/api/openapi/v1.json"), HttpStatusCode.OK);
+        var paths = document["paths"]!;
+
+        Assert.NotNull(paths["/api/audit/deliveries"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]);
+        Assert.NotNull(paths["/api/audit/deliveries/{deliveryId}"]!["get"]!["responses"]!["200"]!["content"]!["application/json"]!["schema"]);
+        Assert.NotNull(paths["/api/audit/deliveries/{deliveryId}/redeliver"]!["post"]!["responses"]!["202"]!["content"]!["application/json"]!["schema"]);
+        Assert.NotNull(paths["/api/audit/deliveries/{deliveryId}/redeliver"]!["post"]!["responses"]!["409"]);
+        var schemas = document["components"]!["schemas"]!.AsObject();
+        Assert.Contains("DeliveryResponse", schemas.Select(s => s.Key));
+        Assert.Contains("attempts", schemas["DeliveryResponse"]!["properties"]!.AsObject().Select(p => p.Key));
+    }
+
+    [Fact]
     public async Task MalformedIdsAndTokensAreClientErrors()
     {
         var channel = await _app.OmniChannelAsync(webhookUrl: "http://127.0.0.1:9/hook");
