@@ -1,30 +1,88 @@
 using System.Collections.Concurrent;
 using Azure.Core;
 using Azure.Core.Pipeline;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Omni.Benchmarks;
 
 /// <summary>
-/// Counts storage transactions (every HTTP request, retries included) made by the app's own Azure clients, by
-/// service, method and resource (table, queue or container), so a benchmark can say what one operation costs.
-/// Added to the app's clients with <c>AddAzureClients(b =&gt; b.ConfigureDefaults(o =&gt; o.AddPolicy(counter, HttpPipelinePosition.PerRetry)))</c>.
+/// Counts the storage transactions (billed requests, retries included) the app's Table, Queue and Blob clients
+/// make, by kind: attach it to the app's services, reset it before the measured phase, read it after.
+/// Labels name the service, the operation and the table, queue or container, and for the Conversations table the
+/// kind of row a point read or write touches (see ConversationRows), so a report can say what each one is.
 /// </summary>
-public sealed class StorageTransactionCounter(Func<Uri, string> service) : HttpPipelineSynchronousPolicy
+public sealed class StorageTransactionCounter
 {
     private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
 
-    public long Total => _counts.Values.Sum();
-
-    public override void OnSendingRequest(HttpMessage message)
+    /// <summary>Adds the counting policy to every Table, Queue and Blob client the app builds through Microsoft.Extensions.Azure.</summary>
+    public static StorageTransactionCounter AttachTo(IServiceCollection services)
     {
-        var uri = message.Request.Uri.ToUri();
-        // Path: /{account}/{resource}[...]; a table entity path looks like Table(PartitionKey='..',RowKey='..').
-        var segments = uri.AbsolutePath.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var resource = segments.Length > 1 ? segments[1].Split('(')[0] : "(service)";
-        _counts.AddOrUpdate($"{service(uri)} {message.Request.Method} {resource}", 1, (_, n) => n + 1);
+        var counter = new StorageTransactionCounter();
+        services.ConfigureAll<TableClientOptions>(o => o.AddPolicy(new Policy(counter, "table"), HttpPipelinePosition.PerRetry));
+        services.ConfigureAll<QueueClientOptions>(o => o.AddPolicy(new Policy(counter, "queue"), HttpPipelinePosition.PerRetry));
+        services.ConfigureAll<BlobClientOptions>(o => o.AddPolicy(new Policy(counter, "blob"), HttpPipelinePosition.PerRetry));
+        return counter;
     }
 
-    public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_counts, StringComparer.Ordinal);
+    public long Total => _counts.Values.Sum();
+
+    public IReadOnlyDictionary<string, long> Snapshot() => new SortedDictionary<string, long>(_counts, StringComparer.Ordinal);
 
     public void Reset() => _counts.Clear();
+
+    private void Count(string service, Request request) => _counts.AddOrUpdate(Label(service, request), 1, (_, n) => n + 1);
+
+    private static string Label(string service, Request request)
+    {
+        var path = Uri.UnescapeDataString(request.Uri.Path);
+        var segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        // Azurite puts the account in the path; Azure puts it in the host name.
+        if (segments.Length > 0 && segments[0] == "devstoreaccount1")
+        {
+            segments = segments[1..];
+        }
+
+        var method = request.Method.ToString();
+        if (service != "table")
+        {
+            return $"{service} {method} {(segments.Length > 0 ? segments[0] : "(account)")}";
+        }
+
+        var last = segments.Length > 0 ? segments[^1] : "";
+        if (last == "$batch")
+        {
+            return "table POST $batch (entity-group transaction)";
+        }
+
+        var paren = last.IndexOf('(', StringComparison.Ordinal);
+        var table = paren < 0 ? last : last[..paren];
+        var rowKind = "";
+        var rowKey = last.IndexOf("RowKey='", StringComparison.Ordinal);
+        if (rowKey >= 0 && table == "Conversations" && last.Length > rowKey + 9)
+        {
+            rowKind = $" {last[rowKey + 8]}| row";
+        }
+
+        var shape = rowKey >= 0 ? "point" : method == "GET" ? "query" : "insert";
+        return $"table {method} {table} {shape}{rowKind}";
+    }
+
+    private sealed class Policy(StorageTransactionCounter counter, string service) : HttpPipelinePolicy
+    {
+        public override void Process(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            counter.Count(service, message.Request);
+            ProcessNext(message, pipeline);
+        }
+
+        public override ValueTask ProcessAsync(HttpMessage message, ReadOnlyMemory<HttpPipelinePolicy> pipeline)
+        {
+            counter.Count(service, message.Request);
+            return ProcessNextAsync(message, pipeline);
+        }
+    }
 }

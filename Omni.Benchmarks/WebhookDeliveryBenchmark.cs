@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
-using Azure.Core;
 using Azure.Data.Tables;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -10,7 +9,6 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
@@ -33,10 +31,9 @@ internal static class WebhookDeliveryBenchmark
     {
         var azurite = await run.AzuriteAsync();
         await using var sink = await CountingSink.StartAsync();
-        var counter = new StorageTransactionCounter(uri =>
-            uri.Port == azurite.TablePort ? "table" : uri.Port == azurite.QueuePort ? "queue" : uri.Port == azurite.BlobPort ? "blob" : "other");
-        await using var app = new BenchApp(azurite.ConnectionString, counter);
+        await using var app = new BenchApp(azurite.ConnectionString);
         var services = app.Services;
+        var counter = app.Counter!;
         var publisher = services.GetRequiredService<IWebhookPublisher>();
         var channel = await services.GetRequiredService<IChannelStore>().CreateAsync(
             new Channel("chn_bench", "cmp_bench", ChannelTypes.Omni, "bench", "svc_bench", new JsonObject { ["webhookUrl"] = sink.Url }, new Dictionary<string, string>(), DateTimeOffset.UtcNow, DateTimeOffset.UtcNow),
@@ -68,7 +65,7 @@ internal static class WebhookDeliveryBenchmark
             new("storage transactions per delivery (trigger: receive + delete; the host's in Azure)", PerDelivery(Runner), "tx"),
         };
         rows.AddRange(counts.Where(c => !OtherQueuePolling(c.Key)).OrderBy(c => c.Key, StringComparer.Ordinal)
-            .Select(c => new BenchmarkRow($"  {c.Key.Replace(queue, "webhook-deliveries", StringComparison.Ordinal)}", c.Value / (double)Deliveries, "tx")));
+            .Select(c => new BenchmarkRow($"  {c.Key}", c.Value / (double)Deliveries, "tx")));
 
         return new BenchmarkReport("webhook-delivery",
             "Events published with IWebhookPublisher and delivered by the DeliverWebhook function (local trigger runner, batch 32) " +
@@ -168,8 +165,10 @@ internal static class WebhookDeliveryBenchmark
     }
 
     // Any public type of Omni.Functions names its entry point; Program itself clashes with this project's own.
-    private sealed class BenchApp(string storage, StorageTransactionCounter counter) : WebApplicationFactory<Omni.Functions.Hosting.TenantContext>
+    private sealed class BenchApp(string storage) : WebApplicationFactory<Omni.Functions.Hosting.TenantContext>
     {
+        public StorageTransactionCounter? Counter { get; private set; }
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             foreach (var (key, value) in new Dictionary<string, string>
@@ -189,7 +188,7 @@ internal static class WebhookDeliveryBenchmark
                 builder.UseSetting(key, value);
             }
 
-            builder.ConfigureServices(s => s.AddAzureClients(b => b.ConfigureDefaults(o => o.AddPolicy(counter, HttpPipelinePosition.PerRetry))));
+            builder.ConfigureServices(s => Counter = StorageTransactionCounter.AttachTo(s));
         }
     }
 

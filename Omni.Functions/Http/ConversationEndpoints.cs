@@ -59,7 +59,9 @@ internal static class ConversationEndpoints
         conversations.MapGet("/{conversationId}/messages", HistoryAsync).RequireCompanyScope(Scopes.ConversationsRead)
             .WithSummary("A conversation's history, both directions, oldest first");
         conversations.MapPost("/{conversationId}/messages", SendAsync).RequireCompanyScope(Scopes.ConversationsWrite)
-            .WithSummary("Send a message to the contact by the channel's transport; 202 once it is queued");
+            .WithSummary("Send a message to the contact by the channel's transport; 202 once it is queued")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         conversations.MapPost("/{conversationId}/close", CloseAsync).RequireCompanyScope(Scopes.ConversationsWrite)
             .WithSummary("Close a conversation; the contact's next message opens a new one");
 

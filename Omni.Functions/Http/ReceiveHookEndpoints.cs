@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Caching.Memory;
 using Omni.Channels;
 using Omni.Conversations;
 using Omni.Functions.Hosting;
@@ -25,6 +26,7 @@ public sealed record ReceiveHookResponse(string MessageId, string ConversationId
 internal static partial class ReceiveHookEndpoints
 {
     public const int MaxMetadataEntries = 50;
+    private static readonly TimeSpan ChannelCacheDuration = TimeSpan.FromSeconds(30);
 
     public static IEndpointRouteBuilder MapReceiveHookEndpoints(this IEndpointRouteBuilder routes)
     {
@@ -37,7 +39,7 @@ internal static partial class ReceiveHookEndpoints
     }
 
     private static async Task<Results<Accepted<ReceiveHookResponse>, Ok<ReceiveHookResponse>, ValidationProblem, ProblemHttpResult>> ReceiveAsync(
-        ReceiveHookRequest request, IConversationStore store, IChannelStore channels, AttachmentStore attachmentStore, TenantContext tenant,
+        ReceiveHookRequest request, IConversationStore store, IChannelStore channels, AttachmentStore attachmentStore, IMemoryCache cache, TenantContext tenant,
         HttpContext http, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
@@ -57,8 +59,18 @@ internal static partial class ReceiveHookEndpoints
             return tooLarge ? AttachmentRules.TooLarge(errors) : TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        // The key was checked by authentication; the channel itself may have been deleted since or never been an omni channel.
-        var channel = await channels.GetAsync(tenant.CompanyId, tenant.ChannelId!, cancellationToken: cancellationToken);
+        // The key was checked by authentication, uncached, and deleting a channel revokes its keys first; reading the
+        // channel too guards against a key outliving its channel. A live omni channel is remembered briefly, which
+        // saves a storage transaction on every message of a busy integrator.
+        var cacheKey = (typeof(ReceiveHookEndpoints), tenant.CompanyId, tenant.ChannelId);
+        if (!cache.TryGetValue(cacheKey, out Channel? channel))
+        {
+            channel = await channels.GetAsync(tenant.CompanyId, tenant.ChannelId!, cancellationToken: cancellationToken);
+            if (channel is { Type: ChannelTypes.Omni })
+            {
+                cache.Set(cacheKey, channel, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = ChannelCacheDuration, Size = 1 });
+            }
+        }
         if (channel is null)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer";

@@ -271,6 +271,7 @@ public sealed class ReceiveHookTests(AzuriteFixture azurite) : IAsyncLifetime
     public async Task ADeletedChannelsKeyIsUnauthorized()
     {
         var channel = await _app.OmniChannelAsync();
+        await Arrange.ReadAsync(await PostAsync(channel.ApiKey, Body("erp-0")), HttpStatusCode.Accepted);
         await _app.As(channel.Tenant.ManagementKey).DeleteAsync($"/api/companies/{channel.Tenant.CompanyId}/channels/{channel.ChannelId}");
 
         var response = await PostAsync(channel.ApiKey, Body("erp-1"));
