@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Omni.Webhooks;
 
 /// <summary>Turns a webhook host name into addresses; a seam so tests can point a name at loopback.</summary>
-public interface IWebhookHostResolver
+internal interface IWebhookHostResolver
 {
     Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken = default);
 }
@@ -24,7 +24,7 @@ public sealed class WebhookTargetRefusedException(string message) : Exception(me
 /// connects only to an address <see cref="TargetAddressPolicy.IsPublic"/> allows, so the check holds for the
 /// address actually connected to and a name re-pointed at a private address (DNS rebinding) gets nowhere.
 /// </summary>
-public sealed class WebhookConnectGuard(IWebhookHostResolver resolver, IOptionsMonitor<WebhookOptions> options)
+internal sealed class WebhookConnectGuard(IWebhookHostResolver resolver, IOptionsMonitor<WebhookOptions> options)
 {
     public ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
         ConnectAsync(context.DnsEndPoint, cancellationToken);

@@ -8,7 +8,7 @@ public enum DeliveryStatus
 }
 
 /// <summary>One POST to the integrator: what came back (a capped excerpt of the body), or why nothing did. Never holds a secret.</summary>
-public sealed record DeliveryAttempt(DateTimeOffset At, int? StatusCode, long ElapsedMs, string? Error, string? ResponseBody, int Series);
+internal sealed record DeliveryAttempt(DateTimeOffset At, int? StatusCode, long ElapsedMs, string? Error, string? ResponseBody, int Series);
 
 /// <summary>
 /// One event for one omni channel's webhook; <see cref="Id"/> is the stable <c>webhook-id</c>. <see cref="Series"/>
@@ -16,7 +16,7 @@ public sealed record DeliveryAttempt(DateTimeOffset At, int? StatusCode, long El
 /// for, so a duplicate or stale message is recognised and dropped. <see cref="ClaimExpiresAt"/> is set while one
 /// worker is sending, so a duplicate message cannot send the same attempt a second time.
 /// </summary>
-public sealed record WebhookDelivery(
+internal sealed record WebhookDelivery(
     string Id,
     string CompanyId,
     string ChannelId,
@@ -46,4 +46,4 @@ public sealed record WebhookDelivery(
 }
 
 /// <summary>What the delivery queue message carries: just enough to find the row, and which attempt it is for.</summary>
-public sealed record DeliveryTask(string CompanyId, string ChannelId, string DeliveryId, int Series, int Attempt);
+internal sealed record DeliveryTask(string CompanyId, string ChannelId, string DeliveryId, int Series, int Attempt);

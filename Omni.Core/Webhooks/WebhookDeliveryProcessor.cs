@@ -8,7 +8,7 @@ using Omni.Conversations;
 namespace Omni.Webhooks;
 
 /// <summary>What a redeliver request came to.</summary>
-public enum RedeliverOutcome
+internal enum RedeliverOutcome
 {
     Queued,
     InFlight,
@@ -21,7 +21,7 @@ public enum RedeliverOutcome
 /// completes: it never sleeps and never leans on the poison queue. A duplicate or stale message finds the row
 /// moved on (another series or attempt, or a final status) and does nothing.
 /// </summary>
-public sealed partial class WebhookDeliveryProcessor(
+internal sealed partial class WebhookDeliveryProcessor(
     IWebhookDeliveryStore store,
     IChannelStore channels,
     IAuditLog audit,

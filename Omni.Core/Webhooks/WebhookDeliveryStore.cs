@@ -9,7 +9,7 @@ using Omni.Storage;
 namespace Omni.Webhooks;
 
 /// <summary>Deliveries of one channel, newest first; every call keyed by company and channel.</summary>
-public interface IWebhookDeliveryStore
+internal interface IWebhookDeliveryStore
 {
     /// <summary>
     /// Stores a new delivery with its payload. With an <paramref name="idempotencyKey"/> the same key never makes a

@@ -8,7 +8,7 @@ namespace Omni.Webhooks;
 /// The delivery queue: a message names one attempt of one delivery and becomes visible when that attempt is due.
 /// Messages are tiny (ids only); the payload stays with the delivery.
 /// </summary>
-public sealed class WebhookQueue(QueueServiceClient queues, IOptions<WebhookOptions> options)
+internal sealed class WebhookQueue(QueueServiceClient queues, IOptions<WebhookOptions> options)
 {
     // The queue service's limit for visibility.
     public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(7);

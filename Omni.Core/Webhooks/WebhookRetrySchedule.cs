@@ -8,7 +8,7 @@ namespace Omni.Webhooks;
 /// ±20 % jitter so a recovering endpoint is not hit by every queued delivery at once. A <c>Retry-After</c> is
 /// honoured but kept within [step, 2 × step], so an endpoint can slow retries down but neither stop nor speed them.
 /// </summary>
-public sealed class WebhookRetrySchedule
+internal sealed class WebhookRetrySchedule
 {
     public const double Jitter = 0.2;
     public const int MaxSteps = 50;

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace Omni.Webhooks;
 
 /// <summary>What one attempt came to. <see cref="Gone"/> is the integrator's 410: stop sending to this webhook.</summary>
-public sealed record AttemptResult(int? StatusCode, long ElapsedMs, string? Error, string? ResponseBody, TimeSpan? RetryAfter)
+internal sealed record AttemptResult(int? StatusCode, long ElapsedMs, string? Error, string? ResponseBody, TimeSpan? RetryAfter)
 {
     public bool Succeeded => StatusCode is >= 200 and < 300;
 
@@ -19,7 +19,7 @@ public sealed record AttemptResult(int? StatusCode, long ElapsedMs, string? Erro
 /// One signed POST: signed afresh (new timestamp, same id), 2xx within the timeout is success, redirects are
 /// answers (not followed), and at most <see cref="ExcerptBytes"/> of the response body is read and kept.
 /// </summary>
-public sealed class WebhookSender(IHttpClientFactory httpClients, TimeProvider clock, IOptions<WebhookOptions> options)
+internal sealed class WebhookSender(IHttpClientFactory httpClients, TimeProvider clock, IOptions<WebhookOptions> options)
 {
     public const string ClientName = "omni-webhooks";
     public const int ExcerptBytes = 1024;

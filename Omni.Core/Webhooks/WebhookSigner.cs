@@ -7,7 +7,7 @@ namespace Omni.Webhooks;
 /// Standard Webhooks signatures: <c>v1,</c> + base64 HMAC-SHA256 of <c>{id}.{timestamp}.{body}</c>, keyed with the
 /// base64-decoded part of the secret after <c>whsec_</c>; one per valid secret, space-separated.
 /// </summary>
-public static class WebhookSigner
+internal static class WebhookSigner
 {
     private const string Prefix = "whsec_";
 

@@ -7,7 +7,7 @@ namespace Omni.Tests.Infrastructure;
 /// The webhook client's resolver in every test app: <c>localhost</c> and names under <c>.test</c> are 127.0.0.1,
 /// loopback literals are themselves, and anything else is refused, so no test ever connects off this machine.
 /// </summary>
-public sealed class LoopbackOnlyResolver : IWebhookHostResolver
+internal sealed class LoopbackOnlyResolver : IWebhookHostResolver
 {
     public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken = default)
     {
