@@ -77,6 +77,9 @@ internal sealed partial class WebhookDeliveryProcessor(
             await AttemptAsync(claimed, cancellationToken);
             return;
         }
+
+        // Every lost race above means another writer moved the row; three in a row is odd enough to let the host retry.
+        throw new InvalidOperationException($"Webhook delivery {task.DeliveryId} kept changing while attempt {task.Attempt} was being claimed.");
     }
 
     /// <summary>Starts a fresh series of attempts now. A delivery being sent at this moment is left alone.</summary>
@@ -159,6 +162,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             var attempt = delivery.NextAttempt + 1;
             var delay = schedule.DelayBefore(attempt, result.RetryAfter, (Random.Shared.NextDouble() * 2) - 1);
+            delay = delay > WebhookQueue.MaxDelay ? WebhookQueue.MaxDelay : delay;
             recorded = recorded with { NextAttempt = attempt, NextAttemptAt = now + delay };
             // Queued before the row moves on: if recording fails, this message finds the row behind and is dropped,
             // while the current message comes back and the attempt is made again.
