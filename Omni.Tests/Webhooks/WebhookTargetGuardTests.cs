@@ -54,6 +54,24 @@ public sealed class WebhookTargetGuardTests(AzuriteFixture azurite) : IAsyncLife
     }
 
     [Fact]
+    public async Task AnHttpUrlSavedWhilePrivateTargetsWereAllowedIsRefusedAtDelivery()
+    {
+        var channel = await _app.OmniChannelAsync(webhookUrl: $"https://sink.test:{Port}/hook");
+        var store = _app.Services.GetRequiredService<Omni.Channels.IChannelStore>();
+        var saved = await _app.ChannelAsync(channel);
+        var settings = saved.Settings.DeepClone().AsObject();
+        settings["webhookUrl"] = $"http://sink.test:{Port}/hook";
+        await store.UpdateAsync(saved with { Settings = settings }, new Dictionary<string, string>());
+        var id = await _app.PublishAsync(channel);
+
+        await _app.Services.GetRequiredService<WebhookDeliveryProcessor>().ProcessAsync(WebhookTestApp.TaskMessage(channel, id!));
+
+        var attempt = Assert.Single((await _app.DeliveryAsync(channel, id!))["attempts"]!.AsArray());
+        Assert.Contains("must use https", attempt!["error"]!.GetValue<string>());
+        Assert.False(_listener.Pending());
+    }
+
+    [Fact]
     public async Task TheConnectGuardConnectsOnlyWhenPrivateTargetsAreAllowed()
     {
         var endpoint = new DnsEndPoint("sink.test", Port);
