@@ -70,6 +70,7 @@ public interface IConversationStore
 
     Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
 
+    /// <summary>A conversation's history, both directions, oldest first.</summary>
     Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -108,6 +108,36 @@ public sealed class ConversationEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClosingAConversationOfAnotherChannelTypePublishesNothing()
+    {
+        var tenant = await _app.TenantAsync();
+        var webchat = (await _app.ChannelAsync(tenant, "webchat", new { allowedOrigins = new[] { "https://shop.example.com" } }))["id"]!.GetValue<string>();
+        var appended = await _app.Services.GetRequiredService<Omni.Conversations.IConversationStore>().AppendInboundAsync(
+            new Omni.Conversations.InboundMessage(tenant.CompanyId, webchat, "w-1", new Omni.Conversations.ContactInfo("visitor-1"), "hi"));
+
+        await Arrange.ReadAsync(await _app.As(tenant.ManagementKey).PostAsync($"{Conversations(tenant)}/{appended.Message.ConversationId}/close", null), HttpStatusCode.OK);
+
+        Assert.DoesNotContain(_publisher.Events, e => e.ChannelId == webchat);
+    }
+
+    [Fact]
+    public async Task AnOversizeOrForbiddenAttachmentIsRefusedBeforeAnythingIsQueued()
+    {
+        var (channel, conversationId, _) = await ReceivedAsync();
+        var tenant = channel.Tenant;
+
+        var big = await _app.As(tenant.ManagementKey).PostAsJsonAsync($"{Conversations(tenant)}/{conversationId}/messages",
+            new { text = "file", attachments = new[] { new { fileName = "big.bin", contentType = "application/octet-stream", contentBase64 = Convert.ToBase64String(new byte[600 * 1024]) } } });
+        var html = await _app.As(tenant.ManagementKey).PostAsJsonAsync($"{Conversations(tenant)}/{conversationId}/messages",
+            new { text = "file", attachments = new[] { new { fileName = "x.html", contentType = "text/html", contentBase64 = "PGI+aGk8L2I+" } } });
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, big.StatusCode);
+        Assert.NotNull((await Arrange.ReadAsync(html, HttpStatusCode.BadRequest))["errors"]!["attachments[0].contentType"]);
+        var history = await Arrange.ReadAsync(await _app.As(tenant.ManagementKey).GetAsync($"{Conversations(tenant)}/{conversationId}/messages"), HttpStatusCode.OK);
+        Assert.Single(history["items"]!.AsArray());
+    }
+
+    [Fact]
     public async Task ListingFiltersByChannelContactAndStatusAndPages()
     {
         var channel = await _app.OmniChannelAsync();
