@@ -7,6 +7,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>
 {
     // Each feature adds its own line: ["name"] = run => FeatureBenchmark.RunAsync(run),
     ["receive-hook"] = ReceiveHookBenchmark.RunAsync,
+    ["webhook-delivery"] = WebhookDeliveryBenchmark.RunAsync,
 };
 
 var selected = args.Where(a => !a.StartsWith('-')).ToList();

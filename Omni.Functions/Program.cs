@@ -7,6 +7,7 @@ using Omni.Functions.Http;
 using Omni.Functions.Triggers;
 using Omni.Storage;
 using Omni.Tenancy;
+using Omni.Webhooks;
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.UseCustomHandlerPort();
@@ -15,6 +16,7 @@ builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
 builder.Services.AddOmniConversations().AddConversationFunctions();
+builder.Services.AddOmniWebhooks().AddWebhookFunctions();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -27,6 +29,7 @@ app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
 app.MapConversationEndpoints();
 app.MapReceiveHookEndpoints();
+app.MapWebhookEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();

@@ -14,4 +14,7 @@ public sealed class ConversationOptions
     public TimeSpan OutboundRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     public TimeSpan OutboundRetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The queue SendOutbound listens on: the queueName of its function.json (tests give each app its own).</summary>
+    public string OutboundQueueName { get; set; } = OutboundQueue.QueueName;
 }

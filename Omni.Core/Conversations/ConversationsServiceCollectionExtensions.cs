@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Omni.Storage;
 
 namespace Omni.Conversations;
@@ -9,7 +10,8 @@ public static class ConversationsServiceCollectionExtensions
 
     public static IServiceCollection AddOmniConversations(this IServiceCollection services)
     {
-        services.AddStorageResources(tables: [ConversationRows.Table], queues: [OutboundQueue.QueueName], containers: [AttachmentsContainer]);
+        services.AddStorageResources(tables: [ConversationRows.Table], containers: [AttachmentsContainer]);
+        services.AddOptions<StorageOptions>().Configure<IOptions<ConversationOptions>>((storage, conversations) => storage.Queues.Add(conversations.Value.OutboundQueueName));
         services.AddOptions<ConversationOptions>().BindConfiguration(ConversationOptions.Section)
             .Validate(o => o.InFlightTimeout > TimeSpan.Zero, "Omni__Conversations__InFlightTimeout must be positive.")
             .Validate(o => o.OutboundMaxAttempts >= 1, "Omni__Conversations__OutboundMaxAttempts must be at least 1.")

@@ -7,11 +7,11 @@ using Omni.Channels;
 namespace Omni.Conversations;
 
 /// <summary>The <c>outbound-messages</c> queue: one small message (ids only) per send attempt.</summary>
-internal sealed class OutboundQueue(QueueServiceClient queues)
+internal sealed class OutboundQueue(QueueServiceClient queues, IOptions<ConversationOptions> options)
 {
     public const string QueueName = "outbound-messages";
 
-    private readonly QueueClient _queue = queues.GetQueueClient(QueueName);
+    private readonly QueueClient _queue = queues.GetQueueClient(options.Value.OutboundQueueName);
 
     public async Task EnqueueAsync(OutboundWork work, TimeSpan? delay = null, CancellationToken cancellationToken = default) =>
         await _queue.SendMessageAsync(JsonSerializer.Serialize(work, ConversationJsonContext.Default.OutboundWork), visibilityTimeout: delay, cancellationToken: cancellationToken);
@@ -57,7 +57,8 @@ internal sealed partial class OutboundSender(
             return;
         }
 
-        var transport = transports.FirstOrDefault(t => string.Equals(t.ChannelType, channel.Type, StringComparison.Ordinal));
+        // The last registration wins, as DI's own GetService does, so a later AddSingleton replaces a feature's transport.
+        var transport = transports.LastOrDefault(t => string.Equals(t.ChannelType, channel.Type, StringComparison.Ordinal));
         if (transport is null)
         {
             await FailAsync(work, $"No transport sends messages on channels of type '{channel.Type}'.", cancellationToken);

@@ -11,12 +11,17 @@ public static class TablePaging
     public const int MaxLimit = 200;
 
     /// <summary>Reads exactly one service page, so a listing costs one storage transaction per call.</summary>
+    public static Task<PagedResult<T>> ReadPageAsync<T>(
+        this TableClient table, string filter, int limit, string? continuationToken, Func<TableEntity, T> map, CancellationToken cancellationToken = default) =>
+        table.ReadPageAsync(filter, null, limit, continuationToken, map, cancellationToken);
+
+    /// <summary>As above, reading only the <paramref name="select"/> columns (large ones stay on the server).</summary>
     public static async Task<PagedResult<T>> ReadPageAsync<T>(
-        this TableClient table, string filter, int limit, string? continuationToken, Func<TableEntity, T> map, CancellationToken cancellationToken = default)
+        this TableClient table, string filter, IEnumerable<string>? select, int limit, string? continuationToken, Func<TableEntity, T> map, CancellationToken cancellationToken = default)
     {
         limit = Math.Clamp(limit, 1, MaxLimit);
         var serviceToken = DecodeToken(continuationToken);
-        await foreach (var page in table.QueryAsync<TableEntity>(filter, maxPerPage: limit, cancellationToken: cancellationToken).AsPages(serviceToken, limit))
+        await foreach (var page in table.QueryAsync<TableEntity>(filter, maxPerPage: limit, select: select, cancellationToken: cancellationToken).AsPages(serviceToken, limit))
         {
             return new PagedResult<T>(page.Values.Select(map).ToList(), EncodeToken(page.ContinuationToken));
         }

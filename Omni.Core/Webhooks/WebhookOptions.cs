@@ -3,7 +3,20 @@ namespace Omni.Webhooks;
 public sealed class WebhookOptions
 {
     public const string Section = "Omni:Webhooks";
+    public const string DefaultQueueName = "webhook-deliveries";
 
     /// <summary>Local development only: allows http URLs and private, loopback and link-local targets.</summary>
     public bool AllowPrivateTargets { get; set; }
+
+    /// <summary>
+    /// Comma-separated TimeSpans replacing the contract's schedule: entry n is the wait before attempt n+1, so the
+    /// count of entries is the count of attempts. Null or empty: <see cref="WebhookRetrySchedule.Default"/>.
+    /// </summary>
+    public string? RetrySchedule { get; set; }
+
+    /// <summary>The delivery queue; must be the queueName in functions/DeliverWebhook/function.json (checked at start).</summary>
+    public string QueueName { get; set; } = DefaultQueueName;
+
+    /// <summary>How long one attempt may take to get its response headers (the contract's 15 s).</summary>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }

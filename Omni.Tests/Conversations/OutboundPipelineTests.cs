@@ -40,7 +40,8 @@ public sealed class OutboundPipelineTests : IAsyncLifetime
     private readonly OmniApp _app;
 
     public OutboundPipelineTests(AzuriteFixture azurite) =>
-        _app = new OmniApp(azurite, new Dictionary<string, string?>
+        // Queues of its own: this app runs its queue functions and must not take other test classes' messages.
+        _app = new OmniApp(azurite, new Dictionary<string, string?>(IsolatedQueues.Settings())
         {
             ["Omni:Triggers:RunLocally"] = "true",
             ["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200",

@@ -1,13 +1,17 @@
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Storage;
 using Omni.Tests.Infrastructure;
+using Omni.Webhooks;
 
 namespace Omni.Tests.Hosting;
 
 /// <summary>Whatever a client sends, a JSON route answers a 4xx problem, never a 5xx.</summary>
 public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
 {
-    private readonly OmniApp _app = new(azurite);
+    // Redeliver queues a message: on queues of its own, so no test app running its functions takes it.
+    private readonly OmniApp _app = new(azurite, IsolatedQueues.Settings());
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
@@ -34,10 +38,16 @@ public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
     public async Task MalformedBodiesOnEveryWriteRouteGetAClientErrorProblem()
     {
         var channel = await _app.OmniChannelAsync();
+        var now = DateTimeOffset.UtcNow;
+        // A real delivery, stored without queueing it, so redeliver runs its handler rather than answering 404.
+        var delivery = await _app.Services.GetRequiredService<IWebhookDeliveryStore>().CreateAsync(new WebhookDelivery(
+            "msg_" + Ids.ReverseChronological(now) + "00000000badb0d1e", channel.Tenant.CompanyId, channel.ChannelId, WebhookEventTypes.MessageCreated,
+            null, null, DeliveryStatus.Failed, 1, 1, null, [], 0, null, null, now, now) { Payload = "{}"u8.ToArray() }, null);
         var values = new Dictionary<string, string>
         {
             ["companyId"] = channel.Tenant.CompanyId,
             ["channelId"] = channel.ChannelId,
+            ["deliveryId"] = delivery.Id,
         };
         var routes = RouteCatalog.ApiRoutes(_app).Where(r => r.Method is "POST" or "PUT").ToList();
         var failures = new List<string>();

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Credentials;
+using Omni.Storage;
 using Omni.Tests.Infrastructure;
+using Omni.Webhooks;
 
 namespace Omni.Tests.Hosting;
 
@@ -58,6 +60,48 @@ public sealed class CrossTenantTests(AzuriteFixture azurite) : IAsyncLifetime
         var channel = await Arrange.ReadAsync(await _app.As(victim.Tenant.ManagementKey).GetAsync($"/api/companies/{victim.Tenant.CompanyId}/channels/{victim.ChannelId}"), HttpStatusCode.OK);
         Assert.Equal("Canal", channel["name"]!.GetValue<string>());
         Assert.NotNull(await _app.Services.GetRequiredService<ICredentialStore>().ResolveAsync(victim.ApiKey));
+    }
+
+    [Fact]
+    public async Task EveryAuditRouteKeepsAnotherChannelsRecordsOutOfReach()
+    {
+        var victim = await _app.OmniChannelAsync();
+        var sameCompany = await _app.OmniChannelAsync(victim.Tenant);
+        var attacker = await _app.OmniChannelAsync(await _app.TenantAsync("Attacker"));
+        var now = DateTimeOffset.UtcNow;
+        // Stored directly, not published: nothing is queued, so no delivery is attempted.
+        var delivery = await _app.Services.GetRequiredService<IWebhookDeliveryStore>().CreateAsync(new WebhookDelivery(
+            "msg_" + Ids.ReverseChronological(now) + "00000000cafebabe", victim.Tenant.CompanyId, victim.ChannelId, WebhookEventTypes.MessageCreated,
+            "msg_victim", null, DeliveryStatus.Failed, 1, 1, null, [], 0, null, null, now, now) { Payload = "{}"u8.ToArray() }, null);
+        var values = new Dictionary<string, string> { ["deliveryId"] = delivery.Id };
+        var routes = RouteCatalog.ApiRoutes(_app).Where(r => r.Pattern.StartsWith("/api/audit/", StringComparison.Ordinal)).ToList();
+        Assert.True(routes.Count >= 3, $"Expected the audit routes, found {routes.Count}.");
+
+        var failures = new List<string>();
+        foreach (var (method, pattern) in routes)
+        {
+            foreach (var (who, key, query) in new[]
+            {
+                ("another company's channel key", attacker.ApiKey, ""),
+                ("another company's channel key naming the channel", attacker.ApiKey, $"?channelId={victim.ChannelId}"),
+                ("another company's management key", attacker.Tenant.ManagementKey, $"?channelId={victim.ChannelId}"),
+                ("the same company's other channel key", sameCompany.ApiKey, $"?channelId={victim.ChannelId}"),
+            })
+            {
+                var response = await _app.As(key).SendAsync(new HttpRequestMessage(new HttpMethod(method), RouteCatalog.Fill(pattern, values) + query));
+                var body = await response.Content.ReadAsStringAsync();
+                // Either "not found", or a listing of the caller's own channel that holds none of the victim's records.
+                if (response.StatusCode != HttpStatusCode.NotFound && (response.StatusCode != HttpStatusCode.OK || body.Contains(delivery.Id, StringComparison.Ordinal) || body.Contains(victim.ChannelId, StringComparison.Ordinal)))
+                {
+                    failures.Add($"{method} {pattern}{query} with {who}: {(int)response.StatusCode} {body}");
+                }
+            }
+        }
+
+        Assert.Empty(failures);
+        var untouched = await _app.Services.GetRequiredService<IWebhookDeliveryStore>().GetAsync(victim.Tenant.CompanyId, victim.ChannelId, delivery.Id);
+        Assert.Equal(DeliveryStatus.Failed, untouched!.Status);
+        Assert.Equal(1, untouched.Series);
     }
 
     [Fact]

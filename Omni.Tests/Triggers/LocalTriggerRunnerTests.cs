@@ -12,15 +12,12 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
 
     public ValueTask InitializeAsync()
     {
-        _app = new OmniApp(azurite,
-            new Dictionary<string, string?>
-            {
-                ["Omni:Triggers:FunctionsDirectory"] = TestFunctions.CreateDirectory(_queueName, schedule: "* * * * * *"),
-                ["Omni:Triggers:RunLocally"] = "true",
-                ["Omni:Triggers:RetryDelay"] = "00:00:00.100",
-                ["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200",
-            },
-            services => TestFunctions.Register(services, _probe));
+        // Queues of its own for the real functions too: this app must not take other test classes' work.
+        var settings = IsolatedQueues.Settings(TestFunctions.CreateDirectory(_queueName, schedule: "* * * * * *"));
+        settings["Omni:Triggers:RunLocally"] = "true";
+        settings["Omni:Triggers:RetryDelay"] = "00:00:00.100";
+        settings["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200";
+        _app = new OmniApp(azurite, settings, services => TestFunctions.Register(services, _probe));
         _app.StartServer();
         return ValueTask.CompletedTask;
     }

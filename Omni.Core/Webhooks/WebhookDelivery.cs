@@ -1,0 +1,49 @@
+namespace Omni.Webhooks;
+
+public enum DeliveryStatus
+{
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+/// <summary>One POST to the integrator: what came back (a capped excerpt of the body), or why nothing did. Never holds a secret.</summary>
+internal sealed record DeliveryAttempt(DateTimeOffset At, int? StatusCode, long ElapsedMs, string? Error, string? ResponseBody, int Series);
+
+/// <summary>
+/// One event for one omni channel's webhook; <see cref="Id"/> is the stable <c>webhook-id</c>. <see cref="Series"/>
+/// counts redeliveries and <see cref="NextAttempt"/> names the attempt of that series the next queue message is
+/// for, so a duplicate or stale message is recognised and dropped. <see cref="ClaimExpiresAt"/> is set while one
+/// worker is sending, so a duplicate message cannot send the same attempt a second time.
+/// </summary>
+internal sealed record WebhookDelivery(
+    string Id,
+    string CompanyId,
+    string ChannelId,
+    string EventType,
+    string? MessageId,
+    string? ConversationId,
+    DeliveryStatus Status,
+    int Series,
+    int NextAttempt,
+    DateTimeOffset? NextAttemptAt,
+    IReadOnlyList<DeliveryAttempt> Attempts,
+    int AttemptCount,
+    int? LastStatusCode,
+    string? LastError,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt)
+{
+    public DateTimeOffset? ClaimExpiresAt { get; init; }
+
+    /// <summary>The exact bytes that are signed and sent, stored once so every attempt sends the same body.</summary>
+    public ReadOnlyMemory<byte> Payload { get; init; }
+
+    /// <summary>Set when the payload was too large for the row and lives in Blob Storage.</summary>
+    public string? PayloadBlob { get; init; }
+
+    public string? ETag { get; init; }
+}
+
+/// <summary>What the delivery queue message carries: just enough to find the row, and which attempt it is for.</summary>
+internal sealed record DeliveryTask(string CompanyId, string ChannelId, string DeliveryId, int Series, int Attempt);

@@ -1,0 +1,254 @@
+using Azure;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Omni.Audit;
+using Omni.Channels;
+using Omni.Conversations;
+
+namespace Omni.Webhooks;
+
+/// <summary>What a redeliver request came to.</summary>
+internal enum RedeliverOutcome
+{
+    Queued,
+    InFlight,
+    Conflict,
+}
+
+/// <summary>
+/// The DeliverWebhook queue function: one message, one attempt. It claims the attempt on the delivery row (ETag),
+/// sends, records the attempt and queues the next one as a new message that becomes visible when it is due, then
+/// completes: it never sleeps and never leans on the poison queue. A duplicate or stale message finds the row
+/// moved on (another series or attempt, or a final status) and does nothing.
+/// </summary>
+internal sealed partial class WebhookDeliveryProcessor(
+    IWebhookDeliveryStore store,
+    IChannelStore channels,
+    IAuditLog audit,
+    IConversationStore conversations,
+    WebhookQueue queue,
+    WebhookSender sender,
+    WebhookRetrySchedule schedule,
+    IOptions<WebhookOptions> options,
+    TimeProvider clock,
+    ILogger<WebhookDeliveryProcessor> logger)
+{
+    public const string Actor = "webhook-delivery";
+
+    // Longer than any attempt can take, so a live claim is never taken over; short enough to recover from a crash.
+    private TimeSpan ClaimLease => (options.Value.AttemptTimeout * 2) + TimeSpan.FromSeconds(15);
+
+    public async Task ProcessAsync(string message, CancellationToken cancellationToken = default)
+    {
+        var task = WebhookQueue.Parse(message);
+        for (var round = 0; round < 3; round++)
+        {
+            var delivery = await store.GetAsync(task.CompanyId, task.ChannelId, task.DeliveryId, cancellationToken);
+            if (delivery is null)
+            {
+                LogMissing(task.DeliveryId);
+                return;
+            }
+
+            if (delivery.Status != DeliveryStatus.Pending || delivery.Series != task.Series || delivery.NextAttempt != task.Attempt)
+            {
+                LogStale(task.DeliveryId, task.Series, task.Attempt);
+                return;
+            }
+
+            var now = clock.GetUtcNow();
+            if (delivery.ClaimExpiresAt is { } until && until > now)
+            {
+                // Another worker has this attempt. Look again when its claim runs out, in case it never finishes.
+                await queue.EnqueueAsync(task, until - now + TimeSpan.FromSeconds(1), cancellationToken);
+                return;
+            }
+
+            WebhookDelivery claimed;
+            try
+            {
+                claimed = await store.UpdateAsync(delivery with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken);
+            }
+            catch (RequestFailedException ex) when (ex.Status == 412)
+            {
+                continue;
+            }
+
+            await AttemptAsync(claimed, cancellationToken);
+            return;
+        }
+
+        // Every lost race above means another writer moved the row; three in a row is odd enough to let the host retry.
+        throw new InvalidOperationException($"Webhook delivery {task.DeliveryId} kept changing while attempt {task.Attempt} was being claimed.");
+    }
+
+    /// <summary>Starts a fresh series of attempts now. A delivery being sent at this moment is left alone.</summary>
+    public async Task<RedeliverOutcome> RedeliverAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default)
+    {
+        var now = clock.GetUtcNow();
+        if (delivery.ClaimExpiresAt is { } until && until > now)
+        {
+            return RedeliverOutcome.InFlight;
+        }
+
+        var next = delivery with
+        {
+            Status = DeliveryStatus.Pending,
+            Series = delivery.Series + 1,
+            NextAttempt = 1,
+            NextAttemptAt = now,
+            ClaimExpiresAt = null,
+            UpdatedAt = now,
+        };
+        try
+        {
+            next = await store.UpdateAsync(next, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            return RedeliverOutcome.Conflict;
+        }
+
+        // Should this enqueue fail, the row shows pending with its next attempt due: redeliver again recovers it.
+        await queue.EnqueueAsync(new DeliveryTask(next.CompanyId, next.ChannelId, next.Id, next.Series, 1), TimeSpan.Zero, cancellationToken);
+        return RedeliverOutcome.Queued;
+    }
+
+    private async Task AttemptAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    {
+        var startedAt = clock.GetUtcNow();
+        var channel = await channels.GetAsync(delivery.CompanyId, delivery.ChannelId, includeDeleted: true, cancellationToken);
+        var final = true;
+        AttemptResult result;
+        if (channel is null || channel.IsDeleted)
+        {
+            result = new AttemptResult(null, 0, "The channel was deleted.", null, null);
+        }
+        else if (channel.WebhookDisabledAt is not null)
+        {
+            result = new AttemptResult(null, 0, "The channel's webhook is disabled since its endpoint answered 410 Gone; saving the channel's settings enables it again.", null, null);
+        }
+        else if (!Uri.TryCreate(channel.GetString("webhookUrl"), UriKind.Absolute, out var url))
+        {
+            result = new AttemptResult(null, 0, "The channel has no webhook URL.", null, null);
+        }
+        else
+        {
+            final = false;
+            result = await sender.SendAsync(url, delivery.Id, delivery.Payload, WebhookSecrets.SigningSecrets(channels, channel, startedAt), cancellationToken);
+        }
+
+        var now = clock.GetUtcNow();
+        var recorded = delivery with
+        {
+            Attempts = [.. delivery.Attempts, new DeliveryAttempt(startedAt, result.StatusCode, result.ElapsedMs, result.Error, result.ResponseBody, delivery.Series)],
+            AttemptCount = delivery.AttemptCount + 1,
+            LastStatusCode = result.StatusCode,
+            LastError = result.Error,
+            ClaimExpiresAt = null,
+            NextAttemptAt = null,
+            UpdatedAt = now,
+        };
+
+        if (result.Succeeded)
+        {
+            recorded = recorded with { Status = DeliveryStatus.Succeeded };
+        }
+        else if (final || result.Gone || delivery.NextAttempt >= schedule.Attempts)
+        {
+            recorded = recorded with { Status = DeliveryStatus.Failed };
+        }
+        else
+        {
+            var attempt = delivery.NextAttempt + 1;
+            var delay = schedule.DelayBefore(attempt, result.RetryAfter, (Random.Shared.NextDouble() * 2) - 1);
+            delay = delay > WebhookQueue.MaxDelay ? WebhookQueue.MaxDelay : delay;
+            recorded = recorded with { NextAttempt = attempt, NextAttemptAt = now + delay };
+            // Queued before the row moves on: if recording fails, this message finds the row behind and is dropped,
+            // while the current message comes back and the attempt is made again.
+            await queue.EnqueueAsync(new DeliveryTask(delivery.CompanyId, delivery.ChannelId, delivery.Id, delivery.Series, attempt), delay, cancellationToken);
+        }
+
+        if (result.Gone && channel is not null)
+        {
+            // Disabled before the delivery is recorded, so a crash in between cannot leave the webhook enabled.
+            await DisableWebhookAsync(channel, delivery.Id, cancellationToken);
+        }
+
+        try
+        {
+            await store.UpdateAsync(recorded, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            // Our claim ran out and another worker took the attempt over; its record stands.
+            LogClaimLost(delivery.Id, delivery.NextAttempt);
+            return;
+        }
+
+        LogAttempt(delivery.Id, delivery.ChannelId, delivery.Series, delivery.NextAttempt, result.StatusCode, result.ElapsedMs, recorded.Status, recorded.NextAttemptAt);
+        await UpdateMessageStatusAsync(recorded, cancellationToken);
+    }
+
+    /// <summary>
+    /// The outbound message was "sent" once its delivery was queued; a delivery that fails for good makes it failed,
+    /// and one that succeeds on a redelivery makes it sent again, so the agent sees what the integrator got.
+    /// </summary>
+    private async Task UpdateMessageStatusAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    {
+        if (delivery.EventType != WebhookEventTypes.MessageCreated || delivery.MessageId is not { } messageId || delivery.ConversationId is not { } conversationId
+            || (delivery.Status != DeliveryStatus.Failed && !(delivery.Status == DeliveryStatus.Succeeded && delivery.Series > 1)))
+        {
+            return;
+        }
+
+        if (await conversations.GetMessageAsync(delivery.CompanyId, conversationId, messageId, cancellationToken) is null)
+        {
+            return;
+        }
+
+        await (delivery.Status == DeliveryStatus.Failed
+            ? conversations.SetStatusAsync(delivery.CompanyId, conversationId, messageId, MessageStatus.Failed,
+                $"The integrator's webhook did not accept the message (delivery {delivery.Id}): {delivery.LastError}", cancellationToken: cancellationToken)
+            : conversations.SetStatusAsync(delivery.CompanyId, conversationId, messageId, MessageStatus.Sent, null, cancellationToken: cancellationToken));
+    }
+
+    private async Task DisableWebhookAsync(Channel channel, string deliveryId, CancellationToken cancellationToken)
+    {
+        for (var round = 0; round < 3; round++)
+        {
+            try
+            {
+                await channels.UpdateAsync(channel with { WebhookDisabledAt = clock.GetUtcNow() }, new Dictionary<string, string>(), cancellationToken);
+                await audit.WriteAsync(channel.CompanyId, Actor, "webhook.disabled", $"channels/{channel.Id}", ["settings.webhookDisabled"], cancellationToken);
+                LogDisabled(channel.Id, deliveryId);
+                return;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 412)
+            {
+                channel = await channels.GetAsync(channel.CompanyId, channel.Id, includeDeleted: true, cancellationToken) ?? channel;
+                if (channel.WebhookDisabledAt is not null)
+                {
+                    return;
+                }
+            }
+        }
+
+        throw new InvalidOperationException($"Could not disable the webhook of channel {channel.Id}: it kept changing.");
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} does not exist; message dropped")]
+    private partial void LogMissing(string deliveryId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Webhook delivery {DeliveryId}: message for series {Series} attempt {Attempt} is stale; dropped")]
+    private partial void LogStale(string deliveryId, int series, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId}: the claim on attempt {Attempt} ran out before it was recorded; another worker's record stands")]
+    private partial void LogClaimLost(string deliveryId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} (channel {ChannelId}) series {Series} attempt {Attempt}: status {StatusCode} in {ElapsedMs} ms → {Outcome}, next at {NextAttemptAt}")]
+    private partial void LogAttempt(string deliveryId, string channelId, int series, int attempt, int? statusCode, long elapsedMs, DeliveryStatus outcome, DateTimeOffset? nextAttemptAt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId}'s webhook answered 410 Gone (delivery {DeliveryId}); webhook disabled until its settings are saved again")]
+    private partial void LogDisabled(string channelId, string deliveryId);
+}

@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Omni.Channels;
+
+namespace Omni.Webhooks;
+
+/// <summary>
+/// Records the delivery (payload included) and queues its first attempt. A retried publish of the same message
+/// event finds the first delivery and keeps its <c>webhook-id</c>, so an integrator never sees one event twice
+/// under two ids.
+/// </summary>
+internal sealed partial class WebhookPublisher(
+    IWebhookDeliveryStore store,
+    WebhookQueue queue,
+    WebhookRetrySchedule schedule,
+    TimeProvider clock,
+    ILogger<WebhookPublisher> logger) : IWebhookPublisher
+{
+    public async Task<string?> PublishAsync(Channel channel, string eventType, JsonObject data, string? messageId = null, CancellationToken cancellationToken = default)
+    {
+        if (channel.Type != ChannelTypes.Omni || channel.IsDeleted || channel.WebhookDisabledAt is not null || string.IsNullOrEmpty(channel.GetString("webhookUrl")))
+        {
+            LogSkipped(channel.Id, eventType);
+            return null;
+        }
+
+        var now = clock.GetUtcNow();
+        var payload = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+        {
+            ["type"] = eventType,
+            ["timestamp"] = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            ["data"] = data.DeepClone(),
+        });
+        var firstDelay = schedule.DelayBefore(1, null, 0);
+        var draft = new WebhookDelivery(
+            TableWebhookDeliveryStore.NewId(now), channel.CompanyId, channel.Id, eventType, messageId,
+            data["conversationId"] is JsonValue c && c.TryGetValue<string>(out var conversationId) ? conversationId : null,
+            DeliveryStatus.Pending, Series: 1, NextAttempt: 1, now + firstDelay, [], 0, null, null, now, now)
+        {
+            Payload = payload,
+        };
+
+        var delivery = await store.CreateAsync(draft, messageId is null ? null : $"{eventType}:{messageId}", cancellationToken);
+        if (delivery.Status == DeliveryStatus.Pending)
+        {
+            // For a repeated publish this queues the pending attempt again; the claim on the row keeps it to one send.
+            await queue.EnqueueAsync(new DeliveryTask(delivery.CompanyId, delivery.ChannelId, delivery.Id, delivery.Series, delivery.NextAttempt),
+                (delivery.NextAttemptAt ?? now) - now, cancellationToken);
+        }
+
+        LogPublished(delivery.Id, channel.Id, eventType, payload.Length);
+        return delivery.Id;
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "No webhook event {EventType} for channel {ChannelId}: it has no active webhook")]
+    private partial void LogSkipped(string channelId, string eventType);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} queued for channel {ChannelId}: {EventType}, {Bytes} bytes")]
+    private partial void LogPublished(string deliveryId, string channelId, string eventType, int bytes);
+}

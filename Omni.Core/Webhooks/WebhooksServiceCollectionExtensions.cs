@@ -1,0 +1,39 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Omni.Conversations;
+using Omni.Storage;
+
+namespace Omni.Webhooks;
+
+public static class WebhooksServiceCollectionExtensions
+{
+    /// <summary>Signed webhook delivery for omni channels: the publisher, the omni transport and the delivery function's handler.</summary>
+    public static IServiceCollection AddOmniWebhooks(this IServiceCollection services)
+    {
+        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section)
+            .Validate(o => WebhookRetrySchedule.TryParse(o.RetrySchedule, out _), WebhookRetrySchedule.ValidationMessage)
+            .Validate(o => o.AttemptTimeout >= TimeSpan.FromSeconds(1) && o.AttemptTimeout <= TimeSpan.FromMinutes(2),
+                "Omni__Webhooks__AttemptTimeout must be between 1 second and 2 minutes.")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.QueueName), "Omni__Webhooks__QueueName must not be empty.")
+            .ValidateOnStart();
+        services.AddStorageResources(tables: [TableWebhookDeliveryStore.TableName], containers: [TableWebhookDeliveryStore.ContainerName]);
+        services.AddOptions<StorageOptions>().Configure<IOptions<WebhookOptions>>((storage, webhooks) => storage.Queues.Add(webhooks.Value.QueueName));
+
+        services.AddSingleton<IWebhookHostResolver, DnsWebhookHostResolver>();
+        services.AddSingleton<WebhookConnectGuard>();
+        services.AddHttpClient(WebhookSender.ClientName)
+            .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(sp => WebhookSender.CreateHandler(sp.GetRequiredService<WebhookConnectGuard>()))
+            // The factory's default logs name the URL, and integrators put tokens in webhook URLs.
+            .RemoveAllLoggers();
+
+        services.AddSingleton<WebhookRetrySchedule>();
+        services.AddSingleton<WebhookSender>();
+        services.AddSingleton<WebhookQueue>();
+        services.AddSingleton<IWebhookDeliveryStore, TableWebhookDeliveryStore>();
+        services.AddSingleton<IWebhookPublisher, WebhookPublisher>();
+        services.AddSingleton<WebhookDeliveryProcessor>();
+        services.AddSingleton<IOutboundTransport, OmniOutboundTransport>();
+        return services;
+    }
+}
