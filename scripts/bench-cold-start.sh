@@ -4,7 +4,7 @@
 # Functions host starts it (package root as working directory, FUNCTIONS_CUSTOMHANDLER_PORT etc.) against a local
 # Azurite with Omni__Storage__ProvisionOnStart=false, as in Azure. Measured per run: milliseconds from process start
 # to the first 200 on GET /api/health (so storage answered), then VmRSS. One discarded warm-up run per mode
-# (it also creates the tables), then the median of RUNS (default 7) runs.
+# (it also creates the tables), then RUNS (default 7) rounds that start each build in turn; medians.
 #   scripts/bench-cold-start.sh [--runs N] [--modes "jit r2r aot"] [--no-build]
 # Writes artifacts/benchmarks/cold-start.md and .json.
 set -euo pipefail
@@ -33,7 +33,8 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { local p; while :; do p=$((20000 + RANDOM % 20000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
+# Below the kernel's ephemeral range (32768+), where an outgoing connection may hold a port nobody listens on.
+free_port() { local p; while :; do p=$((12000 + RANDOM % 20000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
 blob=$(free_port); queue=$(free_port); table=$(free_port)
 node_modules/.bin/azurite --inMemoryPersistence --skipApiVersionCheck --silent --loose \
   --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
@@ -67,7 +68,7 @@ start_once() {
   rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo 0)
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  [ -n "$ms" ] || { echo "error: the $app handler never answered 200 on /api/health" >&2; tail -20 "$work/err.log" >&2; return 1; }
+  [ -n "$ms" ] || { echo "error: the $app handler never answered 200 on /api/health" >&2; grep -v "^   *at \|End of stack trace" "$work/err.log" | tail -20 >&2; tail -5 "$work/out.log" >&2; return 1; }
   echo "$ms $rss"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -83,7 +84,12 @@ for mode in $modes; do
   size_mb[$mode]=$(awk -v b="$(stat -c %s "$out/omni-functions.zip")" 'BEGIN {printf "%.1f", b/1048576}')
   start_once "$app" true > /dev/null   # warm-up (file cache, tables), not counted
   : > "$work/$mode.runs"
-  for _ in $(seq 1 "$runs"); do start_once "$app" false >> "$work/$mode.runs"; done
+done
+# Round-robin, so a burst of load on the machine falls on every build alike rather than on one.
+for _ in $(seq 1 "$runs"); do
+  for mode in $modes; do start_once "$work/$mode" false >> "$work/$mode.runs"; done
+done
+for mode in $modes; do
   start_ms[$mode]=$(cut -d' ' -f1 "$work/$mode.runs" | median)
   rss_mb[$mode]=$(cut -d' ' -f2 "$work/$mode.runs" | median)
   echo "cold-start: $mode: runs (ms, MB): $(tr '\n' ';' < "$work/$mode.runs")"
@@ -98,7 +104,7 @@ md="artifacts/benchmarks/cold-start.md"
   echo
   echo "Process start to the first 200 on GET /api/health (storage answered), and resident memory then, for the"
   echo "deployment package started the way the Functions host starts it, against a local Azurite. Median of $runs runs"
-  echo "after one warm-up; ratios against $base measured in the same run (below 1 is better)."
+  echo "after one warm-up, builds started in turn; ratios against $base from the same run (below 1 is better)."
   echo
   echo "- machine: $(nproc) cores ($cpu), $(date -u +%Y-%m-%d)"
   echo "- command: scripts/bench-cold-start.sh --runs $runs"

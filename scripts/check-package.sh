@@ -55,7 +55,8 @@ zipped=$(cd "$app" && ls -d */ 2>/dev/null | tr -d / | while read -r d; do [ -f 
 source=$(ls Omni.Functions/functions | sort)
 [ "$zipped" = "$source" ] || fail "function folders in the zip ($(echo $zipped)) differ from Omni.Functions/functions ($(echo $source))"
 
-free_port() { local p; while :; do p=$((20000 + RANDOM % 20000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
+# Below the kernel's ephemeral range (32768+), where an outgoing connection may hold a port nobody listens on.
+free_port() { local p; while :; do p=$((12000 + RANDOM % 20000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
 blob=$(free_port); queue=$(free_port); table=$(free_port)
 node_modules/.bin/azurite --inMemoryPersistence --skipApiVersionCheck --silent --loose \
   --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
