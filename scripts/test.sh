@@ -22,6 +22,11 @@ status=0
 if [ -x scripts/check-infra.sh ]; then
   scripts/check-infra.sh || status=$?
 fi
+# The deployment package (Native AOT publish, a few minutes) started as the Functions host starts it: in CI, or
+# when asked with OMNI_CHECK_PACKAGE=1.
+if [ -x scripts/check-package.sh ] && { [ "${CI:-}" = true ] || [ "${OMNI_CHECK_PACKAGE:-}" = 1 ]; }; then
+  scripts/check-package.sh || status=$?
+fi
 
 results="$root/TestResults"
 rm -rf "$results"

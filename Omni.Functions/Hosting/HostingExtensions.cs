@@ -26,12 +26,19 @@ internal static class HostingExtensions
     public static IHostApplicationBuilder AddOmniApi(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<OmniOptions>().BindConfiguration(OmniOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<OmniOptions>().BindConfiguration(OmniOptions.Section).ValidateDataAnnotations()
+            // App Service leaves a Key Vault reference it cannot resolve in place as the literal text, which would
+            // make a guessable admin token: refuse to start instead.
+            .Validate(o => o.AdminToken?.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase) != true,
+                "Omni__AdminToken is an unresolved Key Vault reference: check the secret exists and the app's identity holds Key Vault Secrets User.")
+            .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddScoped<TenantContext>();
         services.AddOmniProblemDetails();
         services.ConfigureHttpJsonOptions(o =>
         {
+            // First: source-generated metadata, which Native AOT needs; reflection stays behind it for the rest.
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
             o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
         });

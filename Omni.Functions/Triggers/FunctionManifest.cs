@@ -26,7 +26,16 @@ public sealed record FunctionDefinition(
 /// </summary>
 public static class FunctionManifest
 {
-    public static string DefaultDirectory => Path.Combine(AppContext.BaseDirectory, "functions");
+    public static string DefaultDirectory => ResolveDirectory(Environment.GetEnvironmentVariable("FUNCTIONS_APP_ROOT_PATH"), AppContext.BaseDirectory);
+
+    /// <summary>
+    /// Under the Functions host the function folders sit at the app root beside host.json (the package layout,
+    /// FUNCTIONS_APP_ROOT_PATH); in a build or a local run they ship beside the binary in <c>functions/</c>.
+    /// </summary>
+    public static string ResolveDirectory(string? appRootPath, string baseDirectory) =>
+        appRootPath is { Length: > 0 } && File.Exists(Path.Combine(appRootPath, "host.json"))
+            ? appRootPath
+            : Path.Combine(baseDirectory, "functions");
 
     public static IReadOnlyList<FunctionDefinition> Load(string directory)
     {

@@ -1,0 +1,149 @@
+// Omni Channels on Azure Functions Flex Consumption. Deploy with 'azd up', or with
+// 'az deployment group create -g <group> -f infra/main.bicep -p environmentName=<name> ...' (docs/operators.md).
+// No connection string or account key anywhere: one user-assigned identity reaches storage, Key Vault and
+// Application Insights through role assignments.
+targetScope = 'resourceGroup'
+
+@minLength(1)
+@maxLength(40)
+@description('Name of the environment (azd: AZURE_ENV_NAME); part of every resource name.')
+param environmentName string
+
+@description('Azure region for every resource. Must offer Flex Consumption.')
+param location string = resourceGroup().location
+
+@allowed([512, 2048, 4096])
+@description('Memory of each instance in MB. Billing is per GB-second of this size: 512 is plenty for the handler (about 40 to 100 MB resident).')
+param instanceMemoryMB int = 512
+
+@minValue(1)
+@maxValue(1000)
+@description('Upper bound on instances across all functions: the cap on scale-out, and so on spend.')
+param maximumInstanceCount int = 40
+
+@secure()
+@description('The platform admin token (Omni__AdminToken), at least 32 characters. Stored in Key Vault; empty keeps the value already there.')
+param adminToken string = ''
+
+@secure()
+@description('Base64 of 32 random bytes (Omni__SecretsKey) that encrypts stored channel secrets. Stored in Key Vault; empty keeps the value already there. Never change it once channels exist.')
+param secretsKey string = ''
+
+@minValue(30)
+@maxValue(730)
+@description('Days Log Analytics keeps logs and telemetry.')
+param logRetentionInDays int = 30
+
+@description('Key Vault purge protection. On by default: losing the secrets key loses every stored channel secret.')
+param keyVaultPurgeProtection bool = true
+
+@description('Tags for every resource.')
+param tags object = {}
+
+// Every table, queue and blob container the app declares with services.AddStorageResources(...) in Omni.Core.
+// In Azure the app does not create them (Omni__Storage__ProvisionOnStart=false, which saves calls on every cold
+// start), so a feature that adds one adds its name here, one per line. Queue-trigger queues named in
+// Omni.Functions/functions/*/function.json belong here too; each queue also gets its '<name>-poison' queue.
+// BicepTemplateTests fails when the app declares something this list lacks.
+var storageTables = [
+  'Companies'
+  'Services'
+  'Channels'
+  'ChannelDirectory'
+  'Credentials'
+  'CredentialIndex'
+  'AuditEvents'
+]
+var storageQueues = []
+var storageContainers = []
+
+var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+var allTags = union(tags, { 'azd-env-name': environmentName })
+var deploymentContainerName = 'deployment-package'
+var adminTokenSecretName = 'omni-admin-token'
+var secretsKeySecretName = 'omni-secrets-key'
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: 'id-omni-${environmentName}'
+    location: location
+    tags: allTags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: 'log-omni-${environmentName}'
+    applicationInsightsName: 'appi-omni-${environmentName}'
+    location: location
+    tags: allTags
+    retentionInDays: logRetentionInDays
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: 'stomni${take(token, 18)}'
+    location: location
+    tags: allTags
+    identityPrincipalId: identity.outputs.principalId
+    deploymentContainerName: deploymentContainerName
+    tables: storageTables
+    queues: storageQueues
+    containers: storageContainers
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: 'kv-omni-${take(token, 13)}'
+    location: location
+    tags: allTags
+    identityPrincipalId: identity.outputs.principalId
+    adminTokenSecretName: adminTokenSecretName
+    secretsKeySecretName: secretsKeySecretName
+    adminToken: adminToken
+    secretsKey: secretsKey
+    purgeProtection: keyVaultPurgeProtection
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    planName: 'plan-omni-${environmentName}'
+    appName: 'func-omni-${environmentName}-${take(token, 8)}'
+    location: location
+    tags: allTags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    appSettings: {
+      // Read by both the Functions host and the app (Omni.Core/Storage/StorageConnection.cs).
+      AzureWebJobsStorage__credential: 'managedidentity'
+      AzureWebJobsStorage__blobServiceUri: storage.outputs.blobEndpoint
+      AzureWebJobsStorage__queueServiceUri: storage.outputs.queueEndpoint
+      AzureWebJobsStorage__tableServiceUri: storage.outputs.tableEndpoint
+      APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.applicationInsightsConnectionString
+      APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+      // Versionless references: the app gets the latest secret version (see docs/operators.md on rotation).
+      Omni__AdminToken: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${adminTokenSecretName})'
+      Omni__SecretsKey: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretsKeySecretName})'
+      Omni__Storage__ProvisionOnStart: 'false'
+    }
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
+output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+output FUNCTION_APP_URL string = 'https://${functionApp.outputs.defaultHostName}'

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Cold-start benchmark of the deployment package, three ways: JIT (self-contained, the baseline), ReadyToRun
+# (single file) and Native AOT. Each is packaged with scripts/package.sh, unzipped, and started the way the
+# Functions host starts it (package root as working directory, FUNCTIONS_CUSTOMHANDLER_PORT etc.) against a local
+# Azurite with Omni__Storage__ProvisionOnStart=false, as in Azure. Measured per run: milliseconds from process start
+# to the first 200 on GET /api/health (so storage answered), then VmRSS. One discarded warm-up run per mode
+# (it also creates the tables), then RUNS (default 7) rounds that start each build in turn; medians.
+#   scripts/bench-cold-start.sh [--runs N] [--modes "jit r2r aot"] [--no-build]
+# Writes artifacts/benchmarks/cold-start.md and .json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+runs=7
+modes="jit r2r aot"
+build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --modes) modes=$2; shift 2 ;;
+    --no-build) build=0; shift ;;
+    *) echo "usage: scripts/bench-cold-start.sh [--runs N] [--modes \"jit r2r aot\"] [--no-build]" >&2; exit 2 ;;
+  esac
+done
+[ "$runs" -ge 5 ] || { echo "error: --runs must be at least 5" >&2; exit 2; }
+for tool in unzip curl; do command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install $tool)" >&2; exit 1; }; done
+[ -x node_modules/.bin/azurite ] || npm ci --no-audit --no-fund --loglevel=error
+
+bench="$root/artifacts/bench/cold-start"
+mkdir -p "$bench" artifacts/benchmarks
+work=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+# Below the kernel's ephemeral range (32768+), where an outgoing connection may hold a port nobody listens on.
+free_port() { local p; while :; do p=$((12000 + RANDOM % 20000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
+blob=$(free_port); queue=$(free_port); table=$(free_port)
+node_modules/.bin/azurite --inMemoryPersistence --skipApiVersionCheck --silent --loose \
+  --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \
+  --blobPort "$blob" --queuePort "$queue" --tablePort "$table" > "$work/azurite.log" 2>&1 &
+pids+=($!)
+for p in "$blob" "$queue" "$table"; do
+  for _ in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
+done
+account="devstoreaccount1"
+key="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # Azurite's public dev key
+storage="DefaultEndpointsProtocol=http;AccountName=$account;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$blob/$account;QueueEndpoint=http://127.0.0.1:$queue/$account;TableEndpoint=http://127.0.0.1:$table/$account;"
+admin=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+secrets=$(head -c 32 /dev/urandom | base64)
+
+# One start: prints "<ms to first 200 on /api/health> <VmRSS MB>".
+start_once() {
+  local app=$1 provision=$2 port pid t0 ms="" rss
+  port=$(free_port)
+  t0=$(date +%s%N)
+  (cd "$app" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$port" FUNCTIONS_CUSTOMHANDLER_WORKER_ID="$(cat /proc/sys/kernel/random/uuid)" \
+    FUNCTIONS_APP_ROOT_PATH="$app" AzureWebJobsStorage="$storage" Omni__AdminToken="$admin" Omni__SecretsKey="$secrets" \
+    Omni__Storage__ProvisionOnStart="$provision" ./Omni.Functions > "$work/out.log" 2> "$work/err.log") &
+  pid=$!
+  for _ in $(seq 1 6000); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/health" 2>/dev/null)" = 200 ]; then
+      ms=$(( ($(date +%s%N) - t0) / 1000000 )); break
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.005
+  done
+  rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo 0)
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [ -n "$ms" ] || { echo "error: the $app handler never answered 200 on /api/health" >&2; grep -v "^   *at \|End of stack trace" "$work/err.log" | tail -20 >&2; tail -5 "$work/out.log" >&2; return 1; }
+  echo "$ms $rss"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+declare -A start_ms rss_mb size_mb
+for mode in $modes; do
+  out="$bench/$mode"
+  if [ "$build" -eq 1 ] || [ ! -f "$out/omni-functions.zip" ]; then
+    scripts/package.sh --mode "$mode" --out "$out" | grep -v "^  " || { echo "error: packaging $mode failed" >&2; exit 1; }
+  fi
+  app="$work/$mode"
+  mkdir -p "$app" && unzip -q "$out/omni-functions.zip" -d "$app"
+  size_mb[$mode]=$(awk -v b="$(stat -c %s "$out/omni-functions.zip")" 'BEGIN {printf "%.1f", b/1048576}')
+  start_once "$app" true > /dev/null   # warm-up (file cache, tables), not counted
+  : > "$work/$mode.runs"
+done
+# Round-robin, so a burst of load on the machine falls on every build alike rather than on one.
+for _ in $(seq 1 "$runs"); do
+  for mode in $modes; do start_once "$work/$mode" false >> "$work/$mode.runs"; done
+done
+for mode in $modes; do
+  start_ms[$mode]=$(cut -d' ' -f1 "$work/$mode.runs" | median)
+  rss_mb[$mode]=$(cut -d' ' -f2 "$work/$mode.runs" | median)
+  echo "cold-start: $mode: runs (ms, MB): $(tr '\n' ';' < "$work/$mode.runs")"
+done
+
+base=$(echo "$modes" | awk '{print $1}')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
+md="artifacts/benchmarks/cold-start.md"
+{
+  echo "## cold-start"
+  echo
+  echo "Process start to the first 200 on GET /api/health (storage answered), and resident memory then, for the"
+  echo "deployment package started the way the Functions host starts it, against a local Azurite. Median of $runs runs"
+  echo "after one warm-up, builds started in turn; ratios against $base from the same run (below 1 is better)."
+  echo
+  echo "- machine: $(nproc) cores ($cpu), $(date -u +%Y-%m-%d)"
+  echo "- command: scripts/bench-cold-start.sh --runs $runs"
+  echo
+  echo "| build | start to first 200 | ratio | resident memory | ratio | zip size |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for mode in $modes; do
+    echo "| $mode | ${start_ms[$mode]} ms | $(ratio "${start_ms[$mode]}" "${start_ms[$base]}")× | ${rss_mb[$mode]} MB | $(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")× | ${size_mb[$mode]} MB |"
+  done
+} > "$md"
+{
+  echo "{"
+  echo "  \"Name\": \"cold-start\", \"Runs\": $runs, \"Baseline\": \"$base\", \"Cores\": $(nproc),"
+  echo "  \"Rows\": ["
+  sep=""
+  for mode in $modes; do
+    printf '%s    {"Build": "%s", "StartMs": %s, "StartRatio": %s, "ResidentMB": %s, "ResidentRatio": %s, "ZipMB": %s}' "$sep" "$mode" \
+      "${start_ms[$mode]}" "$(ratio "${start_ms[$mode]}" "${start_ms[$base]}")" "${rss_mb[$mode]}" "$(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")" "${size_mb[$mode]}"
+    sep=$',\n'
+  done
+  echo
+  echo "  ]"
+  echo "}"
+} > artifacts/benchmarks/cold-start.json
+cat "$md"
