@@ -53,9 +53,17 @@ var storageTables = [
   'Credentials'
   'CredentialIndex'
   'AuditEvents'
+  'Conversations'
+  'WebhookDeliveries'
 ]
-var storageQueues = []
-var storageContainers = []
+var storageQueues = [
+  'outbound-messages'
+  'webhook-deliveries'
+]
+var storageContainers = [
+  'attachments'
+  'webhook-payloads'
+]
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
 var allTags = union(tags, { 'azd-env-name': environmentName })

@@ -39,7 +39,12 @@ internal static class HostingExtensions
         {
             // First: source-generated metadata, which Native AOT needs; reflection stays behind it for the rest.
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
+            // One generic converter per enum the API shows: the non-generic converter builds them by reflection,
+            // which Native AOT cannot do for value types.
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter<Conversations.MessageDirection>(System.Text.Json.JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter<Conversations.MessageStatus>(System.Text.Json.JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter<Conversations.ConversationStatus>(System.Text.Json.JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter<Webhooks.DeliveryStatus>(System.Text.Json.JsonNamingPolicy.CamelCase));
             o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip;
         });
 
