@@ -2,14 +2,14 @@
 # Builds the deployment package (scripts/package.sh) and runs it the way the Functions host does: unzipped,
 # working directory = the package root, FUNCTIONS_CUSTOMHANDLER_PORT / _WORKER_ID / FUNCTIONS_APP_ROOT_PATH set,
 # storage = a local Azurite. Then it checks GET / and /api/health, creates a company with the admin token and
-# reads it back (tables under Native AOT), fetches the OpenAPI document, and checks that the function.json set in
+# reads it back (tables in the published build), fetches the OpenAPI document, and checks that the function.json set in
 # the zip is exactly what the handler serves.
 #   scripts/check-package.sh [--mode aot|r2r|jit] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-mode=aot
+mode=r2r
 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -101,6 +101,28 @@ code=$(status "$base/api/companies/$id" -H "Authorization: Bearer $admin")
 code=$(status -X POST "$base/api/companies" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"name":""}')
 [ "$code" = 400 ] && [ "$(jq -r '.errors.name[0] // empty' "$work/body")" != "" ] || fail "an invalid company answered $code, not a 400 problem with errors.name: $(cat "$work/body")"
 [ "$(status "$base/api/companies/$id")" = 401 ] || fail "GET /api/companies/$id without a token was not 401"
+
+# The message path in the published build: a service, an omni channel and its API key, a receive_hook (an entity-group
+# transaction), the conversation's history, and an agent's reply (queued for SendOutbound).
+code=$(status -X POST "$base/api/companies/$id/services" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"name":"Suporte"}')
+[ "$code" = 201 ] || fail "POST services answered $code: $(cat "$work/body")"
+service=$(jq -r .id "$work/body")
+code=$(status -X POST "$base/api/companies/$id/channels" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+  -d "{\"type\":\"omni\",\"name\":\"ERP\",\"serviceId\":\"$service\",\"settings\":{\"webhookUrl\":\"https://erp.example.com/hook\"}}")
+[ "$code" = 201 ] || fail "POST channels answered $code: $(cat "$work/body")"
+channel=$(jq -r .id "$work/body")
+code=$(status -X POST "$base/api/companies/$id/channels/$channel/api-keys" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"name":"erp"}')
+[ "$code" = 201 ] || fail "POST api-keys answered $code: $(cat "$work/body")"
+apikey=$(jq -r .key "$work/body")
+code=$(status -X POST "$base/api/receive_hook" -H "X-Api-Key: $apikey" -H 'Content-Type: application/json' \
+  -d '{"externalId":"pkg-1","contact":{"externalId":"cust-1","name":"Maria"},"text":"Olá","attachments":[{"fileName":"a.txt","contentType":"text/plain","contentBase64":"aGVsbG8="}]}')
+[ "$code" = 202 ] || fail "POST /api/receive_hook answered $code: $(cat "$work/body")"
+conversation=$(jq -r .conversationId "$work/body")
+code=$(status "$base/api/companies/$id/conversations/$conversation/messages" -H "Authorization: Bearer $admin")
+[ "$code" = 200 ] && [ "$(jq -r '.items[0].text' "$work/body")" = "Olá" ] && [ "$(jq -r '.items[0].direction' "$work/body")" = inbound ] \
+  || fail "the received message is not in the history ($code): $(cat "$work/body")"
+code=$(status -X POST "$base/api/companies/$id/conversations/$conversation/messages" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"text":"Resposta"}')
+[ "$code" = 202 ] && [ "$(jq -r .status "$work/body")" = queued ] || fail "sending a reply answered $code: $(cat "$work/body")"
 
 # The functions the zip declares and the routes the handler serves must match both ways.
 [ "$(status "$base/api/openapi/v1.json")" = 200 ] || fail "GET /api/openapi/v1.json answered $(cat "$work/body")"

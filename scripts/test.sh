@@ -22,7 +22,7 @@ status=0
 if [ -x scripts/check-infra.sh ]; then
   scripts/check-infra.sh || status=$?
 fi
-# The deployment package (Native AOT publish, a few minutes) started as the Functions host starts it: in CI, or
+# The deployment package (a ReadyToRun publish, a minute or two) started as the Functions host starts it: in CI, or
 # when asked with OMNI_CHECK_PACKAGE=1.
 if [ -x scripts/check-package.sh ] && { [ "${CI:-}" = true ] || [ "${OMNI_CHECK_PACKAGE:-}" = 1 ]; }; then
   scripts/check-package.sh || status=$?
