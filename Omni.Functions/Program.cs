@@ -4,6 +4,7 @@ using Omni.Credentials;
 using Omni.Functions.Hosting;
 using Omni.Functions.Http;
 using Omni.Functions.Triggers;
+using Omni.MicrosoftEmail;
 using Omni.Storage;
 using Omni.Tenancy;
 
@@ -13,6 +14,7 @@ builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
+builder.Services.AddOmniMicrosoftEmail();
 
 var app = builder.Build();
 app.UseExceptionHandler();
