@@ -1,5 +1,6 @@
 using Omni.Audit;
 using Omni.Channels;
+using Omni.Conversations;
 using Omni.Credentials;
 using Omni.Functions.Hosting;
 using Omni.Functions.Http;
@@ -14,6 +15,7 @@ builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
+builder.Services.AddOmniConversations().AddConversationFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 
 var app = builder.Build();
@@ -25,6 +27,7 @@ app.UseAuthorization();
 app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
+app.MapConversationEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();
