@@ -15,7 +15,7 @@ using MimeKit;
 namespace Omni.Tests.MicrosoftEmail;
 
 /// <summary>One request the fake cloud answered, in arrival order.</summary>
-public sealed record RecordedRequest(DateTimeOffset At, string Method, string Path, string? Mailbox, int Status, string? Body);
+public sealed record RecordedRequest(DateTimeOffset At, string Method, string Path, string Query, string? Mailbox, int Status, string? Body);
 
 /// <summary>
 /// A local HTTPS stand-in for Entra ID's token endpoint and the Microsoft Graph mail routes the channel uses, in
@@ -105,7 +105,7 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
 
         string? mailboxId = null;
         var (status, json, headers, raw) = Dispatch(context.Request, path, body, ref mailboxId);
-        _requests.Enqueue(new RecordedRequest(DateTimeOffset.UtcNow, context.Request.Method, path, mailboxId, status, body));
+        _requests.Enqueue(new RecordedRequest(DateTimeOffset.UtcNow, context.Request.Method, path, context.Request.QueryString.Value ?? "", mailboxId, status, body));
         context.Response.StatusCode = status;
         foreach (var (name, value) in headers)
         {
@@ -174,7 +174,7 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
         {
             ("GET", ["mailFolders", var folder]) when folder.Equals("inbox", StringComparison.OrdinalIgnoreCase) =>
                 (200, new JsonObject { ["id"] = mailbox.InboxId, ["displayName"] = "Inbox", ["totalItemCount"] = mailbox.Inbox.Count }, none, null),
-            ("GET", ["mailFolders", "inbox", "messages", "delta"]) => Delta(request, user, mailbox),
+            ("GET", ["mailFolders", "inbox", "messages", "delta" or "delta()"]) => Delta(request, user, mailbox),
             ("GET", ["messages", var id, "$value"]) => mailbox.Find(id) is { } m ? (200, null, none, m.Mime) : (404, GraphError("ErrorItemNotFound", "The specified object was not found in the store."), none, null),
             ("PATCH", ["messages", var id]) => Patch(mailbox, id, body),
             ("POST", ["sendMail"]) => SendMail(request, mailbox, body),
