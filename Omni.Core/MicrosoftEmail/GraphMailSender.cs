@@ -42,7 +42,7 @@ internal sealed partial class GraphMailSender(GraphClientCache clients, TimeProv
                 await connection.Client.RequestAdapter.SendNoContentAsync(request, Errors, cancellationToken);
                 return new SendResult(SendOutcome.Sent, Mail: Headers(mime));
             }
-            catch (Exception ex) when (GraphFailure.From(ex, clock) is { } failure)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && GraphFailure.From(ex, clock) is { } failure)
             {
                 if (failure.Kind == GraphFailureKind.Unauthorized && attempt == 0)
                 {

@@ -51,7 +51,7 @@ internal sealed partial class GraphMailboxPoller(
             {
                 return await PollOnceAsync(channel, mailboxId, state, counts, cancellationToken);
             }
-            catch (Exception ex) when (GraphFailure.From(ex, clock) is { } failure)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && GraphFailure.From(ex, clock) is { } failure)
             {
                 if (failure.Kind == GraphFailureKind.Unauthorized && attempt == 0)
                 {

@@ -29,7 +29,7 @@ internal sealed class MicrosoftEmailTester(GraphClientCache clients, IOptions<Mi
             // means the Graph call below (and the next poll) reuse this token.
             await connection.Credential.GetTokenAsync(new TokenRequestContext([options.Value.Scope], isCaeEnabled: true), cancellationToken);
         }
-        catch (Exception ex) when (GraphFailure.From(ex, clock) is { } failure)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && GraphFailure.From(ex, clock) is { } failure)
         {
             // A failed credential keeps nothing worth reusing; the next test starts clean.
             clients.Invalidate(channel);
@@ -44,7 +44,7 @@ internal sealed class MicrosoftEmailTester(GraphClientCache clients, IOptions<Mi
                 .GetAsync(r => r.QueryParameters.Select = ["id", "displayName"], cancellationToken);
             return [token, new ChannelCheck(MailboxCheck, true, Elapsed(started))];
         }
-        catch (Exception ex) when (GraphFailure.From(ex, clock) is { } failure)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && GraphFailure.From(ex, clock) is { } failure)
         {
             return [token, new ChannelCheck(MailboxCheck, false, Elapsed(started), failure.Message)];
         }
