@@ -67,7 +67,7 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
         return tenant;
     }
 
-    /// <summary>The next <paramref name="count"/> Graph calls for that mailbox get this status with a Retry-After.</summary>
+    /// <summary>The next <paramref name="count"/> Graph calls for that mailbox get this status (429/503 with a Retry-After; 410: the delta link expired).</summary>
     public void Throttle(FakeMailbox mailbox, string retryAfter, int status = 429, int count = 1)
     {
         var queue = _scripted.GetOrAdd(mailbox.Id, _ => new());
@@ -161,8 +161,10 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
 
         if (_scripted.TryGetValue(mailbox.Id, out var script) && script.TryDequeue(out var scripted))
         {
-            return (scripted.Status, GraphError(scripted.Status == 429 ? "TooManyRequests" : "ServiceUnavailable", "Application is over its MailboxConcurrency limit."),
-                new Dictionary<string, string> { ["Retry-After"] = scripted.RetryAfter }, null);
+            return scripted.Status == 410
+                ? (410, GraphError("SyncStateNotFound", "The sync state generation is no longer valid; resync from the start."), none, null)
+                : (scripted.Status, GraphError(scripted.Status == 429 ? "TooManyRequests" : "ServiceUnavailable", "Application is over its MailboxConcurrency limit."),
+                    new Dictionary<string, string> { ["Retry-After"] = scripted.RetryAfter }, null);
         }
 
         if (!token.App.MailPermissionGranted)

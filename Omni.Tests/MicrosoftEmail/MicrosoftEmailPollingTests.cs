@@ -183,6 +183,22 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         Assert.Equal(other.Id, (await StateAsync(channel)).GetString("MailboxId"));
     }
 
+    [Fact]
+    public async Task AnExpiredDeltaLinkStartsTheSyncAgainWithoutLosingMail()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        await PollAsync(channel);
+        channel.Mailbox.Deliver(Mail("maria@example.com", "Depois do 410"));
+        Cloud.Throttle(channel.Mailbox, "0", status: 410);
+
+        var result = await PollAsync(channel);
+
+        var deltas = Cloud.GraphRequests(channel.Mailbox).Where(r => r.Path.Contains("/messages/delta", StringComparison.Ordinal)).ToList();
+        Assert.Equal(1, result.Ingested);
+        Assert.Equal(410, deltas[^2].Status);
+        Assert.DoesNotContain("$deltatoken=", Uri.UnescapeDataString(deltas[^1].Query));
+    }
+
     internal static MimeMessage Mail(string from, string subject, string text = "Olá, preciso de ajuda.")
     {
         var message = new MimeMessage { Subject = subject, Body = new TextPart("plain") { Text = text } };
