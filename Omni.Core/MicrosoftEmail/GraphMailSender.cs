@@ -38,6 +38,7 @@ internal sealed partial class GraphMailSender(GraphClientCache clients, TimeProv
             {
                 // The typed request only speaks JSON; its MIME form is the same route with a text/plain body.
                 var request = connection.Client.Users[mailboxId].SendMail.ToPostRequestInformation(new SendMailPostRequestBody());
+                request.Headers.Remove("Content-Type");
                 request.SetStreamContent(new MemoryStream(content, writable: false), "text/plain");
                 await connection.Client.RequestAdapter.SendNoContentAsync(request, Errors, cancellationToken);
                 return new SendResult(SendOutcome.Sent, Mail: Headers(mime));
