@@ -47,6 +47,7 @@ internal sealed class GraphClientCache(IChannelStore channels, IHttpClientFactor
         var credential = new ClientSecretCredential(tenantId, clientId, secret, new ClientSecretCredentialOptions
         {
             AuthorityHost = o.AuthorityHostUri,
+            DisableInstanceDiscovery = o.DisableInstanceDiscovery,
             Transport = new HttpClientTransport(httpClients.CreateClient(TokenHttpClient)),
             // A wrong tenant, app or secret is a 400/401 and is not retried anyway; a failing token endpoint
             // should fail this poll quickly and leave the retry to the next one.

@@ -14,6 +14,12 @@ public sealed class MicrosoftGraphOptions
     /// <summary>The Entra ID authority host that issues app-only tokens: <c>https://login.microsoftonline.com/</c>.</summary>
     public string AuthorityHost { get; set; } = "https://login.microsoftonline.com/";
 
+    /// <summary>
+    /// Skips Entra ID's instance discovery (a call to login.microsoftonline.com that validates the authority) for
+    /// private clouds and Azure Stack, where that endpoint cannot be reached, and for tests' local token server.
+    /// </summary>
+    public bool DisableInstanceDiscovery { get; set; }
+
     /// <summary>Most delta pages one poll reads; a large first sync continues on the next poll from the stored page link.</summary>
     public int MaxPagesPerPoll { get; set; } = 10;
 

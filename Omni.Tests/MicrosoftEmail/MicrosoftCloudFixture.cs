@@ -18,6 +18,8 @@ public sealed class MicrosoftCloudFixture : IAsyncLifetime
         {
             ["Omni:Microsoft:GraphBaseUrl"] = Cloud.GraphBaseUrl,
             ["Omni:Microsoft:AuthorityHost"] = Cloud.AuthorityHost,
+            // Instance discovery would ask login.microsoftonline.com about the local authority: no test calls the internet.
+            ["Omni:Microsoft:DisableInstanceDiscovery"] = "true",
         },
         services =>
         {
