@@ -1,6 +1,7 @@
 using Omni.Audit;
 using Omni.Channels;
 using Omni.Credentials;
+using Omni.Email;
 using Omni.Functions.Hosting;
 using Omni.Functions.Http;
 using Omni.Functions.Triggers;
@@ -13,6 +14,7 @@ builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
+builder.Services.AddOmniEmail().AddEmailFunctions();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -23,6 +25,7 @@ app.UseAuthorization();
 app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
+app.MapEmailEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();
