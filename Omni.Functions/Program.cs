@@ -1,5 +1,6 @@
 using Omni.Audit;
 using Omni.Channels;
+using Omni.Conversations;
 using Omni.Credentials;
 using Omni.Email;
 using Omni.Functions.Hosting;
@@ -14,6 +15,7 @@ builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
+builder.Services.AddOmniConversations().AddConversationFunctions();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 
 var app = builder.Build();
@@ -25,6 +27,7 @@ app.UseAuthorization();
 app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
+app.MapConversationEndpoints();
 app.MapEmailEndpoints();
 app.MapInvocationEndpoints();
 

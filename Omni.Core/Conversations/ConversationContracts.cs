@@ -23,7 +23,8 @@ public sealed record InboundMessage(
     IReadOnlyDictionary<string, string>? Metadata = null,
     MailHeaders? Mail = null,
     IReadOnlyList<string>? ConversationKeys = null,
-    string? BodyHash = null);
+    string? BodyHash = null,
+    bool Reserved = false);
 
 public enum AppendOutcome
 {
@@ -38,6 +39,23 @@ public enum AppendOutcome
 }
 
 public sealed record AppendResult(AppendOutcome Outcome, Message Message);
+
+public enum ReservationOutcome
+{
+    /// <summary>The key is now marked in flight for this caller: do the slow work, then append with <c>Reserved: true</c>.</summary>
+    Reserved,
+
+    /// <summary>Another request holds the key and has not finished (receive_hook's 409).</summary>
+    InFlight,
+
+    /// <summary>The key was stored before: <see cref="Reservation.Existing"/> says whether as a duplicate or a mismatch.</summary>
+    Completed,
+}
+
+public sealed record Reservation(ReservationOutcome Outcome, AppendResult? Existing = null);
+
+/// <summary>Filters of a conversation listing; null means any.</summary>
+public sealed record ConversationFilter(string? ChannelId = null, string? ContactExternalId = null, ConversationStatus? Status = null);
 
 /// <summary>Conversations and their history, both directions; every call keyed by the company (the partition).</summary>
 public interface IConversationStore
@@ -54,8 +72,27 @@ public interface IConversationStore
 
     Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 
-    /// <summary>After a transport ran: <see cref="MessageStatus.Sent"/>, or <see cref="MessageStatus.Failed"/> with a reason fit to show.</summary>
+    /// <summary>
+    /// After a transport ran: <see cref="MessageStatus.Sent"/>, or <see cref="MessageStatus.Failed"/> with a reason fit to show
+    /// (<see cref="MessageStatus.Queued"/> with an error records a failed attempt that will be retried). A
+    /// <see cref="MailHeaders.MessageId"/> given here becomes a conversation key, so a reply that names it joins the conversation.
+    /// </summary>
     Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Marks (channel, external id) in flight before slow work, so a concurrent duplicate is told to wait (409)
+    /// instead of repeating it. A marker older than the in-flight timeout (a crashed request) is taken over.
+    /// </summary>
+    Task<Reservation> ReserveAsync(string companyId, string channelId, string externalId, string? bodyHash, CancellationToken cancellationToken = default);
+
+    /// <summary>A company's conversations, newest first.</summary>
+    Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default);
+
+    /// <summary>Closes a conversation (idempotent); its keys stop routing messages to it, so the contact's next message opens a new one. Null when it does not exist.</summary>
+    Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);
+
+    /// <summary>Every message received and sent on one channel, oldest first, for audit.</summary>
+    Task<PagedResult<Message>> ListChannelMessagesAsync(string companyId, string channelId, MessageDirection? direction, DateTimeOffset? since, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 }
 
 /// <summary>What a transport's attempt came to: sent, worth retrying later, or not (visible as failed).</summary>

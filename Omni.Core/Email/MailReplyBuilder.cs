@@ -16,7 +16,7 @@ public sealed record MailReply(MimeMessage Message, MailHeaders Headers);
 /// "Re:" once, From = the channel, To = the contact, text and HTML bodies with the signature appended exactly as
 /// the preview shows it. The Message-ID is derived from the message id, so a retried send carries the same one.
 /// </summary>
-public sealed class MailReplyBuilder(IConversationStore conversations)
+internal sealed class MailReplyBuilder(IConversationStore conversations, AttachmentStore attachments)
 {
     public async Task<MailReply> BuildAsync(MailIdentity identity, Conversation conversation, Message message, CancellationToken cancellationToken = default)
     {
@@ -49,6 +49,15 @@ public sealed class MailReplyBuilder(IConversationStore conversations)
             HtmlBody = $"<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body><div>{bodyHtml}</div>"
                 + (signature.Length > 0 ? $"<br><div class=\"omni-signature\">{signature}</div>" : "") + "</body></html>",
         };
+        foreach (var attachment in message.Attachments)
+        {
+            // A file gone from storage is left out rather than blocking the reply.
+            if (await attachments.DownloadAsync(attachment, cancellationToken) is { } content)
+            {
+                builder.Attachments.Add(attachment.FileName, content.ToArray(), ContentType.Parse(attachment.ContentType));
+            }
+        }
+
         mime.Body = builder.ToMessageBody();
         var headers = new MailHeaders(mime.MessageId, mime.InReplyTo, references.Distinct().ToList(), identity.Address, [to], null);
         return new MailReply(mime, headers);

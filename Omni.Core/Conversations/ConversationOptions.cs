@@ -1,0 +1,17 @@
+namespace Omni.Conversations;
+
+public sealed class ConversationOptions
+{
+    public const string Section = "Omni:Conversations";
+
+    /// <summary>How long an in-flight marker blocks its external id (409) before it counts as left by a crashed request.</summary>
+    public TimeSpan InFlightTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Attempts of one outbound message by its transport before it is marked failed.</summary>
+    public int OutboundMaxAttempts { get; set; } = 6;
+
+    /// <summary>The first retry's delay after a transient failure; each next one doubles, up to <see cref="OutboundRetryMaxDelay"/>.</summary>
+    public TimeSpan OutboundRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan OutboundRetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
+}

@@ -1,0 +1,222 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Azure.Data.Tables;
+using Omni.Storage;
+
+namespace Omni.Conversations;
+
+/// <summary>
+/// The row layout of the <c>Conversations</c> table. Everything of a company lives in one partition (its id), so a
+/// message, its idempotency row, its audit row and the conversation's routing rows commit in one entity-group
+/// transaction. Row keys start with a kind letter:
+/// <list type="bullet">
+/// <item><c>c|{conversationId}</c> the conversation (ids sort newest first).</item>
+/// <item><c>m|{conversationId}|{messageId}</c> a message (ids are time-ordered: oldest first).</item>
+/// <item><c>a|{channelId}|{messageId}</c> the same message, indexed by channel and time for audit.</item>
+/// <item><c>i|{channelId}|{hash(externalId)}</c> idempotency: which message an external id became.</item>
+/// <item><c>p|{channelId}|{hash(externalId)}</c> an in-flight marker (only for reserved appends).</item>
+/// <item><c>o|{channelId}|{hash(contactExternalId)}</c> the contact's open conversation on the channel.</item>
+/// <item><c>x|{channelId}|{hash(key)}</c> a conversation key (external id, e-mail Message-ID) of an open conversation,
+/// and <c>y|{conversationId}|{hash(key)}</c> its reverse row, so closing finds the keys to drop.</item>
+/// </list>
+/// Routing rows (<c>o</c>, <c>x</c>) exist only while their conversation is open; a message that routes through one
+/// rewrites it with its ETag, so a concurrent close (which deletes it) makes the append retry instead of landing in a
+/// closed conversation.
+/// </summary>
+internal static class ConversationRows
+{
+    public const string Table = "Conversations";
+
+    // Text and HTML are kept as binary chunks (a binary property holds 64 KiB, a string only 32K characters).
+    public const int BodyLimitBytes = 256 * 1024;
+    private const int ChunkBytes = 64 * 1000;
+
+    public static string Conversation(string conversationId) => $"c|{conversationId}";
+
+    public static string Message(string conversationId, string messageId) => $"m|{conversationId}|{messageId}";
+
+    public static string MessagePrefix(string conversationId) => $"m|{conversationId}|";
+
+    public static string AuditRow(string channelId, string messageId) => $"a|{channelId}|{messageId}";
+
+    public static string AuditPrefix(string channelId) => $"a|{channelId}|";
+
+    public static string Idempotency(string channelId, string externalId) => $"i|{channelId}|{Hash(externalId)}";
+
+    public static string Pending(string channelId, string externalId) => $"p|{channelId}|{Hash(externalId)}";
+
+    public static string Open(string channelId, string contactExternalId) => $"o|{channelId}|{Hash(contactExternalId)}";
+
+    public static string Key(string channelId, string keyHash) => $"x|{channelId}|{keyHash}";
+
+    public static string ReverseKey(string conversationId, string keyHash) => $"y|{conversationId}|{keyHash}";
+
+    public static string ReverseKeyPrefix(string conversationId) => $"y|{conversationId}|";
+
+    /// <summary>The filter for every row key that starts with <paramref name="prefix"/> ('}' sorts right after '|').</summary>
+    public static string PrefixFilter(string partition, string prefix) =>
+        TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey gt {prefix} and RowKey lt {prefix[..^1] + "}"}");
+
+    /// <summary>Row keys cannot hold '/', '#', '?' or control characters and external ids may; a hash keeps any string safe and short.</summary>
+    public static string Hash(string value) =>
+        Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(value))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>Conversation ids that sort newest first, so the conversation listing is a forward scan.</summary>
+    public static string NewConversationId(DateTimeOffset now) =>
+        $"cnv_{Ids.ReverseChronological(now)}{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}";
+
+    /// <summary>The smallest message id created at or after <paramref name="at"/> (ids are "msg_" + a UUIDv7, whose first 12 hex digits are Unix milliseconds).</summary>
+    public static string MessageIdFloor(DateTimeOffset at) => $"msg_{Math.Max(0, at.ToUnixTimeMilliseconds()):x12}";
+
+    public static TableEntity ToEntity(Message m, string rowKey)
+    {
+        var e = new TableEntity(m.CompanyId, rowKey)
+        {
+            ["MessageId"] = m.Id,
+            ["ConversationId"] = m.ConversationId,
+            ["ChannelId"] = m.ChannelId,
+            ["Direction"] = m.Direction.ToString(),
+            ["ExternalId"] = m.ExternalId,
+            ["Subject"] = m.Subject,
+            ["Status"] = m.Status.ToString(),
+            ["Error"] = m.Error,
+            ["CreatedAt"] = m.CreatedAt,
+            ["Attachments"] = JsonSerializer.SerializeToUtf8Bytes(m.Attachments, ConversationJsonContext.Default.IReadOnlyListAttachmentRef),
+        };
+        WriteChunks(e, "Text", m.Text);
+        WriteChunks(e, "Html", m.Html);
+        if (m.Metadata is { Count: > 0 })
+        {
+            e["Metadata"] = JsonSerializer.SerializeToUtf8Bytes(m.Metadata, ConversationJsonContext.Default.IReadOnlyDictionaryStringString);
+        }
+
+        if (m.Mail is not null)
+        {
+            e["Mail"] = MailBytes(m.Mail);
+        }
+
+        return e;
+    }
+
+    public static byte[] MailBytes(MailHeaders mail) =>
+        // A long thread's References would outgrow a property; the newest ids are the ones replies carry.
+        JsonSerializer.SerializeToUtf8Bytes(mail with { References = mail.References.TakeLast(50).ToList() }, ConversationJsonContext.Default.MailHeaders);
+
+    public static Message ToMessage(TableEntity e) => new(
+        e.GetString("MessageId"),
+        e.PartitionKey,
+        e.GetString("ChannelId"),
+        e.GetString("ConversationId"),
+        Enum.Parse<MessageDirection>(e.GetString("Direction")),
+        e.GetString("ExternalId"),
+        ReadChunks(e, "Text"),
+        ReadChunks(e, "Html"),
+        e.GetString("Subject"),
+        e.GetBinary("Attachments") is { } a ? JsonSerializer.Deserialize(a, ConversationJsonContext.Default.IReadOnlyListAttachmentRef) ?? [] : [],
+        e.GetBinary("Metadata") is { } md ? JsonSerializer.Deserialize(md, ConversationJsonContext.Default.IReadOnlyDictionaryStringString) : null,
+        e.GetBinary("Mail") is { } mail ? JsonSerializer.Deserialize(mail, ConversationJsonContext.Default.MailHeaders) : null,
+        Enum.Parse<MessageStatus>(e.GetString("Status")),
+        e.GetString("Error"),
+        e.GetDateTimeOffset("CreatedAt") ?? default);
+
+    public static TableEntity ToEntity(Conversation c, DateTimeOffset lastMessageAt) => new(c.CompanyId, Conversation(c.Id))
+    {
+        ["ConversationId"] = c.Id,
+        ["ChannelId"] = c.ChannelId,
+        ["ContactExternalId"] = c.Contact.ExternalId,
+        ["ContactName"] = c.Contact.Name,
+        ["ContactEmail"] = c.Contact.Email,
+        ["ContactPhone"] = c.Contact.Phone,
+        ["ExternalId"] = c.ExternalId,
+        ["Subject"] = c.Subject,
+        ["Status"] = c.Status.ToString(),
+        ["CreatedAt"] = c.CreatedAt,
+        ["UpdatedAt"] = c.UpdatedAt,
+        ["ClosedAt"] = c.ClosedAt,
+        ["LastMessageAt"] = lastMessageAt,
+    };
+
+    public static Conversation ToConversation(TableEntity e) => new(
+        e.GetString("ConversationId"),
+        e.PartitionKey,
+        e.GetString("ChannelId"),
+        new ContactInfo(e.GetString("ContactExternalId"), e.GetString("ContactName"), e.GetString("ContactEmail"), e.GetString("ContactPhone")),
+        e.GetString("ExternalId"),
+        e.GetString("Subject"),
+        Enum.Parse<ConversationStatus>(e.GetString("Status")),
+        e.GetDateTimeOffset("CreatedAt") ?? default,
+        e.GetDateTimeOffset("UpdatedAt") ?? default,
+        e.GetDateTimeOffset("ClosedAt"));
+
+    /// <summary>Cuts at <see cref="BodyLimitBytes"/> on a character boundary; callers that must keep everything validate first or keep the original elsewhere (raw MIME).</summary>
+    public static string? Truncate(string? value)
+    {
+        if (value is null || Encoding.UTF8.GetMaxByteCount(value.Length) <= BodyLimitBytes)
+        {
+            return value;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(value);
+        if (bytes.Length <= BodyLimitBytes)
+        {
+            return value;
+        }
+
+        var end = BodyLimitBytes;
+        while (end > 0 && (bytes[end] & 0xC0) == 0x80)
+        {
+            end--;
+        }
+
+        return Encoding.UTF8.GetString(bytes, 0, end);
+    }
+
+    private static void WriteChunks(TableEntity e, string name, string? value)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(value);
+        e[name] = bytes.AsSpan(0, Math.Min(bytes.Length, ChunkBytes)).ToArray();
+        for (int i = 1, offset = ChunkBytes; offset < bytes.Length; i++, offset += ChunkBytes)
+        {
+            e[$"{name}{i}"] = bytes.AsSpan(offset, Math.Min(ChunkBytes, bytes.Length - offset)).ToArray();
+        }
+    }
+
+    private static string? ReadChunks(TableEntity e, string name)
+    {
+        if (e.GetBinary(name) is not { } first)
+        {
+            return null;
+        }
+
+        if (e.GetBinary($"{name}1") is null)
+        {
+            return Encoding.UTF8.GetString(first);
+        }
+
+        using var buffer = new MemoryStream();
+        buffer.Write(first);
+        for (var i = 1; e.GetBinary($"{name}{i}") is { } next; i++)
+        {
+            buffer.Write(next);
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+}
+
+/// <summary>The small queue message that asks the SendOutbound function to send one message: ids only, the rest is read fresh.</summary>
+public sealed record OutboundWork(string CompanyId, string ConversationId, string MessageId, int Attempt = 1);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(IReadOnlyList<AttachmentRef>))]
+[JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
+[JsonSerializable(typeof(MailHeaders))]
+[JsonSerializable(typeof(OutboundWork))]
+internal sealed partial class ConversationJsonContext : JsonSerializerContext;

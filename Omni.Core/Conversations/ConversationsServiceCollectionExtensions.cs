@@ -1,0 +1,25 @@
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Storage;
+
+namespace Omni.Conversations;
+
+public static class ConversationsServiceCollectionExtensions
+{
+    public const string AttachmentsContainer = "attachments";
+
+    public static IServiceCollection AddOmniConversations(this IServiceCollection services)
+    {
+        services.AddStorageResources(tables: [ConversationRows.Table], queues: [OutboundQueue.QueueName], containers: [AttachmentsContainer]);
+        services.AddOptions<ConversationOptions>().BindConfiguration(ConversationOptions.Section)
+            .Validate(o => o.InFlightTimeout > TimeSpan.Zero, "Omni__Conversations__InFlightTimeout must be positive.")
+            .Validate(o => o.OutboundMaxAttempts >= 1, "Omni__Conversations__OutboundMaxAttempts must be at least 1.")
+            .Validate(o => o.OutboundRetryDelay > TimeSpan.Zero && o.OutboundRetryMaxDelay >= o.OutboundRetryDelay && o.OutboundRetryMaxDelay <= TimeSpan.FromDays(7),
+                "Omni__Conversations__OutboundRetryDelay must be positive and OutboundRetryMaxDelay between it and 7 days (the queue's limit).")
+            .ValidateOnStart();
+        services.AddSingleton<IConversationStore, TableConversationStore>();
+        services.AddSingleton<OutboundQueue>();
+        services.AddSingleton<AttachmentStore>();
+        services.AddScoped<OutboundSender>();
+        return services;
+    }
+}
