@@ -150,7 +150,7 @@ public sealed class MailConnector
         {
             using var tcp = new TcpClient();
             await tcp.ConnectAsync(server.Host, server.Port, cts.Token);
-            await using var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false, (_, _, _, _) => true);
+            await using var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = server.Host, RemoteCertificateValidationCallback = (_, _, _, _) => true }, cts.Token);
             return true;
         }

@@ -13,7 +13,7 @@ public static class EmailArrange
         var settings = new Dictionary<string, string?>
         {
             ["Omni:Email:TrustedCertificatesFile"] = servers.CertificateFile,
-            ["Omni:Email:TestTimeout"] = "00:00:03",
+            ["Omni:Email:TestTimeout"] = "00:00:06",
             ["Omni:Email:OperationTimeout"] = "00:00:10",
         };
         foreach (var (k, v) in more ?? new Dictionary<string, string?>())
