@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using Omni.Tests.Infrastructure;
 
@@ -54,5 +55,73 @@ public static class EmailArrange
     {
         var response = await app.As(tenant.ManagementKey).PostAsync($"/api/companies/{tenant.CompanyId}/channels/{channelId}/test", null);
         return await Arrange.ReadAsync(response, HttpStatusCode.OK);
+    }
+}
+
+/// <summary>Polls and reads back what the app stored, as the tests need it.</summary>
+public static class EmailAct
+{
+    /// <summary>One poll of the channel's mailbox, the way the MailboxPoll function runs it.</summary>
+    public static async Task<Omni.Email.PollResult> PollAsync(this OmniApp app, TestTenant tenant, string channelId)
+    {
+        var channels = app.Services.GetRequiredService<Omni.Channels.IChannelStore>();
+        var channel = await channels.GetAsync(tenant.CompanyId, channelId) ?? throw new InvalidOperationException("No such channel.");
+        var poller = app.Services.GetRequiredService<IEnumerable<Omni.Email.IMailboxPoller>>().Single(p => p.ChannelType == "email");
+        return await poller.PollAsync(channel);
+    }
+
+    public static async Task<List<JsonObject>> ConversationsAsync(this OmniApp app, TestTenant tenant, string channelId, string? contact = null)
+    {
+        var url = $"/api/companies/{tenant.CompanyId}/conversations?channelId={channelId}" + (contact is null ? "" : "&contactExternalId=" + Uri.EscapeDataString(contact));
+        var list = await Arrange.ReadAsync(await app.As(tenant.ManagementKey).GetAsync(url), HttpStatusCode.OK);
+        return list["items"]!.AsArray().Select(i => i!.AsObject()).ToList();
+    }
+
+    public static async Task<List<JsonObject>> MessagesAsync(this OmniApp app, TestTenant tenant, string conversationId)
+    {
+        var items = new List<JsonObject>();
+        string? token = null;
+        do
+        {
+            var url = $"/api/companies/{tenant.CompanyId}/conversations/{conversationId}/messages?limit=200" + (token is null ? "" : "&continuationToken=" + token);
+            var page = await Arrange.ReadAsync(await app.As(tenant.ManagementKey).GetAsync(url), HttpStatusCode.OK);
+            items.AddRange(page["items"]!.AsArray().Select(i => i!.AsObject()));
+            token = page["continuationToken"]?.GetValue<string>();
+        }
+        while (token is not null);
+        return items;
+    }
+
+    /// <summary>Every message of every conversation of the channel.</summary>
+    public static async Task<List<JsonObject>> AllMessagesAsync(this OmniApp app, TestTenant tenant, string channelId)
+    {
+        var all = new List<JsonObject>();
+        foreach (var c in await app.ConversationsAsync(tenant, channelId))
+        {
+            all.AddRange(await app.MessagesAsync(tenant, c["id"]!.GetValue<string>()));
+        }
+
+        return all;
+    }
+
+    /// <summary>Waits (polling the API, with a deadline) until <paramref name="done"/> holds for the channel's messages.</summary>
+    public static async Task<List<JsonObject>> WaitForMessagesAsync(this OmniApp app, TestTenant tenant, string channelId, Func<List<JsonObject>, bool> done, TimeSpan timeout, string what)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var messages = await app.AllMessagesAsync(tenant, channelId);
+            if (done(messages))
+            {
+                return messages;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{what}: not true within {timeout.TotalSeconds:0} s; {messages.Count} messages stored.\n" + string.Join("\n", app.Logs.Lines.Where(l => !l.StartsWith("Debug", StringComparison.Ordinal) && !l.Contains("Azure.Core", StringComparison.Ordinal) && !l.Contains("Microsoft.AspNetCore", StringComparison.Ordinal)).TakeLast(40)));
+            }
+
+            await Task.Delay(250);
+        }
     }
 }

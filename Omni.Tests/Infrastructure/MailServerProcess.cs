@@ -62,12 +62,43 @@ public sealed class MailServerProcess : IAsyncDisposable
 
     private string PostfixDir => Path.Combine(_dir, "postfix");
 
-    /// <summary>Lets <paramref name="address"/> log in with <paramref name="password"/>; Dovecot re-reads the file on change.</summary>
+    /// <summary>
+    /// Lets <paramref name="address"/> log in with <paramref name="password"/>. The file is replaced by a rename (so
+    /// Dovecot never reads half a line) and the login is checked with doveadm before this returns.
+    /// </summary>
     public void AddUser(string address, string password)
     {
         lock (_usersLock)
         {
-            File.AppendAllText(Path.Combine(_dir, "users"), $"{address}:{{PLAIN}}{password}\n");
+            var users = Path.Combine(_dir, "users");
+            var temp = users + ".tmp";
+            File.WriteAllText(temp, File.ReadAllText(users) + $"{address}:{{PLAIN}}{password}\n");
+            File.Move(temp, users, overwrite: true);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            using var check = Process.Start(new ProcessStartInfo(_doveadm, ["-c", DovecotConfig, "auth", "test", address, password])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            }) ?? throw new InvalidOperationException("doveadm did not start.");
+            check.StandardOutput.ReadToEnd();
+            check.StandardError.ReadToEnd();
+            check.WaitForExit();
+            if (check.ExitCode == 0)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"Dovecot does not accept the new user {address} after 10 s.");
+            }
+
+            Thread.Sleep(50);
         }
     }
 
@@ -204,13 +235,13 @@ public sealed class MailServerProcess : IAsyncDisposable
     public string ReadLogs()
     {
         var sb = new StringBuilder();
-        foreach (var file in new[] { DovecotLog, PostfixLog })
+        foreach (var file in new[] { PostfixLog, DovecotLog })
         {
             try
             {
                 using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
                 var text = new StreamReader(stream).ReadToEnd();
-                sb.AppendLine($"--- {Path.GetFileName(file)} (last 4000 chars)").AppendLine(text.Length > 4000 ? text[^4000..] : text);
+                sb.AppendLine($"--- {Path.GetFileName(file)} (last 3000 chars)").AppendLine(text.Length > 3000 ? text[^3000..] : text);
             }
             catch (IOException)
             {
@@ -341,7 +372,8 @@ public sealed class MailServerProcess : IAsyncDisposable
         }
         userdb {
           driver = static
-          args = uid=8 gid=8 home={{dir}}/mail/%d/%n
+          # allow_all_users: LMTP takes mail for any address (customers too), not only those with a password.
+          args = uid=8 gid=8 home={{dir}}/mail/%d/%n allow_all_users=yes
         }
         service imap-login {
           inet_listener imap {
