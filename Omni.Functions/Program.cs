@@ -2,6 +2,7 @@ using Omni.Audit;
 using Omni.Channels;
 using Omni.Conversations;
 using Omni.Credentials;
+using Omni.Email;
 using Omni.Functions.Hosting;
 using Omni.Functions.Http;
 using Omni.Functions.Triggers;
@@ -16,6 +17,7 @@ builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
 builder.Services.AddOmniConversations().AddConversationFunctions();
+builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 
 var app = builder.Build();
@@ -28,6 +30,7 @@ app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
 app.MapConversationEndpoints();
+app.MapEmailEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();
