@@ -41,7 +41,7 @@ internal sealed partial class GraphMailSender(GraphClientCache clients, TimeProv
                 request.Headers.Remove("Content-Type");
                 request.SetStreamContent(new MemoryStream(content, writable: false), "text/plain");
                 await connection.Client.RequestAdapter.SendNoContentAsync(request, Errors, cancellationToken);
-                return new SendResult(SendOutcome.Sent, Mail: Headers(mime));
+                return new SendResult(SendOutcome.Sent);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && GraphFailure.From(ex, clock) is { } failure)
             {
@@ -65,14 +65,6 @@ internal sealed partial class GraphMailSender(GraphClientCache clients, TimeProv
         await mime.WriteToAsync(FormatOptions.Default, raw, cancellationToken);
         return Encoding.ASCII.GetBytes(Convert.ToBase64String(raw.GetBuffer(), 0, (int)raw.Length));
     }
-
-    private static MailHeaders Headers(MimeMessage mime) => new(
-        mime.MessageId is { } id ? $"<{id}>" : null,
-        mime.InReplyTo is { } reply ? $"<{reply}>" : null,
-        mime.References.Select(r => $"<{r}>").ToList(),
-        mime.From.Mailboxes.FirstOrDefault()?.Address,
-        mime.To.Mailboxes.Select(m => m.Address).ToList(),
-        null);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Graph send of channel {CompanyId}/{ChannelId} failed: {Kind} ({Status})")]
     private partial void LogSendFailed(string companyId, string channelId, GraphFailureKind kind, int? status);

@@ -13,8 +13,8 @@ public sealed class MicrosoftCloudFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync() => Cloud = await FakeMicrosoftCloud.StartAsync(Authority);
 
-    public OmniApp CreateApp(AzuriteFixture azurite, Action<IServiceCollection>? configureServices = null) => new(azurite,
-        new Dictionary<string, string?>
+    public OmniApp CreateApp(AzuriteFixture azurite, Action<IServiceCollection>? configureServices = null, IDictionary<string, string?>? settings = null) => new(azurite,
+        new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
             ["Omni:Microsoft:GraphBaseUrl"] = Cloud.GraphBaseUrl,
             ["Omni:Microsoft:AuthorityHost"] = Cloud.AuthorityHost,

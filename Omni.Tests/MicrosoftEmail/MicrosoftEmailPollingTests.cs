@@ -1,27 +1,28 @@
+using System.Text.Json.Nodes;
 using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 using MimeKit;
 using Omni.Channels;
+using Omni.Conversations;
 using Omni.Email;
-using Omni.MicrosoftEmail;
+using Omni.Tests.Email;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.MicrosoftEmail;
 
+/// <summary>
+/// Polls of Microsoft 365 mailboxes (the fake Graph) one at a time, as the MailboxPoll function runs them, into the
+/// real shared ingestion and conversation store on Azurite; the timer path is in <see cref="MicrosoftEmailLiveTests"/>.
+/// </summary>
 public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFixture>, IAsyncLifetime
 {
-    private readonly RecordingMimeSink _sink = new();
     private readonly OmniApp _app;
     private readonly MicrosoftCloudFixture _microsoft;
 
     public MicrosoftEmailPollingTests(AzuriteFixture azurite, MicrosoftCloudFixture microsoft)
     {
         _microsoft = microsoft;
-        _app = microsoft.CreateApp(azurite, services =>
-        {
-            services.AddSingleton<IInboundMimeSink>(_sink);
-            services.AddSingleton<IMailboxPoller, GraphMailboxPoller>();
-        });
+        _app = microsoft.CreateApp(azurite, SwitchableConversationStore.Install);
     }
 
     private FakeMicrosoftCloud Cloud => _microsoft.Cloud;
@@ -31,19 +32,20 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
     [Fact]
-    public async Task AnUnreadMessageIsHandedToIngestionAndOnlyThenMarkedRead()
+    public async Task AnUnreadMessageBecomesAConversationMessageAndOnlyThenIsMarkedRead()
     {
         var channel = await _app.GraphChannelAsync(Cloud);
-        var sent = Mail("maria@example.com", "Pedido 4711 não chegou");
+        var sent = Mail("maria@example.com", "Pedido 4711 não chegou", "Olá, meu pedido não chegou.");
         var delivered = channel.Mailbox.Deliver(sent);
 
         var result = await PollAsync(channel);
 
-        var received = Assert.Single(_sink.Received, r => r.ChannelId == channel.ChannelId);
-        Assert.Equal(sent.MessageId, received.Mime.MessageId);
-        Assert.Equal("Pedido 4711 não chegou", received.Mime.Subject);
-        Assert.Equal(channel.Tenant.CompanyId, received.CompanyId);
         Assert.Equal(1, result.Ingested);
+        var conversation = Assert.Single(await _app.ConversationsAsync(channel.Tenant, channel.ChannelId));
+        Assert.Equal("maria@example.com", conversation["contact"]!["externalId"]!.GetValue<string>());
+        Assert.Equal("Pedido 4711 não chegou", conversation["subject"]!.GetValue<string>());
+        var message = Assert.Single(await _app.MessagesAsync(channel.Tenant, conversation["id"]!.GetValue<string>()));
+        Assert.Equal("Olá, meu pedido não chegou.", message["text"]!.GetValue<string>().Trim());
         Assert.True(delivered.IsRead);
         var requests = Cloud.GraphRequests(channel.Mailbox).Select(r => $"{r.Method} {r.Path}").ToList();
         Assert.Equal(
@@ -64,11 +66,10 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
 
         var result = await PollAsync(channel);
 
-        var received = Assert.Single(_sink.Received, r => r.ChannelId == channel.ChannelId);
-        Assert.Equal("Novo", received.Mime.Subject);
         Assert.Equal(1, result.Ingested);
+        var conversation = Assert.Single(await _app.ConversationsAsync(channel.Tenant, channel.ChannelId));
+        Assert.Equal("Novo", conversation["subject"]!.GetValue<string>());
         Assert.DoesNotContain(Cloud.GraphRequests(channel.Mailbox), r => r.Path.Contains(read.Id, StringComparison.Ordinal));
-        Assert.True(read.IsRead);
     }
 
     [Fact]
@@ -76,15 +77,16 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
     {
         var channel = await _app.GraphChannelAsync(Cloud);
         var delivered = channel.Mailbox.Deliver(Mail("maria@example.com", "Urgente"));
+        var store = (SwitchableConversationStore)_app.Services.GetRequiredService<IConversationStore>();
 
-        _sink.Failing = true;
+        store.Failing = true;
         try
         {
-            await Assert.ThrowsAsync<InvalidOperationException>(() => PollAsync(channel));
+            await Assert.ThrowsAsync<Azure.RequestFailedException>(() => PollAsync(channel));
         }
         finally
         {
-            _sink.Failing = false;
+            store.Failing = false;
         }
 
         var unreadAfterFailure = !delivered.IsRead;
@@ -93,6 +95,7 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         Assert.True(unreadAfterFailure);
         Assert.Equal(1, result.Ingested);
         Assert.True(delivered.IsRead);
+        Assert.Single(await _app.AllMessagesAsync(channel.Tenant, channel.ChannelId));
     }
 
     [Fact]
@@ -101,7 +104,7 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         var channel = await _app.GraphChannelAsync(Cloud);
         channel.Mailbox.Deliver(Mail("maria@example.com", "Olá"));
         await PollAsync(channel);
-        await PollAsync(channel); // takes in the change our own PATCH made (isRead), and stores that cursor
+        await PollAsync(channel); // takes in the change our own PATCH made (isRead), and stores that link
         var stateBefore = await StateAsync(channel);
         var requestsBefore = Cloud.GraphRequests(channel.Mailbox).Count;
 
@@ -112,7 +115,8 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         Assert.Equal(requestsBefore + 1, Cloud.GraphRequests(channel.Mailbox).Count);
         Assert.Contains("/mailFolders/inbox/messages/delta", Cloud.GraphRequests(channel.Mailbox)[^1].Path);
         Assert.Equal(stateBefore.ETag, stateAfter.ETag);
-        Assert.Contains("$deltatoken=", stateAfter.GetString("Cursor"));
+        Assert.Contains("$deltatoken=", Cursor(stateAfter)["link"]!.GetValue<string>());
+        Assert.Null(stateAfter.GetString("LeaseOwner"));
     }
 
     [Fact]
@@ -126,10 +130,27 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         var result = await PollAsync(channel);
 
         Assert.Equal(1, result.Ingested);
-        Assert.Equal(["Primeira", "Segunda"], _sink.Received.Where(r => r.ChannelId == channel.ChannelId).Select(r => r.Mime.Subject));
+        Assert.Equal(2, (await _app.AllMessagesAsync(channel.Tenant, channel.ChannelId)).Count);
         var deltas = Cloud.GraphRequests(channel.Mailbox).Where(r => r.Path.Contains("/messages/delta", StringComparison.Ordinal)).ToList();
         Assert.DoesNotContain("$deltatoken=", Uri.UnescapeDataString(deltas[0].Query));
         Assert.Contains("$deltatoken=", Uri.UnescapeDataString(deltas[^1].Query));
+    }
+
+    [Fact]
+    public async Task AReplyFromTheCustomerJoinsTheConversationOfTheMessageItAnswers()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        var first = Mail("maria@example.com", "Pedido 4711");
+        channel.Mailbox.Deliver(first);
+        await PollAsync(channel);
+        var answer = Mail("maria.silva@example.org", "Outro assunto", "Complementando.");
+        answer.InReplyTo = first.MessageId;
+        channel.Mailbox.Deliver(answer);
+
+        await PollAsync(channel);
+
+        var conversation = Assert.Single(await _app.ConversationsAsync(channel.Tenant, channel.ChannelId));
+        Assert.Equal(2, (await _app.MessagesAsync(channel.Tenant, conversation["id"]!.GetValue<string>())).Count);
     }
 
     [Fact]
@@ -150,19 +171,21 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
     }
 
     [Fact]
-    public async Task PollingOneCompanysChannelNeverTouchesAnotherCompanysMailbox()
+    public async Task AnExpiredDeltaLinkStartsTheSyncAgainWithoutLosingOrDoublingMail()
     {
-        var mine = await _app.GraphChannelAsync(Cloud);
-        var theirs = await _app.GraphChannelAsync(Cloud, await _app.TenantAsync("Other"));
-        theirs.Mailbox.Deliver(Mail("secret@example.com", "Deles"));
-        mine.Mailbox.Deliver(Mail("maria@example.com", "Meu"));
+        var channel = await _app.GraphChannelAsync(Cloud);
+        channel.Mailbox.Deliver(Mail("maria@example.com", "Antes do 410"));
+        await PollAsync(channel);
+        channel.Mailbox.Deliver(Mail("maria@example.com", "Depois do 410"));
+        Cloud.Throttle(channel.Mailbox, "0", status: 410);
 
-        await PollAsync(mine);
+        var result = await PollAsync(channel);
 
-        Assert.Empty(Cloud.GraphRequests(theirs.Mailbox));
-        Assert.All(_sink.Received.Where(r => r.ChannelId == mine.ChannelId), r => Assert.Equal(mine.Tenant.CompanyId, r.CompanyId));
-        Assert.DoesNotContain(_sink.Received, r => r.Mime.Subject == "Deles");
-        Assert.Null(await _app.Services.GetRequiredService<IChannelStore>().GetAsync(theirs.Tenant.CompanyId, mine.ChannelId));
+        var deltas = Cloud.GraphRequests(channel.Mailbox).Where(r => r.Path.Contains("/messages/delta", StringComparison.Ordinal)).ToList();
+        Assert.Equal(1, result.Ingested);
+        Assert.Equal(410, deltas[^2].Status);
+        Assert.DoesNotContain("$deltatoken=", Uri.UnescapeDataString(deltas[^1].Query));
+        Assert.Equal(2, (await _app.AllMessagesAsync(channel.Tenant, channel.ChannelId)).Count);
     }
 
     [Fact]
@@ -180,23 +203,26 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         var result = await PollAsync(channel);
 
         Assert.Equal(1, result.Ingested);
-        Assert.Equal(other.Id, (await StateAsync(channel)).GetString("MailboxId"));
+        Assert.Equal(other.Id, Cursor(await StateAsync(channel))["mailbox"]!.GetValue<string>());
     }
 
     [Fact]
-    public async Task AnExpiredDeltaLinkStartsTheSyncAgainWithoutLosingMail()
+    public async Task AnotherCompanySeesNeitherTheMailNorTheMailboxOfThisChannel()
     {
-        var channel = await _app.GraphChannelAsync(Cloud);
-        await PollAsync(channel);
-        channel.Mailbox.Deliver(Mail("maria@example.com", "Depois do 410"));
-        Cloud.Throttle(channel.Mailbox, "0", status: 410);
+        var mine = await _app.GraphChannelAsync(Cloud);
+        var other = await _app.TenantAsync("Other");
+        var theirs = await _app.GraphChannelAsync(Cloud, other);
+        theirs.Mailbox.Deliver(Mail("secret@example.com", "Deles"));
+        mine.Mailbox.Deliver(Mail("maria@example.com", "Meu"));
 
-        var result = await PollAsync(channel);
+        await PollAsync(mine);
 
-        var deltas = Cloud.GraphRequests(channel.Mailbox).Where(r => r.Path.Contains("/messages/delta", StringComparison.Ordinal)).ToList();
-        Assert.Equal(1, result.Ingested);
-        Assert.Equal(410, deltas[^2].Status);
-        Assert.DoesNotContain("$deltatoken=", Uri.UnescapeDataString(deltas[^1].Query));
+        Assert.Empty(Cloud.GraphRequests(theirs.Mailbox));
+        Assert.Equal("Meu", Assert.Single(await _app.ConversationsAsync(mine.Tenant, mine.ChannelId))["subject"]!.GetValue<string>());
+        var crossed = await _app.As(other.ManagementKey).GetAsync($"/api/companies/{other.CompanyId}/conversations?channelId={mine.ChannelId}");
+        Assert.DoesNotContain("Meu", await crossed.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await _app.As(other.ManagementKey).GetAsync($"/api/companies/{mine.Tenant.CompanyId}/conversations?channelId={mine.ChannelId}")).StatusCode);
+        Assert.Null(await _app.Services.GetRequiredService<IChannelStore>().GetAsync(other.CompanyId, mine.ChannelId));
     }
 
     internal static MimeMessage Mail(string from, string subject, string text = "Olá, preciso de ajuda.")
@@ -216,6 +242,8 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
     }
 
     private async Task<TableEntity> StateAsync(GraphMailboxChannel channel) =>
-        (await new TableServiceClient(_app.StorageConnectionString).GetTableClient(GraphMailboxStateStore.Table)
+        (await new TableServiceClient(_app.StorageConnectionString).GetTableClient(MailboxStateStore.Table)
             .GetEntityAsync<TableEntity>(channel.Tenant.CompanyId, channel.ChannelId)).Value;
+
+    private static JsonObject Cursor(TableEntity state) => JsonNode.Parse(state.GetString("Cursor"))!.AsObject();
 }
