@@ -60,6 +60,25 @@ public sealed class MicrosoftEmailThrottlingTests : IClassFixture<MicrosoftCloud
     }
 
     [Fact]
+    public async Task ARetryAfterGivenAsADateIsKeptToo()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        channel.Mailbox.Deliver(MicrosoftEmailPollingTests.Mail("maria@example.com", "Throttled by date"));
+        Cloud.Throttle(channel.Mailbox, _clock.GetUtcNow().AddSeconds(60).ToString("r", System.Globalization.CultureInfo.InvariantCulture));
+
+        var throttled = await PollAsync(channel);
+        _clock.Advance(TimeSpan.FromSeconds(58));
+        await PollAsync(channel);
+        var callsBeforeTheDate = Cloud.GraphRequests(channel.Mailbox).Count;
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        var afterPause = await PollAsync(channel);
+
+        Assert.InRange(throttled.RetryAfter!.Value, TimeSpan.FromSeconds(59), TimeSpan.FromSeconds(60));
+        Assert.Equal(1, callsBeforeTheDate);
+        Assert.Equal(1, afterPause.Ingested);
+    }
+
+    [Fact]
     public async Task ThrottlingInAnotherMailboxDoesNotDelayThisOne()
     {
         var throttled = await _app.GraphChannelAsync(Cloud);
