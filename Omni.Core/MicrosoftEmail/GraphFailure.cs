@@ -83,18 +83,19 @@ internal sealed partial record GraphFailure(GraphFailureKind Kind, int? Status, 
                 $"The client secret {what} (AADSTS{code}). Create a new client secret in the app registration and save its value (not its id).");
         }
 
-        if (msal is null && exception.InnerException is HttpRequestException or TaskCanceledException)
+        if (msal is null)
         {
+            // No answer from Entra ID to judge (a refused connection, a timeout, retries run out): try again later.
             return new GraphFailure(GraphFailureKind.Unavailable, null, "The Entra ID token endpoint could not be reached (network error or timeout).");
         }
 
-        if (msal?.StatusCode is 429 or >= 500)
+        if (msal.StatusCode is 0 or 429 or >= 500)
         {
             return new GraphFailure(GraphFailureKind.Unavailable, msal.StatusCode, $"The Entra ID token endpoint is unavailable ({msal.StatusCode}).");
         }
 
-        var described = code is { } c2 ? $" (AADSTS{c2})" : msal?.ErrorCode is { Length: > 0 } e ? $" ({e})" : "";
-        return new GraphFailure(GraphFailureKind.AuthenticationFailed, msal?.StatusCode,
+        var described = code is { } c2 ? $" (AADSTS{c2})" : msal.ErrorCode is { Length: > 0 } e ? $" ({e})" : "";
+        return new GraphFailure(GraphFailureKind.AuthenticationFailed, msal.StatusCode,
             $"Entra ID refused to issue a token{described}. Check that the app registration is enabled and has admin consent for Mail.ReadWrite and Mail.Send.");
     }
 
