@@ -22,7 +22,7 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
     public MicrosoftEmailPollingTests(AzuriteFixture azurite, MicrosoftCloudFixture microsoft)
     {
         _microsoft = microsoft;
-        _app = microsoft.CreateApp(azurite, SwitchableConversationStore.Install);
+        _app = microsoft.CreateApp(azurite, SwitchableConversationStore.Install, new Dictionary<string, string?> { ["Omni:Email:MaxMessageBytes"] = (64 * 1024).ToString() });
     }
 
     private FakeMicrosoftCloud Cloud => _microsoft.Cloud;
@@ -96,6 +96,23 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         Assert.Equal(1, result.Ingested);
         Assert.True(delivered.IsRead);
         Assert.Single(await _app.AllMessagesAsync(channel.Tenant, channel.ChannelId));
+    }
+
+    [Fact]
+    public async Task OversizedMailIsQuarantinedMarkedReadAndDoesNotBlockTheMailbox()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        var huge = channel.Mailbox.Deliver(Mail("big@example.com", "Anexo enorme", new string('x', 200 * 1024)));
+        var small = channel.Mailbox.Deliver(Mail("maria@example.com", "Pequena"));
+
+        var result = await PollAsync(channel);
+
+        Assert.Equal((1, 1), (result.Ingested, result.Quarantined));
+        Assert.True(huge.IsRead);
+        Assert.True(small.IsRead);
+        Assert.Equal("Pequena", Assert.Single(await _app.ConversationsAsync(channel.Tenant, channel.ChannelId))["subject"]!.GetValue<string>());
+        var quarantine = await Arrange.ReadAsync(await _app.As(channel.Tenant.ManagementKey).GetAsync($"/api/companies/{channel.Tenant.CompanyId}/channels/{channel.ChannelId}/quarantine"), System.Net.HttpStatusCode.OK);
+        Assert.Contains($"graph:{huge.Id}", quarantine.ToJsonString());
     }
 
     [Fact]
