@@ -1,4 +1,5 @@
 using Omni.Benchmarks;
+using Omni.Benchmarks.MicrosoftEmail;
 
 // dotnet run -c Release --project Omni.Benchmarks -- [name ...]   (no name: all of them)
 // Each benchmark measures the product beside a baseline taken in the same run and reports ratios, so figures
@@ -8,6 +9,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>
     // Each feature adds its own line: ["name"] = run => FeatureBenchmark.RunAsync(run),
     ["receive-hook"] = ReceiveHookBenchmark.RunAsync,
     ["webhook-delivery"] = WebhookDeliveryBenchmark.RunAsync,
+    ["graph-poll"] = run => GraphPollBenchmark.RunAsync(run),
 };
 
 var selected = args.Where(a => !a.StartsWith('-')).ToList();

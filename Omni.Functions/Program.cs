@@ -2,9 +2,11 @@ using Omni.Audit;
 using Omni.Channels;
 using Omni.Conversations;
 using Omni.Credentials;
+using Omni.Email;
 using Omni.Functions.Hosting;
 using Omni.Functions.Http;
 using Omni.Functions.Triggers;
+using Omni.MicrosoftEmail;
 using Omni.Storage;
 using Omni.Tenancy;
 using Omni.Webhooks;
@@ -17,6 +19,8 @@ builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
 builder.Services.AddOmniConversations().AddConversationFunctions();
 builder.Services.AddOmniWebhooks().AddWebhookFunctions();
+builder.Services.AddOmniEmail().AddEmailFunctions();
+builder.Services.AddOmniMicrosoftEmail();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -30,6 +34,7 @@ app.MapChannelEndpoints();
 app.MapConversationEndpoints();
 app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();
+app.MapEmailEndpoints();
 app.MapInvocationEndpoints();
 
 app.Run();

@@ -1,0 +1,34 @@
+namespace Omni.Email;
+
+/// <summary>Settings of the e-mail feature (<c>Omni:Email</c>); the defaults suit production.</summary>
+public sealed class EmailOptions
+{
+    public const string Section = "Omni:Email";
+
+    /// <summary>Mail larger than this is quarantined (stored raw, listed in audit) instead of ingested.</summary>
+    public long MaxMessageBytes { get; set; } = 25L * 1024 * 1024;
+
+    /// <summary>Connect, TLS and each protocol command must answer within this while polling and sending.</summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>"Testar Configurações" gives each server this long, so a wrong host or port answers quickly.</summary>
+    public TimeSpan TestTimeout { get; set; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>
+    /// The period of the MailboxPollTimer function's schedule: each tick enqueues the polls that fall due before
+    /// the next one. Change it only together with the schedule (tests run the timer faster).
+    /// </summary>
+    public TimeSpan PollTick { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>A poll holds its mailbox this long and renews it as it goes; a crashed poller's mailbox frees itself after it.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>One poll takes at most this many messages; the rest wait for the next poll, so one huge mailbox cannot hold an instance.</summary>
+    public int MaxMessagesPerPoll { get; set; } = 500;
+
+    /// <summary>
+    /// A PEM file of extra certificates to trust for mail servers (a company's private CA; the tests' self-signed
+    /// certificate). Host names are still checked.
+    /// </summary>
+    public string? TrustedCertificatesFile { get; set; }
+}

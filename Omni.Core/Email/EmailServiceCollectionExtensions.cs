@@ -1,0 +1,48 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Omni.Channels;
+using Omni.Conversations;
+using Omni.Storage;
+
+namespace Omni.Email;
+
+public static class EmailServiceCollectionExtensions
+{
+    /// <summary>
+    /// The <c>email</c> channel (IMAP/POP3 polling, SMTP sending, settings test) and the mail pieces every mail channel
+    /// type shares: ingestion, quarantine, mailbox state and leases, poll scheduling, reply building.
+    /// </summary>
+    public static IServiceCollection AddOmniEmail(this IServiceCollection services)
+    {
+        services.AddStorageResources(tables: [MailboxStateStore.Table, MailQuarantine.Table], queues: [MailboxPollScheduler.Queue], containers: [MailArchive.Container]);
+        services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.Section)
+            .Validate(o => o.MaxMessageBytes > 0, "Omni__Email__MaxMessageBytes must be positive.")
+            .Validate(o => o.OperationTimeout > TimeSpan.Zero && o.TestTimeout > TimeSpan.Zero, "Omni__Email__OperationTimeout and TestTimeout must be positive.")
+            .Validate(o => o.PollTick >= TimeSpan.FromSeconds(1) && o.LeaseDuration > TimeSpan.Zero, "Omni__Email__PollTick must be at least a second and LeaseDuration positive.")
+            .Validate(o => o.MaxMessagesPerPoll >= 1, "Omni__Email__MaxMessagesPerPoll must be at least 1.")
+            .Validate(o => string.IsNullOrEmpty(o.TrustedCertificatesFile) || File.Exists(o.TrustedCertificatesFile), "Omni__Email__TrustedCertificatesFile names a file that does not exist.")
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<MailConnector>();
+        services.AddSingleton<MailboxStateStore>();
+        services.AddSingleton<MailArchive>();
+        services.AddSingleton<MailQuarantine>();
+        services.AddSingleton<MailIngestor>();
+        services.AddSingleton<MailReplyBuilder>();
+        services.AddSingleton<MailboxPollScheduler>();
+        services.AddSingleton<MailboxPollRunner>();
+        services.AddSingleton<ImapMailboxPoller>();
+        services.AddSingleton<Pop3MailboxPoller>();
+        services.AddMailboxPoller<EmailMailboxPoller>();
+        services.AddSingleton<IChannelTester, EmailChannelTester>();
+        services.AddSingleton<IOutboundTransport, SmtpOutboundTransport>();
+        return services;
+    }
+
+    /// <summary>Makes a channel type's mailbox polled on its <c>pollSeconds</c> by the MailboxPollTimer and MailboxPoll functions.</summary>
+    public static IServiceCollection AddMailboxPoller<TPoller>(this IServiceCollection services) where TPoller : class, IMailboxPoller
+    {
+        services.AddSingleton<IMailboxPoller, TPoller>();
+        return services;
+    }
+}

@@ -1,0 +1,168 @@
+using System.Globalization;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Search;
+using Microsoft.Extensions.Logging;
+using Omni.Channels;
+
+namespace Omni.Email;
+
+/// <summary>
+/// Polls an <c>email</c> channel's IMAP INBOX: only messages that are unseen and above the stored UID cursor (kept
+/// with the folder's UIDVALIDITY, so nothing is rescanned); each is stored first and only then flagged \Seen.
+/// Quarantined mail gets \Seen and the <c>$OmniQuarantined</c> keyword so it is never retried. An idle poll costs
+/// one table read and LOGIN, SELECT, UID SEARCH, LOGOUT; it writes nothing.
+/// </summary>
+internal sealed partial class ImapMailboxPoller(
+    MailConnector connector,
+    IChannelStore channels,
+    MailboxStateStore states,
+    MailIngestor ingestor,
+    TimeProvider clock,
+    ILogger<ImapMailboxPoller> logger)
+{
+    public const string QuarantinedKeyword = "$OmniQuarantined";
+    private const int BatchSize = 25;
+
+    /// <summary>For the benchmark: the IMAP exchange of each poll goes here (commands are counted, never logged).</summary>
+    public Func<IProtocolLogger>? ProtocolLoggerFactory { get; set; }
+
+    public async Task<PollResult> PollAsync(Channel channel, EmailSettings settings, CancellationToken cancellationToken = default)
+    {
+        var owner = Guid.NewGuid().ToString("N");
+        var state = await states.GetAsync(channel, cancellationToken);
+        if (state.IsLeasedByAnother(owner, clock.GetUtcNow()))
+        {
+            return new PollResult(0, 0, 0);
+        }
+
+        using var client = connector.CreateImap(ProtocolLoggerFactory?.Invoke());
+        await connector.ConnectAsync(client, settings.Incoming, cancellationToken: cancellationToken);
+        await connector.AuthenticateAsync(client, settings.Address, channels.RevealSecret(channel, EmailSettings.PasswordField) ?? "", cancellationToken: cancellationToken);
+        var inbox = client.Inbox;
+        await inbox.OpenAsync(FolderAccess.ReadWrite, cancellationToken);
+
+        var cursor = Cursor.Parse(state.Cursor);
+        if (cursor.UidValidity != inbox.UidValidity)
+        {
+            // New UIDVALIDITY: the old UIDs mean nothing now. Start over on unseen mail; Message-IDs keep it from doubling.
+            cursor = new Cursor(inbox.UidValidity, 0);
+        }
+
+        var query = SearchQuery.Uids(new UniqueIdRange(new UniqueId(cursor.LastUid + 1), UniqueId.MaxValue)).And(SearchQuery.NotSeen);
+        var found = (await inbox.SearchAsync(query, cancellationToken)).Where(u => u.Id > cursor.LastUid).OrderBy(u => u.Id).ToList();
+        if (found.Count == 0)
+        {
+            await DisconnectQuietlyAsync(client);
+            return new PollResult(0, 0, 0);
+        }
+
+        var leased = await states.TryLeaseAsync(state, owner, connector.Options.LeaseDuration, cancellationToken);
+        if (leased is null)
+        {
+            await DisconnectQuietlyAsync(client);
+            return new PollResult(0, 0, 0);
+        }
+
+        state = leased;
+        int ingested = 0, duplicates = 0, quarantined = 0;
+        var more = found.Count > connector.Options.MaxMessagesPerPoll;
+        try
+        {
+            foreach (var batch in found.Take(connector.Options.MaxMessagesPerPoll).Chunk(BatchSize))
+            {
+                var summaries = await inbox.FetchAsync(batch, MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.Flags, cancellationToken);
+                var seen = new List<UniqueId>();
+                var marked = new List<UniqueId>();
+                foreach (var summary in summaries.OrderBy(s => s.UniqueId.Id))
+                {
+                    // Read by someone else since the search: theirs, not ours.
+                    if (summary.Flags?.HasFlag(MessageFlags.Seen) == true)
+                    {
+                        continue;
+                    }
+
+                    var providerId = string.Create(CultureInfo.InvariantCulture, $"imap:{cursor.UidValidity}:{summary.UniqueId.Id}");
+                    // Oversized mail is streamed whole into the quarantine; the rest is parsed and stored.
+                    IngestOutcome outcome;
+                    using (var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken))
+                    {
+                        outcome = await ingestor.IngestAsync(channel, stream, providerId, summary.Size, cancellationToken);
+                    }
+
+                    switch (outcome)
+                    {
+                        case IngestOutcome.Ingested: ingested++; seen.Add(summary.UniqueId); break;
+                        case IngestOutcome.Duplicate: duplicates++; seen.Add(summary.UniqueId); break;
+                        default: quarantined++; marked.Add(summary.UniqueId); break;
+                    }
+                }
+
+                // Stored durably above; only now does the server learn they were read.
+                if (seen.Count > 0)
+                {
+                    await inbox.StoreAsync(seen, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Seen) { Silent = true }, cancellationToken);
+                }
+
+                if (marked.Count > 0)
+                {
+                    await inbox.StoreAsync(marked, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Seen, [QuarantinedKeyword]) { Silent = true }, cancellationToken);
+                }
+
+                cursor = cursor with { LastUid = batch[^1].Id };
+                state = await states.SaveAsync(state, cursor.ToString(), connector.Options.LeaseDuration, cancellationToken);
+            }
+        }
+        finally
+        {
+            if (state.LeaseOwner == owner)
+            {
+                // Release even after a failure, so the next poll need not wait for the lease to run out.
+                try
+                {
+                    await states.SaveAsync(state, cursor.ToString(), renewFor: null, CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is MailboxLeaseLostException or Azure.RequestFailedException)
+                {
+                    LogReleaseFailed(ex, channel.Id);
+                }
+            }
+        }
+
+        await DisconnectQuietlyAsync(client);
+        LogPolled(channel.Id, ingested, duplicates, quarantined);
+        return new PollResult(ingested, duplicates, quarantined, more ? TimeSpan.Zero : null);
+    }
+
+    private static async Task DisconnectQuietlyAsync(ImapClient client)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await client.DisconnectAsync(true, cts.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ImapProtocolException or ImapCommandException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "IMAP poll of channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
+    private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the poll lease of channel {ChannelId}; it expires on its own")]
+    private partial void LogReleaseFailed(Exception exception, string channelId);
+
+    /// <summary>"uidvalidity:lastuid", the whole IMAP cursor.</summary>
+    private sealed record Cursor(uint UidValidity, uint LastUid)
+    {
+        public static Cursor Parse(string? s)
+        {
+            var parts = s?.Split(':');
+            return parts is [var v, var u] && uint.TryParse(v, CultureInfo.InvariantCulture, out var validity) && uint.TryParse(u, CultureInfo.InvariantCulture, out var last)
+                ? new Cursor(validity, last)
+                : new Cursor(0, 0);
+        }
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{UidValidity}:{LastUid}");
+    }
+}

@@ -1,0 +1,196 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Net.Pop3;
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using Microsoft.Extensions.Options;
+
+namespace Omni.Email;
+
+/// <summary>What went wrong talking to a mail server, in the terms a person fixing the settings needs.</summary>
+public enum MailFailureKind
+{
+    NameResolution,
+    ConnectionRefused,
+    Unreachable,
+    Timeout,
+    Tls,
+    Authentication,
+    Rejected,
+    Protocol,
+}
+
+/// <summary>A classified failure; <see cref="Message"/> is fit to show and never holds a secret.</summary>
+public sealed record MailFailure(MailFailureKind Kind, string Message, bool Transient);
+
+/// <summary>
+/// Connects MailKit clients the one way the app does everywhere (poll, send, test): <c>ssl: true</c> is TLS from
+/// the first byte; <c>ssl: false</c> upgrades with STARTTLS when the server offers it, else stays plain. Short
+/// timeouts; certificates checked against the system roots plus <see cref="EmailOptions.TrustedCertificatesFile"/>.
+/// Failures come back classified (<see cref="Classify"/>), so a TLS mismatch is reported as one.
+/// </summary>
+public sealed class MailConnector
+{
+    private readonly X509Certificate2Collection _extraTrust;
+
+    public MailConnector(IOptions<EmailOptions> options)
+    {
+        Options = options.Value;
+        _extraTrust = [];
+        if (Options.TrustedCertificatesFile is { Length: > 0 } file)
+        {
+            _extraTrust.ImportFromPemFile(file);
+        }
+    }
+
+    public EmailOptions Options { get; }
+
+    public static SecureSocketOptions SocketOptions(MailServer server) => server.Ssl ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
+
+    public ImapClient CreateImap(IProtocolLogger? logger = null) => Configure(logger is null ? new ImapClient() : new ImapClient(logger));
+
+    public Pop3Client CreatePop3(IProtocolLogger? logger = null) => Configure(logger is null ? new Pop3Client() : new Pop3Client(logger));
+
+    public SmtpClient CreateSmtp(IProtocolLogger? logger = null) => Configure(logger is null ? new SmtpClient() : new SmtpClient(logger));
+
+    /// <summary>Connects within <paramref name="timeout"/> (default <see cref="EmailOptions.OperationTimeout"/>); throws <see cref="MailConnectionException"/> with the classified failure.</summary>
+    public async Task ConnectAsync(IMailService client, MailServer server, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var limit = timeout ?? Options.OperationTimeout;
+        client.Timeout = (int)limit.TotalMilliseconds;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(limit);
+        try
+        {
+            await client.ConnectAsync(server.Host, server.Port, SocketOptions(server), cts.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not MailConnectionException)
+        {
+            var failure = Classify(ex, server);
+            if (failure.Kind is MailFailureKind.Timeout or MailFailureKind.Protocol && !server.Ssl && await SpeaksTlsAsync(server, limit, cancellationToken))
+            {
+                failure = new MailFailure(MailFailureKind.Tls,
+                    $"TLS mismatch: {server.Host}:{server.Port} expects TLS from the first byte, but ssl is false. Set ssl to true for this port.", Transient: false);
+            }
+
+            throw new MailConnectionException(failure, ex);
+        }
+    }
+
+    /// <summary>Logs in as <paramref name="user"/>; a rejected password throws <see cref="MailConnectionException"/> of kind Authentication.</summary>
+    public async Task AuthenticateAsync(IMailService client, string user, string password, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout ?? Options.OperationTimeout);
+        try
+        {
+            await client.AuthenticateAsync(user, password, cts.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var failure = Classify(ex, null);
+            throw new MailConnectionException(failure.Kind == MailFailureKind.Authentication
+                ? failure with { Message = $"Authentication failed: the server rejected the user name {user} or its password." }
+                : failure, ex);
+        }
+    }
+
+    /// <summary>Turns an exception from MailKit or the network into a failure a person can act on; never echoes a secret.</summary>
+    public static MailFailure Classify(Exception ex, MailServer? server)
+    {
+        var where = server is null ? "the server" : $"{server.Host}:{server.Port}";
+        switch (ex)
+        {
+            case MailConnectionException mce:
+                return mce.Failure;
+            case SocketException { SocketErrorCode: SocketError.HostNotFound or SocketError.NoData or SocketError.TryAgain }:
+                return new(MailFailureKind.NameResolution, $"Name resolution failed: the host name {server?.Host} was not found.", Transient: true);
+            case SocketException { SocketErrorCode: SocketError.ConnectionRefused }:
+                return new(MailFailureKind.ConnectionRefused, $"Connection refused by {where}: nothing listens on that port. Check the port.", Transient: true);
+            case SocketException { SocketErrorCode: SocketError.TimedOut }:
+            case TimeoutException:
+            case OperationCanceledException:
+                return new(MailFailureKind.Timeout, $"Timeout: {where} did not answer in time. Check the host, the port and the ssl setting.", Transient: true);
+            case SocketException s:
+                return new(MailFailureKind.Unreachable, $"Could not reach {where} ({s.SocketErrorCode}).", Transient: true);
+            case SslHandshakeException h:
+                return new(MailFailureKind.Tls, CertificateProblem(h) is { } problem
+                    ? $"TLS failed: the certificate of {where} is not trusted ({problem})."
+                    : $"TLS handshake with {where} failed: the port does not speak TLS from the first byte. If it expects plain text or STARTTLS, set ssl to false.", Transient: false);
+            case AuthenticationException:
+                return new(MailFailureKind.Authentication, "Authentication failed: the server rejected the user name or password.", Transient: false);
+            case SmtpCommandException c:
+                var code = (int)c.StatusCode;
+                return new(MailFailureKind.Rejected, $"The mail server refused it ({code}): {Shorten(c.Message)}", Transient: code is >= 400 and < 500);
+            case CommandException or ProtocolException or IOException or ServiceNotConnectedException or ServiceNotAuthenticatedException:
+                return new(MailFailureKind.Protocol, $"{where} closed the connection or answered unexpectedly: {Shorten(ex.Message)}", Transient: true);
+            default:
+                return new(MailFailureKind.Protocol, $"Unexpected failure talking to {where}: {ex.GetType().Name}.", Transient: true);
+        }
+    }
+
+    private static string? CertificateProblem(SslHandshakeException h) =>
+        h.ServerCertificate is null ? null
+        : h.InnerException is System.Security.Authentication.AuthenticationException a && a.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase) ? "it is self-signed, expired or for another host"
+        : h.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase) && !h.Message.Contains("plain", StringComparison.OrdinalIgnoreCase) ? "it is self-signed, expired or for another host"
+        : null;
+
+    private static string Shorten(string s) => s.Length > 300 ? s[..300] + "…" : s;
+
+    // A plain-text client on a TLS-on-connect port waits for a greeting that never comes; a TLS handshake on a
+    // second connection tells that case apart from a server that is simply slow.
+    private static async Task<bool> SpeaksTlsAsync(MailServer server, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(server.Host, server.Port, cts.Token);
+            await using var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = server.Host, RemoteCertificateValidationCallback = (_, _, _, _) => true }, cts.Token);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
+        {
+            return false;
+        }
+    }
+
+    private T Configure<T>(T client) where T : MailService
+    {
+        client.ServerCertificateValidationCallback = Validate;
+        client.CheckCertificateRevocation = false;
+        return client;
+    }
+
+    private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (errors == SslPolicyErrors.None)
+        {
+            return true;
+        }
+
+        // Only chain problems can be cured by the extra roots; a wrong host name never is.
+        if (errors != SslPolicyErrors.RemoteCertificateChainErrors || certificate is null || _extraTrust.Count == 0)
+        {
+            return false;
+        }
+
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.AddRange(_extraTrust);
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var cert = new X509Certificate2(certificate);
+        return custom.Build(cert);
+    }
+}
+
+/// <summary>A mail server could not be used; <see cref="Failure"/> says why in words fit to show.</summary>
+public sealed class MailConnectionException(MailFailure failure, Exception? inner = null) : Exception(failure.Message, inner)
+{
+    public MailFailure Failure { get; } = failure;
+}

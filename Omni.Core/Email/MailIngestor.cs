@@ -1,0 +1,215 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using MimeKit;
+using Omni.Channels;
+using Omni.Conversations;
+
+namespace Omni.Email;
+
+public enum IngestOutcome
+{
+    Ingested,
+    Duplicate,
+    Quarantined,
+}
+
+/// <summary>
+/// Turns one raw e-mail (from IMAP, POP3 or Graph's <c>$value</c>) into a stored inbound message, whatever the
+/// channel type: raw MIME and attachments to Blob Storage, then <see cref="IConversationStore.AppendInboundAsync"/>
+/// with ExternalId = Message-ID (or a hash of the raw bytes when it has none) and the In-Reply-To/References ids as
+/// conversation keys. Oversized or unparseable mail is quarantined instead. Returns only once the outcome is
+/// durable, so the caller may then mark the message read on the server.
+/// </summary>
+public sealed partial class MailIngestor(
+    IConversationStore conversations,
+    MailArchive archive,
+    MailQuarantine quarantine,
+    IOptions<EmailOptions> options,
+    ILogger<MailIngestor> logger)
+{
+    /// <param name="providerId">The server's id of the message (IMAP UID, POP3 UIDL, Graph id), for quarantine listings and logs.</param>
+    /// <param name="size">The size the server reported, when known: oversized mail is quarantined without being parsed.</param>
+    public async Task<IngestOutcome> IngestAsync(Channel channel, Stream rawMime, string providerId, long? size = null, CancellationToken cancellationToken = default)
+    {
+        var max = options.Value.MaxMessageBytes;
+        if (size > max)
+        {
+            await QuarantineAsync(channel, rawMime, null, providerId, "oversized", size.Value, null, null, cancellationToken);
+            return IngestOutcome.Quarantined;
+        }
+
+        using var buffer = new MemoryStream();
+        await CopyAtMostAsync(rawMime, buffer, max + 1, cancellationToken);
+        if (buffer.Length > max)
+        {
+            buffer.Position = 0;
+            await QuarantineAsync(channel, buffer, rawMime, providerId, "oversized", size ?? buffer.Length, null, null, cancellationToken);
+            return IngestOutcome.Quarantined;
+        }
+
+        var raw = buffer.ToArray();
+        MimeMessage message;
+        try
+        {
+            message = await MimeMessage.LoadAsync(new MemoryStream(raw, writable: false), cancellationToken);
+        }
+        catch (FormatException)
+        {
+            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, "unparseable", raw.Length, null, null, cancellationToken);
+            return IngestOutcome.Quarantined;
+        }
+
+        var sender = message.From.Mailboxes.FirstOrDefault(m => m.Address.Contains('@', StringComparison.Ordinal)) ?? message.Sender;
+        if (sender is null || message.Headers.Count == 0)
+        {
+            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, "no-sender", raw.Length, message.From.ToString(), message.Subject, cancellationToken);
+            return IngestOutcome.Quarantined;
+        }
+
+        var externalId = ExternalIdOf(message, raw);
+        var key = KeyOf(externalId);
+        var rawBlob = await archive.PutAsync(MailArchive.RawName(channel, key), new BinaryData(raw), "message/rfc822", cancellationToken);
+        var attachments = new List<AttachmentRef>();
+        var index = 0;
+        foreach (var part in message.Attachments.OfType<MimePart>())
+        {
+            var fileName = SafeFileName(part.FileName) ?? $"attachment-{index + 1}";
+            using var content = new MemoryStream();
+            if (part.Content is not null)
+            {
+                await part.Content.DecodeToAsync(content, cancellationToken);
+            }
+
+            content.Position = 0;
+            var blob = await archive.PutAsync(MailArchive.AttachmentName(channel, key, index, fileName), content, part.ContentType.MimeType, cancellationToken);
+            attachments.Add(new AttachmentRef(fileName, part.ContentType.MimeType, content.Length, blob));
+            index++;
+        }
+
+        var references = message.References.Select(Normalize).Where(r => r.Length > 0).ToList();
+        var inReplyTo = message.InReplyTo is { } irt ? Normalize(irt) : null;
+        // The nearest ancestor first: the message answered, then References from the newest back.
+        var keys = new List<string>();
+        if (inReplyTo is { Length: > 0 })
+        {
+            keys.Add(inReplyTo);
+        }
+
+        keys.AddRange(Enumerable.Reverse(references).Where(r => !keys.Contains(r)));
+        var address = sender.Address.Trim().ToLowerInvariant();
+        var inbound = new InboundMessage(
+            channel.CompanyId,
+            channel.Id,
+            externalId,
+            new ContactInfo(address, string.IsNullOrWhiteSpace(sender.Name) ? null : sender.Name, address),
+            message.TextBody ?? (message.HtmlBody is { } html ? MailText.FromHtml(html) : ""),
+            message.HtmlBody,
+            message.Subject,
+            attachments,
+            Metadata: null,
+            Mail: new MailHeaders(message.MessageId is { Length: > 0 } ? Normalize(message.MessageId) : null, inReplyTo, references, sender.ToString(),
+                message.To.Mailboxes.Select(m => m.Address).ToList(), rawBlob),
+            ConversationKeys: keys);
+
+        var result = await conversations.AppendInboundAsync(inbound, cancellationToken);
+        if (result.Outcome == AppendOutcome.Mismatch)
+        {
+            // The same Message-ID with other bytes (another copy of one mail): still the same message, never two.
+            LogMismatch(channel.Id, providerId);
+        }
+
+        return result.Outcome == AppendOutcome.Created ? IngestOutcome.Ingested : IngestOutcome.Duplicate;
+    }
+
+    /// <summary>Message-ID without its angle brackets; a SHA-256 of the raw bytes for mail that has none, so a re-read copy still matches.</summary>
+    public static string ExternalIdOf(MimeMessage message, byte[] raw) =>
+        message.MessageId is { Length: > 0 } id ? Normalize(id) : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(raw));
+
+    private static string Normalize(string id) => id.Trim().Trim('<', '>').Trim();
+
+    private static string KeyOf(string externalId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(externalId)))[..32];
+
+    private async Task QuarantineAsync(Channel channel, Stream head, Stream? rest, string providerId, string reason, long size, string? from, string? subject, CancellationToken cancellationToken)
+    {
+        var id = "q_" + KeyOf(channel.Id + "/" + providerId)[..24];
+        var content = rest is null ? head : new ConcatenatedStream(head, rest);
+        var blob = await archive.PutAsync(MailArchive.QuarantineName(channel, id), content, "message/rfc822", cancellationToken);
+        await quarantine.RecordAsync(channel, id, reason, size, blob, providerId, from, subject, cancellationToken);
+        LogQuarantined(channel.Id, providerId, reason, size);
+    }
+
+    private static async Task CopyAtMostAsync(Stream source, Stream target, long limit, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        long total = 0;
+        int read;
+        while (total < limit && (read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limit - total)), cancellationToken)) > 0)
+        {
+            await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+            total += read;
+        }
+    }
+
+    private static string? SafeFileName(string? name)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return null;
+        }
+
+        var safe = new string(Path.GetFileName(name.Replace('\\', '/')).Select(c => char.IsControl(c) || c is '/' or '?' or '#' or '%' ? '_' : c).ToArray()).Trim();
+        return safe.Length == 0 ? null : safe.Length > 120 ? safe[^120..] : safe;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mail {ProviderId} on channel {ChannelId} was quarantined ({Reason}, {Size} bytes)")]
+    private partial void LogQuarantined(string channelId, string providerId, string reason, long size);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Mail {ProviderId} on channel {ChannelId} repeats a stored Message-ID with other bytes; kept the first")]
+    private partial void LogMismatch(string channelId, string providerId);
+
+    /// <summary>Reads one stream, then another: the part already buffered, then the rest of the server's stream.</summary>
+    private sealed class ConcatenatedStream(Stream first, Stream second) : Stream
+    {
+        private bool _firstDone;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!_firstDone)
+            {
+                var n = await first.ReadAsync(buffer, cancellationToken);
+                if (n > 0)
+                {
+                    return n;
+                }
+
+                _firstDone = true;
+            }
+
+            return await second.ReadAsync(buffer, cancellationToken);
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.Logging;
+using Omni.Channels;
+
+namespace Omni.Email;
+
+/// <summary>
+/// The queue side of polling: one message, one mailbox. Finds the channel (gone or deleted: nothing to do) and
+/// calls its type's <see cref="IMailboxPoller"/>, which holds the mailbox's lease while it ingests. A mail server
+/// that cannot be reached is logged and left for the next scheduled poll rather than retried from the queue.
+/// </summary>
+public sealed partial class MailboxPollRunner(
+    IChannelStore channels,
+    IEnumerable<IMailboxPoller> pollers,
+    QueueServiceClient queues,
+    ILogger<MailboxPollRunner> logger)
+{
+    public async Task<PollResult?> RunAsync(string body, CancellationToken cancellationToken = default)
+    {
+        MailboxPollRequest? request;
+        try
+        {
+            request = JsonSerializer.Deserialize(body, EmailJsonContext.Default.MailboxPollRequest);
+        }
+        catch (JsonException)
+        {
+            request = null;
+        }
+
+        if (request is not { CompanyId.Length: > 0, ChannelId.Length: > 0 })
+        {
+            LogBadRequest();
+            return null;
+        }
+
+        var channel = await channels.GetAsync(request.CompanyId, request.ChannelId, cancellationToken: cancellationToken);
+        var poller = channel is null ? null : pollers.FirstOrDefault(p => p.ChannelType == channel.Type);
+        if (channel is null || poller is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var result = await poller.PollAsync(channel, cancellationToken);
+            if (result.RetryAfter is { } after)
+            {
+                // More mail than one poll takes: carry on soon instead of waiting a whole interval.
+                await queues.GetQueueClient(MailboxPollScheduler.Queue).SendMessageAsync(body, visibilityTimeout: after > TimeSpan.Zero ? after : null, cancellationToken: cancellationToken);
+            }
+
+            return result;
+        }
+        catch (MailConnectionException ex)
+        {
+            LogServerFailed(channel.Id, ex.Failure.Kind, ex.Failure.Message);
+            return null;
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or MailKit.ProtocolException or MailKit.CommandException)
+        {
+            // The server dropped or refused mid-poll; what was stored is kept, the rest comes with the next poll.
+            LogServerFailed(channel.Id, MailFailureKind.Protocol, ex.GetType().Name);
+            return null;
+        }
+        catch (MailboxLeaseLostException)
+        {
+            LogLeaseLost(channel.Id);
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a mailbox poll message that is not a poll request")]
+    private partial void LogBadRequest();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox poll of channel {ChannelId} could not use its server ({Kind}): {Reason}")]
+    private partial void LogServerFailed(string channelId, MailFailureKind kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox poll of channel {ChannelId} lost its lease to another poller and stopped")]
+    private partial void LogLeaseLost(string channelId);
+}

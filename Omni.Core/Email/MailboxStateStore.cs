@@ -1,0 +1,93 @@
+using Azure;
+using Azure.Data.Tables;
+using Omni.Channels;
+
+namespace Omni.Email;
+
+/// <summary>
+/// Where a mailbox's poller keeps its place (<see cref="Cursor"/>, opaque to everyone but that poller) and who is
+/// ingesting it right now. One row per mailbox; <see cref="ETag"/> null when the row does not exist yet.
+/// </summary>
+public sealed record MailboxState(string CompanyId, string ChannelId, string? Cursor, string? LeaseOwner, DateTimeOffset? LeaseUntil, string? ETag)
+{
+    public bool IsLeasedByAnother(string owner, DateTimeOffset now) => LeaseOwner is not null && LeaseOwner != owner && LeaseUntil > now;
+}
+
+/// <summary>The lease was taken over (it expired while this poller worked): stop, the new holder carries on from the saved cursor.</summary>
+public sealed class MailboxLeaseLostException(string channelId) : Exception($"The poll lease of mailbox {channelId} was lost.");
+
+/// <summary>
+/// Per-mailbox cursor and lease in one table row, changed only with its ETag. The lease is taken only once a poll
+/// has found work, so a poll that finds nothing writes nothing; two polls that both find work race on the ETag
+/// and one of them stops.
+/// </summary>
+public sealed class MailboxStateStore(TableServiceClient tables, TimeProvider clock)
+{
+    public const string Table = "MailboxState";
+
+    private readonly TableClient _table = tables.GetTableClient(Table);
+
+    public async Task<MailboxState> GetAsync(Channel channel, CancellationToken cancellationToken = default)
+    {
+        var response = await _table.GetEntityIfExistsAsync<TableEntity>(channel.CompanyId, channel.Id, cancellationToken: cancellationToken);
+        if (!response.HasValue || response.Value is not { } e)
+        {
+            return new MailboxState(channel.CompanyId, channel.Id, null, null, null, null);
+        }
+
+        return new MailboxState(channel.CompanyId, channel.Id, e.GetString("Cursor"), e.GetString("LeaseOwner"), e.GetDateTimeOffset("LeaseUntil"), e.ETag.ToString());
+    }
+
+    /// <summary>Takes the lease for <paramref name="owner"/>; null when another poller holds it or won the race.</summary>
+    public async Task<MailboxState?> TryLeaseAsync(MailboxState state, string owner, TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        var now = clock.GetUtcNow();
+        if (state.IsLeasedByAnother(owner, now))
+        {
+            return null;
+        }
+
+        var leased = state with { LeaseOwner = owner, LeaseUntil = now + duration };
+        try
+        {
+            return await WriteAsync(leased, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Saves the cursor and renews the lease (or releases it); throws <see cref="MailboxLeaseLostException"/> when another poller took over.</summary>
+    public async Task<MailboxState> SaveAsync(MailboxState state, string? cursor, TimeSpan? renewFor, CancellationToken cancellationToken = default)
+    {
+        var next = state with
+        {
+            Cursor = cursor,
+            LeaseOwner = renewFor is null ? null : state.LeaseOwner,
+            LeaseUntil = renewFor is { } d ? clock.GetUtcNow() + d : null,
+        };
+        try
+        {
+            return await WriteAsync(next, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            throw new MailboxLeaseLostException(state.ChannelId);
+        }
+    }
+
+    private async Task<MailboxState> WriteAsync(MailboxState state, CancellationToken cancellationToken)
+    {
+        var entity = new TableEntity(state.CompanyId, state.ChannelId)
+        {
+            ["Cursor"] = state.Cursor,
+            ["LeaseOwner"] = state.LeaseOwner,
+            ["LeaseUntil"] = state.LeaseUntil,
+        };
+        var response = state.ETag is { } etag
+            ? await _table.UpdateEntityAsync(entity, new ETag(etag), TableUpdateMode.Replace, cancellationToken)
+            : await _table.AddEntityAsync(entity, cancellationToken);
+        return state with { ETag = response.Headers.ETag?.ToString() };
+    }
+}

@@ -1,0 +1,339 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Graph.Users.Item;
+using Omni.Channels;
+using Omni.Email;
+
+namespace Omni.MicrosoftEmail;
+
+/// <summary>
+/// Polls a Microsoft 365 inbox with a delta query, on the shared mail machinery: the poll schedule and queue, the
+/// per-mailbox cursor and lease (<see cref="MailboxStateStore"/>) and ingestion (<see cref="MailIngestor"/>). The
+/// stored delta link makes an idle poll one Graph request, one table read and no write; each new unread message's
+/// MIME is ingested, and only once it is stored is it marked read on the server.
+/// </summary>
+/// <remarks>
+/// Throttling (429/503) is not retried inside the poll: the Graph SDK's retry handler is left out of the pipeline,
+/// because sleeping out a Retry-After would hold a billed instance, and a call within the pause is what Graph asks
+/// us not to make. The pause is stored in the mailbox's cursor (no poll calls Graph before it ends) and returned as
+/// <see cref="PollResult.RetryAfter"/>, so the poll runner queues the next poll for when it ends.
+/// </remarks>
+internal sealed partial class GraphMailboxPoller(
+    GraphClientCache clients,
+    MailboxStateStore states,
+    MailIngestor ingestor,
+    IOptions<MicrosoftGraphOptions> options,
+    IOptions<EmailOptions> emailOptions,
+    TimeProvider clock,
+    ILogger<GraphMailboxPoller> logger) : IMailboxPoller
+{
+    private static readonly string[] DeltaFields = ["id", "isRead", "internetMessageId"];
+
+    public string ChannelType => ChannelTypes.MicrosoftEmail;
+
+    public async Task<PollResult> PollAsync(Channel channel, CancellationToken cancellationToken = default)
+    {
+        var run = new Run(Guid.NewGuid().ToString("N"), await states.GetAsync(channel, cancellationToken));
+        var now = clock.GetUtcNow();
+        if (run.State.IsLeasedByAnother(run.Owner, now))
+        {
+            return new PollResult(0, 0, 0);
+        }
+
+        var cursor = GraphCursor.Parse(run.State.Cursor);
+        if (cursor.NotBefore > now)
+        {
+            // Inside the pause Graph asked for: not one request. No RetryAfter either: the throttled poll already
+            // queued the poll that ends the pause, and the scheduled ones keep coming.
+            return new PollResult(0, 0, 0);
+        }
+
+        var mailboxId = channel.GetString("mailboxId");
+        if (mailboxId is null || clients.Get(channel) is null)
+        {
+            LogNotConfigured(channel.CompanyId, channel.Id);
+            return new PollResult(0, 0, 0);
+        }
+
+        // A cursor made for another mailbox (the settings changed) means nothing here.
+        var link = cursor.Mailbox == mailboxId ? cursor.Link : null;
+        try
+        {
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    return await PollOnceAsync(channel, mailboxId, link, cursor, run, cancellationToken);
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested && GraphFailure.From(ex, clock) is { } failure)
+                {
+                    if (failure.Kind == GraphFailureKind.Unauthorized && attempt == 0)
+                    {
+                        // The credential held the token for valid but Graph did not (expired early, revoked, clock
+                        // skew): a new credential asks Entra ID afresh, and the poll goes on.
+                        LogTokenRefused(channel.CompanyId, channel.Id);
+                        clients.Invalidate(channel);
+                        continue;
+                    }
+
+                    if (failure.Status == 410 && attempt == 0 && link is not null)
+                    {
+                        // The delta link expired (Graph keeps sync state only so long): a full round again; what
+                        // was read is skipped and Message-IDs keep anything from doubling.
+                        link = null;
+                        continue;
+                    }
+
+                    return await FailedAsync(channel, mailboxId, link, run, failure, cancellationToken);
+                }
+            }
+        }
+        finally
+        {
+            if (run.Leased)
+            {
+                // Release even after a failure, so the next poll need not wait for the lease to run out.
+                try
+                {
+                    await states.SaveAsync(run.State, run.State.Cursor, renewFor: null, CancellationToken.None);
+                }
+                catch (Exception ex) when (ex is MailboxLeaseLostException or Azure.RequestFailedException)
+                {
+                    LogReleaseFailed(ex, channel.Id);
+                }
+            }
+        }
+    }
+
+    private async Task<PollResult> PollOnceAsync(Channel channel, string mailboxId, string? link, GraphCursor stored, Run run, CancellationToken cancellationToken)
+    {
+        var mailbox = clients.Get(channel)!.Client.Users[mailboxId];
+        var delta = mailbox.MailFolders["inbox"].Messages.Delta;
+        var url = link;
+        var seen = false;
+        var more = false;
+        string? next = null;
+        for (var page = 1; ; page++)
+        {
+            var response = url is null
+                ? await delta.GetAsDeltaGetResponseAsync(r =>
+                {
+                    r.QueryParameters.Select = DeltaFields;
+                    r.Headers.Add("Prefer", "odata.maxpagesize=50");
+                }, cancellationToken)
+                : await delta.WithUrl(url).GetAsDeltaGetResponseAsync(cancellationToken: cancellationToken);
+
+            foreach (var message in response?.Value ?? [])
+            {
+                seen = true;
+                if (message.Id is null || message.IsRead != false || message.AdditionalData.ContainsKey("@removed"))
+                {
+                    continue;
+                }
+
+                if (!run.Leased && !await LeaseAsync(run, cancellationToken))
+                {
+                    // Another poller found the same work first: it carries on from the stored cursor.
+                    return run.Counts.Result();
+                }
+
+                await IngestAsync(channel, mailbox, message.Id, run, cancellationToken);
+            }
+
+            next = response?.OdataDeltaLink ?? response?.OdataNextLink;
+            if (run.Leased && next is not null)
+            {
+                // A finished page is a safe place to resume from, and saving it renews the lease.
+                run.State = await states.SaveAsync(run.State, new GraphCursor(mailboxId, next, null).ToString(), emailOptions.Value.LeaseDuration, cancellationToken);
+            }
+
+            if (response?.OdataDeltaLink is not null || response?.OdataNextLink is null)
+            {
+                break;
+            }
+
+            url = response.OdataNextLink;
+            if (page >= options.Value.MaxPagesPerPoll || run.Counts.Total >= emailOptions.Value.MaxMessagesPerPoll)
+            {
+                more = true;
+                break;
+            }
+        }
+
+        // An empty round keeps the stored link: Graph hands out a new one every round, but replaying the old one
+        // returns the same nothing plus whatever arrived since, so storing it would cost a write per idle poll.
+        var advanced = next is not null && next != link && (seen || link is null);
+        if (!run.Leased && (advanced || stored.NotBefore is not null || link != stored.Link))
+        {
+            await SaveWithoutLeaseAsync(channel, run, new GraphCursor(mailboxId, next ?? link, null), cancellationToken);
+        }
+
+        if (run.Counts.Total > 0)
+        {
+            LogPolled(channel.Id, run.Counts.Ingested, run.Counts.Duplicates, run.Counts.Quarantined);
+        }
+
+        return run.Counts.Result(more ? TimeSpan.Zero : null);
+    }
+
+    private async Task IngestAsync(Channel channel, UserItemRequestBuilder mailbox, string graphId, Run run, CancellationToken cancellationToken)
+    {
+        var item = mailbox.Messages[graphId];
+        IngestOutcome outcome;
+        await using (var mime = await item.Content.GetAsync(cancellationToken: cancellationToken))
+        {
+            if (mime is null)
+            {
+                return;
+            }
+
+            outcome = await ingestor.IngestAsync(channel, mime, "graph:" + graphId, size: null, cancellationToken);
+        }
+
+        run.Counts.Add(outcome);
+        // Only now, with the message stored (or quarantined), may the server forget it is new.
+        await item.PatchAsync(new Microsoft.Graph.Models.Message { IsRead = true }, cancellationToken: cancellationToken);
+    }
+
+    private async Task<bool> LeaseAsync(Run run, CancellationToken cancellationToken)
+    {
+        if (await states.TryLeaseAsync(run.State, run.Owner, emailOptions.Value.LeaseDuration, cancellationToken) is not { } leased)
+        {
+            return false;
+        }
+
+        run.State = leased;
+        run.Leased = true;
+        return true;
+    }
+
+    private async Task<PollResult> FailedAsync(Channel channel, string mailboxId, string? link, Run run, GraphFailure failure, CancellationToken cancellationToken)
+    {
+        if (failure.Kind == GraphFailureKind.Throttled)
+        {
+            var pause = failure.RetryAfter is { } r && r > TimeSpan.Zero ? r : options.Value.DefaultRetryAfter;
+            LogThrottled(channel.CompanyId, channel.Id, failure.Status, pause.TotalSeconds);
+            // Keep the furthest link this mailbox has (a page saved during this poll, or the one it started from).
+            var current = GraphCursor.Parse(run.State.Cursor);
+            var paused = new GraphCursor(mailboxId, current.Mailbox == mailboxId ? current.Link : link, clock.GetUtcNow() + pause);
+            if (run.Leased)
+            {
+                run.State = await states.SaveAsync(run.State, paused.ToString(), emailOptions.Value.LeaseDuration, cancellationToken);
+            }
+            else
+            {
+                await SaveWithoutLeaseAsync(channel, run, paused, cancellationToken);
+            }
+
+            return run.Counts.Result(pause);
+        }
+
+        // A wrong setting or an outage: the administrator sees which with "Testar Configurações"; the next poll tries again.
+        LogPollFailed(channel.CompanyId, channel.Id, failure.Kind, failure.Status);
+        return run.Counts.Result(failure.RetryAfter);
+    }
+
+    private async Task SaveWithoutLeaseAsync(Channel channel, Run run, GraphCursor cursor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            run.State = await states.SaveAsync(run.State, cursor.ToString(), renewFor: null, cancellationToken);
+        }
+        catch (MailboxLeaseLostException)
+        {
+            // Another poller wrote the row since it was read: its cursor is as good, and newer.
+            LogCursorRace(channel.Id);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Graph mailbox of channel {CompanyId}/{ChannelId} is not configured (mailbox id or client secret missing)")]
+    private partial void LogNotConfigured(string companyId, string channelId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Graph refused the cached token of channel {CompanyId}/{ChannelId}; asking for a new one")]
+    private partial void LogTokenRefused(string companyId, string channelId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Graph throttled channel {CompanyId}/{ChannelId} ({Status}); no call before {Seconds} s")]
+    private partial void LogThrottled(string companyId, string channelId, int? status, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Graph poll of channel {CompanyId}/{ChannelId} failed: {Kind} ({Status})")]
+    private partial void LogPollFailed(string companyId, string channelId, GraphFailureKind kind, int? status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Graph poll of channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
+    private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Graph poll of channel {ChannelId} lost a cursor write to another poller")]
+    private partial void LogCursorRace(string channelId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the poll lease of channel {ChannelId}; it expires on its own")]
+    private partial void LogReleaseFailed(Exception exception, string channelId);
+
+    private sealed class Run(string owner, MailboxState state)
+    {
+        public string Owner { get; } = owner;
+
+        public MailboxState State { get; set; } = state;
+
+        public bool Leased { get; set; }
+
+        public Counts Counts { get; } = new();
+    }
+
+    private sealed class Counts
+    {
+        public int Ingested { get; private set; }
+
+        public int Duplicates { get; private set; }
+
+        public int Quarantined { get; private set; }
+
+        public int Total => Ingested + Duplicates + Quarantined;
+
+        public void Add(IngestOutcome outcome)
+        {
+            switch (outcome)
+            {
+                case IngestOutcome.Ingested: Ingested++; break;
+                case IngestOutcome.Duplicate: Duplicates++; break;
+                default: Quarantined++; break;
+            }
+        }
+
+        public PollResult Result(TimeSpan? retryAfter = null) => new(Ingested, Duplicates, Quarantined, retryAfter);
+    }
+}
+
+/// <summary>
+/// A Graph mailbox's place in <see cref="MailboxState.Cursor"/>: the delta (or next page) link, the mailbox it was
+/// made for, and the instant before which Graph asked not to be called.
+/// </summary>
+internal sealed record GraphCursor(
+    [property: JsonPropertyName("mailbox")] string? Mailbox,
+    [property: JsonPropertyName("link")] string? Link,
+    [property: JsonPropertyName("notBefore")] DateTimeOffset? NotBefore)
+{
+    public static GraphCursor Parse(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return new GraphCursor(null, null, null);
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(value, GraphJsonContext.Default.GraphCursor) ?? new GraphCursor(null, null, null);
+        }
+        catch (JsonException)
+        {
+            // Not ours (a channel whose type changed): start over.
+            return new GraphCursor(null, null, null);
+        }
+    }
+
+    public override string ToString() => JsonSerializer.Serialize(this, GraphJsonContext.Default.GraphCursor);
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(GraphCursor))]
+internal sealed partial class GraphJsonContext : JsonSerializerContext;

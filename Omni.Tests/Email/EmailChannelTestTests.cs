@@ -1,0 +1,158 @@
+using System.Text.Json.Nodes;
+using Omni.Tests.Infrastructure;
+
+namespace Omni.Tests.Email;
+
+/// <summary>"Testar Configurações" for e-mail channels against real Dovecot (IMAP/POP3) and Postfix (SMTP).</summary>
+public sealed class EmailChannelTestTests(AzuriteFixture azurite, MailServerFixture mail) : IAsyncLifetime
+{
+    private MailServerProcess _servers = null!;
+    private OmniApp _app = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _servers = await mail.GetAsync();
+        _app = new OmniApp(azurite, EmailArrange.Settings(_servers));
+    }
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private static IEnumerable<JsonObject> Checks(JsonObject result) => result["checks"]!.AsArray().Select(c => c!.AsObject());
+
+    private static string FailureText(JsonObject result) => string.Join(" | ", Checks(result).Where(c => !c["ok"]!.GetValue<bool>()).Select(c => $"{c["name"]}: {c["error"]}"));
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task GoodImapAndSmtpSettingsSayConfiguracoesOk(bool ssl)
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var channelId = await _app.EmailChannelAsync(tenant, EmailArrange.ImapSettings(_servers, mailbox, ssl));
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        Assert.True(result["ok"]!.GetValue<bool>(), FailureText(result));
+        Assert.Equal("Configurações OK", result["message"]!.GetValue<string>());
+        Assert.Equal(4, Checks(result).Count());
+        Assert.Contains(Checks(result), c => c["name"]!.GetValue<string>().Contains("IMAP", StringComparison.Ordinal));
+        Assert.Contains(Checks(result), c => c["name"]!.GetValue<string>().Contains("SMTP", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task GoodPop3SettingsSayConfiguracoesOk()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var channelId = await _app.EmailChannelAsync(tenant, EmailArrange.Pop3Settings(_servers, mailbox));
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        Assert.True(result["ok"]!.GetValue<bool>(), FailureText(result));
+        Assert.Contains(Checks(result), c => c["name"]!.GetValue<string>().Contains("POP3", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AWrongPasswordIsReportedAsAuthenticationOnBothServersWithoutEchoingIt()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var wrong = "Wrong-Pa55-" + Guid.NewGuid().ToString("N")[..8];
+        var channelId = await _app.EmailChannelAsync(tenant, EmailArrange.ImapSettings(_servers, mailbox with { Password = wrong }));
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        Assert.False(result["ok"]!.GetValue<bool>());
+        var failed = Checks(result).Where(c => !c["ok"]!.GetValue<bool>()).ToList();
+        Assert.Equal(2, failed.Count);
+        Assert.All(failed, c => Assert.Contains("Authentication failed", c["error"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.Contains(failed, c => c["name"]!.GetValue<string>().StartsWith("Incoming server (IMAP): login", StringComparison.Ordinal));
+        Assert.Contains(failed, c => c["name"]!.GetValue<string>().StartsWith("Outgoing server (SMTP): login", StringComparison.Ordinal));
+        Assert.DoesNotContain(wrong, result.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(_app.Logs.Lines, l => l.Contains(wrong, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AWrongPortIsReportedAsConnectionRefused()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var closed = Repository.FreeTcpPort();
+        var channelId = await _app.EmailChannelAsync(tenant, new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "imap", host = "127.0.0.1", port = closed, ssl = true },
+            outgoing = new { host = "127.0.0.1", port = _servers.SmtpsPort, ssl = true },
+        });
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        var failed = Assert.Single(Checks(result), c => !c["ok"]!.GetValue<bool>());
+        Assert.Equal("Incoming server (IMAP): connection", failed["name"]!.GetValue<string>());
+        Assert.Contains("Connection refused", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{closed}", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SslOnAPlainTextPortIsReportedAsATlsProblem()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var channelId = await _app.EmailChannelAsync(tenant, new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "imap", host = "127.0.0.1", port = _servers.ImapPort, ssl = true },
+            outgoing = new { host = "127.0.0.1", port = _servers.SmtpPort, ssl = true },
+        });
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        var failed = Checks(result).Where(c => !c["ok"]!.GetValue<bool>()).ToList();
+        Assert.Equal(2, failed.Count);
+        Assert.All(failed, c => Assert.Contains("TLS", c["error"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.All(failed, c => Assert.Contains("set ssl to false", c["error"]!.GetValue<string>(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PlainTextOnATlsPortIsReportedAsATlsMismatch()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var channelId = await _app.EmailChannelAsync(tenant, new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "pop3", host = "127.0.0.1", port = _servers.Pop3sPort, ssl = false },
+            outgoing = new { host = "127.0.0.1", port = _servers.SmtpsPort, ssl = false },
+        });
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        var failed = Checks(result).Where(c => !c["ok"]!.GetValue<bool>()).ToList();
+        Assert.Equal(2, failed.Count);
+        Assert.All(failed, c => Assert.Contains("TLS mismatch", c["error"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.All(failed, c => Assert.Contains("set ssl to true", c["error"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task AnUnknownHostIsReportedAsNameResolution()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var channelId = await _app.EmailChannelAsync(tenant, new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "imap", host = "no-such-host.invalid", port = 993, ssl = true },
+            outgoing = new { host = "127.0.0.1", port = _servers.SmtpsPort, ssl = true },
+        });
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        var failed = Assert.Single(Checks(result), c => !c["ok"]!.GetValue<bool>());
+        Assert.Contains("Name resolution failed", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("no-such-host.invalid", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,52 @@
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Conversations;
+using Omni.Storage;
+
+namespace Omni.Tests.MicrosoftEmail;
+
+/// <summary>The app's real conversation store, made to fail on demand as if Table Storage were down.</summary>
+public sealed class SwitchableConversationStore(IConversationStore inner) : IConversationStore
+{
+    public bool Failing { get; set; }
+
+    /// <summary>Wraps the app's registered store; the test finds it as the app's <see cref="IConversationStore"/>.</summary>
+    public static void Install(IServiceCollection services)
+    {
+        var registered = services.Last(d => d.ServiceType == typeof(IConversationStore));
+        services.Remove(registered);
+        services.AddSingleton<IConversationStore>(sp => new SwitchableConversationStore((IConversationStore)ActivatorUtilities.CreateInstance(sp, registered.ImplementationType!)));
+    }
+
+    public Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default) =>
+        Failing ? throw new Azure.RequestFailedException(503, "Storage is down (test).") : inner.AppendInboundAsync(message, cancellationToken);
+
+    public Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default) =>
+        inner.AppendOutboundAsync(conversation, text, html, attachments, cancellationToken);
+
+    public Task<Conversation?> GetConversationAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
+        inner.GetConversationAsync(companyId, conversationId, cancellationToken);
+
+    public Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        inner.GetMessageAsync(companyId, conversationId, messageId, cancellationToken);
+
+    public Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
+        inner.ListMessagesAsync(companyId, conversationId, limit, continuationToken, cancellationToken);
+
+    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
+        inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
+
+    public Task ReleaseAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default) =>
+        inner.ReleaseAsync(companyId, channelId, externalId, cancellationToken);
+
+    public Task<Reservation> ReserveAsync(string companyId, string channelId, string externalId, string? bodyHash, CancellationToken cancellationToken = default) =>
+        inner.ReserveAsync(companyId, channelId, externalId, bodyHash, cancellationToken);
+
+    public Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
+        inner.ListConversationsAsync(companyId, filter, limit, continuationToken, cancellationToken);
+
+    public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
+        inner.CloseAsync(companyId, conversationId, cancellationToken);
+
+    public Task<PagedResult<Message>> ListChannelMessagesAsync(string companyId, string channelId, MessageDirection? direction, DateTimeOffset? since, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
+        inner.ListChannelMessagesAsync(companyId, channelId, direction, since, limit, continuationToken, cancellationToken);
+}
