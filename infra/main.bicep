@@ -55,14 +55,18 @@ var storageTables = [
   'AuditEvents'
   'Conversations'
   'WebhookDeliveries'
+  'MailboxState'
+  'MailQuarantine'
 ]
 var storageQueues = [
   'outbound-messages'
   'webhook-deliveries'
+  'mailbox-polls'
 ]
 var storageContainers = [
   'attachments'
   'webhook-payloads'
+  'mail'
 ]
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))

@@ -42,6 +42,8 @@ namespace Omni.Functions.Hosting;
 [JsonSerializable(typeof(DeliverySummaryResponse))]
 [JsonSerializable(typeof(ListResponse<DeliverySummaryResponse>))]
 [JsonSerializable(typeof(DeliveryResponse))]
+[JsonSerializable(typeof(QuarantinedMailResponse))]
+[JsonSerializable(typeof(ListResponse<QuarantinedMailResponse>))]
 [JsonSerializable(typeof(InvocationRequest))]
 [JsonSerializable(typeof(InvocationResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
