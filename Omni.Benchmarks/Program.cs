@@ -6,6 +6,7 @@ using Omni.Benchmarks;
 var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>>>(StringComparer.OrdinalIgnoreCase)
 {
     // Each feature adds its own line: ["name"] = run => FeatureBenchmark.RunAsync(run),
+    ["email-ingest"] = EmailIngestBenchmark.RunAsync,
 };
 
 var selected = args.Where(a => !a.StartsWith('-')).ToList();
