@@ -144,6 +144,24 @@ public sealed class EmailIngestTests(AzuriteFixture azurite, MailServerFixture m
     }
 
     [Fact]
+    public async Task AReplyFromSomeoneElseArrivingInTheSamePollAsItsParentJoinsItsConversation()
+    {
+        var (tenant, mailbox, channelId) = await ImapChannelAsync();
+        var parent = await _servers.SendAsync("chefe@" + MailServerProcess.CustomerDomain, mailbox.Address, "Contrato", "Segue o contrato.");
+        await _servers.WaitForInboxAsync(mailbox, 1);
+        await _servers.SendAsync("colega@" + MailServerProcess.CustomerDomain, mailbox.Address, "Re: Contrato", "Complementando.", inReplyTo: parent.MessageId);
+        await _servers.SendAsync("outro@" + MailServerProcess.CustomerDomain, mailbox.Address, "Sem relação", "Outro assunto.");
+        await _servers.WaitForInboxAsync(mailbox, 3);
+
+        Assert.Equal(3, (await _app.PollAsync(tenant, channelId)).Ingested);
+
+        var conversations = await _app.ConversationsAsync(tenant, channelId);
+        Assert.Equal(2, conversations.Count);
+        var contract = conversations.Single(c => c["subject"]!.GetValue<string>() == "Contrato");
+        Assert.Equal(2, (await _app.MessagesAsync(tenant, contract["id"]!.GetValue<string>())).Count);
+    }
+
+    [Fact]
     public async Task OversizedAndUnparseableMailIsQuarantinedListedAndNeverBlocksTheMailbox()
     {
         var (tenant, mailbox, channelId) = await ImapChannelAsync();
