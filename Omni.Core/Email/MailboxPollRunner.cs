@@ -63,6 +63,13 @@ public sealed partial class MailboxPollRunner(
             LogServerFailed(channel.Id, MailFailureKind.Protocol, ex.GetType().Name);
             return null;
         }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // The channel's password cannot be decrypted with this app's key (another environment's row, a key
+            // rotated without re-saving): retrying cannot help, and the channel's owner must save it again.
+            LogUnreadableSecret(channel.Id);
+            return null;
+        }
         catch (MailboxLeaseLostException)
         {
             LogLeaseLost(channel.Id);
@@ -75,6 +82,9 @@ public sealed partial class MailboxPollRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox poll of channel {ChannelId} could not use its server ({Kind}): {Reason}")]
     private partial void LogServerFailed(string channelId, MailFailureKind kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Mailbox poll of channel {ChannelId}: its stored password cannot be decrypted with Omni__SecretsKey; save the channel's settings again")]
+    private partial void LogUnreadableSecret(string channelId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox poll of channel {ChannelId} lost its lease to another poller and stopped")]
     private partial void LogLeaseLost(string channelId);
