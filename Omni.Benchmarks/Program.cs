@@ -6,6 +6,7 @@ using Omni.Benchmarks;
 var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>>>(StringComparer.OrdinalIgnoreCase)
 {
     // Each feature adds its own line: ["name"] = run => FeatureBenchmark.RunAsync(run),
+    ["receive-hook"] = ReceiveHookBenchmark.RunAsync,
     ["email-ingest"] = EmailIngestBenchmark.RunAsync,
 };
 

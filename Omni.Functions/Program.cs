@@ -28,6 +28,7 @@ app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
 app.MapConversationEndpoints();
+app.MapReceiveHookEndpoints();
 app.MapEmailEndpoints();
 app.MapInvocationEndpoints();
 

@@ -70,6 +70,7 @@ public interface IConversationStore
 
     Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
 
+    /// <summary>A conversation's history, both directions, oldest first.</summary>
     Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 
     /// <summary>
@@ -84,6 +85,9 @@ public interface IConversationStore
     /// instead of repeating it. A marker older than the in-flight timeout (a crashed request) is taken over.
     /// </summary>
     Task<Reservation> ReserveAsync(string companyId, string channelId, string externalId, string? bodyHash, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives a reservation up after the slow work failed, so a retry need not wait for the in-flight timeout.</summary>
+    Task ReleaseAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default);
 
     /// <summary>A company's conversations, newest first.</summary>
     Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default);

@@ -16,6 +16,7 @@ public static class ConversationsServiceCollectionExtensions
             .Validate(o => o.OutboundRetryDelay > TimeSpan.Zero && o.OutboundRetryMaxDelay >= o.OutboundRetryDelay && o.OutboundRetryMaxDelay <= TimeSpan.FromDays(7),
                 "Omni__Conversations__OutboundRetryDelay must be positive and OutboundRetryMaxDelay between it and 7 days (the queue's limit).")
             .ValidateOnStart();
+        services.AddMemoryCache();
         services.AddSingleton<IConversationStore, TableConversationStore>();
         services.AddSingleton<OutboundQueue>();
         services.AddSingleton<AttachmentStore>();

@@ -144,6 +144,9 @@ internal sealed class TableConversationStore(TableServiceClient tables, TimeProv
         return new Reservation(ReservationOutcome.InFlight);
     }
 
+    public async Task ReleaseAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default) =>
+        await TryAsync(() => _table.DeleteEntityAsync(companyId, Pending(channelId, externalId), ETag.All, cancellationToken));
+
     public async Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default)
     {
         var now = clock.GetUtcNow();

@@ -59,7 +59,9 @@ internal static class ConversationEndpoints
         conversations.MapGet("/{conversationId}/messages", HistoryAsync).RequireCompanyScope(Scopes.ConversationsRead)
             .WithSummary("A conversation's history, both directions, oldest first");
         conversations.MapPost("/{conversationId}/messages", SendAsync).RequireCompanyScope(Scopes.ConversationsWrite)
-            .WithSummary("Send a message to the contact by the channel's transport; 202 once it is queued");
+            .WithSummary("Send a message to the contact by the channel's transport; 202 once it is queued")
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         conversations.MapPost("/{conversationId}/close", CloseAsync).RequireCompanyScope(Scopes.ConversationsWrite)
             .WithSummary("Close a conversation; the contact's next message opens a new one");
 
@@ -179,7 +181,16 @@ internal static class ConversationEndpoints
         }
 
         var message = await store.AppendOutboundAsync(conversation, text, null, refs, cancellationToken);
-        await queue.EnqueueAsync(new OutboundWork(tenant.CompanyId, conversation.Id, message.Id), cancellationToken: cancellationToken);
+        try
+        {
+            await queue.EnqueueAsync(new OutboundWork(tenant.CompanyId, conversation.Id, message.Id), cancellationToken: cancellationToken);
+        }
+        catch
+        {
+            // Never leave a message that looks queued but is not: the caller gets an error and retries with a new one.
+            await store.SetStatusAsync(tenant.CompanyId, conversation.Id, message.Id, MessageStatus.Failed, "The message could not be queued for sending.", cancellationToken: CancellationToken.None);
+            throw;
+        }
         return TypedResults.Accepted($"/api/companies/{tenant.CompanyId}/conversations/{conversation.Id}/messages", new SendMessageResponse(message.Id, message.Status));
     }
 

@@ -166,6 +166,20 @@ public sealed class OutboundPipelineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AMessageQueuedBeforeItsChannelWasDeletedFailsVisibly()
+    {
+        var (tenant, conversation) = await ConversationAsync();
+        var message = await Store.AppendOutboundAsync(conversation, "ok", null, []);
+        await _app.As(tenant.ManagementKey).DeleteAsync($"/api/companies/{tenant.CompanyId}/channels/{conversation.ChannelId}");
+
+        await _app.Services.GetRequiredService<OutboundQueue>().EnqueueAsync(new OutboundWork(tenant.CompanyId, conversation.Id, message.Id));
+        var failed = await WaitForStatusAsync(tenant, conversation.Id, message.Id, "failed");
+
+        Assert.Contains("channel was deleted", failed["error"]!.GetValue<string>());
+        Assert.DoesNotContain(_transport.Calls, c => c.MessageId == message.Id);
+    }
+
+    [Fact]
     public async Task AMessageQueuedBeforeItsConversationClosedFailsVisibly()
     {
         var (tenant, conversation) = await ConversationAsync();

@@ -28,6 +28,8 @@ public sealed class CrossTenantTests(AzuriteFixture azurite) : IAsyncLifetime
             ["channelId"] = victim.ChannelId,
             ["keyId"] = keys["items"]![0]!["id"]!.GetValue<string>(),
             ["serviceId"] = victim.Tenant.ServiceId,
+            ["conversationId"] = (await Arrange.ReadAsync(await _app.As(victim.ApiKey).PostAsJsonAsync("/api/receive_hook",
+                new { externalId = "erp-1", contact = new { externalId = "cust-1" }, text = "hi" }), HttpStatusCode.Accepted))["conversationId"]!.GetValue<string>(),
         };
         var routes = RouteCatalog.ApiRoutes(_app).Where(r => r.Pattern.StartsWith("/api/companies/{companyId}", StringComparison.Ordinal)).ToList();
         Assert.True(routes.Count >= 15, $"Expected the company routes, found {routes.Count}.");
