@@ -2,13 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Azure.Core;
-using Azure.Core.Pipeline;
 using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Search;
 using MailKit.Security;
-using Microsoft.Extensions.Azure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -41,7 +38,6 @@ internal static class EmailIngestBenchmark
         servers.AddUser(mailbox, password);
         await FillAsync(servers, mailbox, password, MessageCount);
 
-        var storageCalls = new StorageCallCounter();
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -52,7 +48,7 @@ internal static class EmailIngestBenchmark
         });
         builder.Logging.ClearProviders();
         builder.AddOmniStorage();
-        builder.Services.AddAzureClients(clients => clients.ConfigureDefaults(o => o.AddPolicy(storageCalls, HttpPipelinePosition.PerRetry)));
+        var storageCalls = StorageTransactionCounter.AttachTo(builder.Services);
         builder.Services.AddOmniChannels().AddOmniAudit().AddOmniConversations().AddOmniEmail();
         using var host = builder.Build();
         await host.StartAsync();
@@ -72,9 +68,16 @@ internal static class EmailIngestBenchmark
         var imap = host.Services.GetRequiredService<ImapMailboxPoller>();
 
         // Baseline: a plain MailKit client reading every unseen message of the same mailbox (read-only, changes nothing).
-        var baseline = Stopwatch.StartNew();
-        var fetched = await PlainFetchAsync(servers, mailbox, password);
-        baseline.Stop();
+        // Three times, the median: the machine is shared and one fetch takes about a second.
+        var fetches = new List<(TimeSpan Elapsed, int Count)>();
+        for (var i = 0; i < 3; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            var count = await PlainFetchAsync(servers, mailbox, password);
+            fetches.Add((watch.Elapsed, count));
+        }
+
+        var (baselineElapsed, fetched) = fetches.OrderBy(f => f.Elapsed).ElementAt(1);
 
         storageCalls.Reset();
         var ingest = Stopwatch.StartNew();
@@ -91,14 +94,14 @@ internal static class EmailIngestBenchmark
         }
 
         ingest.Stop();
-        var ingestCalls = storageCalls.Snapshot();
+        var ingestCalls = Tally(storageCalls);
 
         // An idle poll: nothing new on the server.
         var commands = new CommandCounter();
         imap.ProtocolLoggerFactory = () => commands;
         storageCalls.Reset();
         var idle = await poller.PollAsync(channel);
-        var idleCalls = storageCalls.Snapshot();
+        var idleCalls = Tally(storageCalls);
         imap.ProtocolLoggerFactory = null;
         if (idle.Ingested != 0)
         {
@@ -111,17 +114,17 @@ internal static class EmailIngestBenchmark
         // An idle timer tick with this one mailbox (due or not, it is one listing plus one queue write per due poll).
         storageCalls.Reset();
         var queued = await host.Services.GetRequiredService<MailboxPollScheduler>().TickAsync(DateTimeOffset.UtcNow);
-        var tickCalls = storageCalls.Snapshot();
+        var tickCalls = Tally(storageCalls);
 
         await host.StopAsync();
         var ingestRate = MessageCount / ingest.Elapsed.TotalSeconds;
-        var fetchRate = fetched / baseline.Elapsed.TotalSeconds;
+        var fetchRate = fetched / baselineElapsed.TotalSeconds;
         return new BenchmarkReport("email-ingest",
             "Ingesting a 1,000-message IMAP mailbox (raw MIME to Blob Storage, conversation threading in Table Storage, \\Seen set after storing) "
             + "beside a plain MailKit fetch of the same mailbox in the same run; and what an idle poll and an idle timer tick cost.",
             [
-                new BenchmarkRow("ingest rate", ingestRate, "msg/s", fetchRate, "plain MailKit fetch"),
-                new BenchmarkRow("ingest time, 1,000 messages", ingest.Elapsed.TotalSeconds, "s", baseline.Elapsed.TotalSeconds, "plain MailKit fetch"),
+                new BenchmarkRow("ingest rate", ingestRate, "msg/s", fetchRate, "plain MailKit fetch, median of 3"),
+                new BenchmarkRow("ingest time, 1,000 messages", ingest.Elapsed.TotalSeconds, "s", baselineElapsed.TotalSeconds, "plain MailKit fetch"),
                 new BenchmarkRow("storage transactions per ingested message", (double)ingestCalls.Total / MessageCount, "calls"),
                 new BenchmarkRow("idle poll: storage transactions", idleCalls.Total, "calls"),
                 new BenchmarkRow("idle poll: storage writes", idleCalls.Writes, "calls"),
@@ -134,8 +137,8 @@ internal static class EmailIngestBenchmark
                 ["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
                 ["servers"] = "Dovecot IMAPS on loopback (TLS), Azurite in memory",
                 ["messages"] = $"{MessageCount} × ~2 KB text+HTML, 20 senders",
-                ["storage calls while ingesting"] = string.Join(", ", ingestCalls.ByMethod.Select(p => $"{p.Key} {p.Value}")),
-                ["idle poll storage calls"] = string.Join(", ", idleCalls.ByMethod.Select(p => $"{p.Key} {p.Value}")),
+                ["storage calls while ingesting"] = string.Join(", ", ingestCalls.ByKind.Select(p => $"{p.Key} {p.Value}")),
+                ["idle poll storage calls"] = string.Join(", ", idleCalls.ByKind.Select(p => $"{p.Key} {p.Value}")),
             });
     }
 
@@ -225,35 +228,10 @@ internal static class EmailIngestBenchmark
         }
     }
 
-    /// <summary>Counts the storage service calls (every attempt, retries included) the app's Azure clients make.</summary>
-    private sealed class StorageCallCounter : HttpPipelineSynchronousPolicy
+    private static (long Total, long Writes, IReadOnlyDictionary<string, long> ByKind) Tally(StorageTransactionCounter counter)
     {
-        private readonly Dictionary<string, int> _byMethod = new(StringComparer.Ordinal);
-
-        public override void OnSendingRequest(HttpMessage message)
-        {
-            var key = $"{message.Request.Method}";
-            lock (_byMethod)
-            {
-                _byMethod[key] = _byMethod.GetValueOrDefault(key) + 1;
-            }
-        }
-
-        public void Reset()
-        {
-            lock (_byMethod)
-            {
-                _byMethod.Clear();
-            }
-        }
-
-        public (int Total, int Writes, IReadOnlyDictionary<string, int> ByMethod) Snapshot()
-        {
-            lock (_byMethod)
-            {
-                var copy = new Dictionary<string, int>(_byMethod);
-                return (copy.Values.Sum(), copy.Where(p => p.Key is not ("GET" or "HEAD")).Sum(p => p.Value), copy);
-            }
-        }
+        var snapshot = counter.Snapshot();
+        // Labels read "<service> <METHOD> ...": everything but GET and HEAD changes something.
+        return (snapshot.Values.Sum(), snapshot.Where(p => p.Key.Split(' ')[1] is not ("GET" or "HEAD")).Sum(p => p.Value), snapshot);
     }
 }
