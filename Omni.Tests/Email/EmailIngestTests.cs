@@ -63,6 +63,37 @@ public sealed class EmailIngestTests(AzuriteFixture azurite, MailServerFixture m
     }
 
     [Fact]
+    public async Task AttachmentsAreKeptInBlobStorageAndListedOnTheMessage()
+    {
+        var (tenant, mailbox, channelId) = await ImapChannelAsync();
+        var pdf = System.Text.Encoding.ASCII.GetBytes("%PDF-1.4 nota fiscal " + new string('n', 3000));
+        await _servers.SendAsync("fiscal@" + MailServerProcess.CustomerDomain, mailbox.Address, "Nota fiscal", "Segue a nota.", edit: m =>
+        {
+            var body = new MimeKit.BodyBuilder { TextBody = "Segue a nota." };
+            body.Attachments.Add("nota.pdf", pdf, new MimeKit.ContentType("application", "pdf"));
+            m.Body = body.ToMessageBody();
+        });
+        await _servers.WaitForInboxAsync(mailbox, 1);
+
+        Assert.Equal(1, (await _app.PollAsync(tenant, channelId)).Ingested);
+
+        var message = Assert.Single(await _app.AllMessagesAsync(tenant, channelId));
+        var attachment = Assert.Single(message["attachments"]!.AsArray())!;
+        Assert.Equal("nota.pdf", attachment["fileName"]!.GetValue<string>());
+        Assert.Equal("application/pdf", attachment["contentType"]!.GetValue<string>());
+        Assert.Equal(pdf.Length, attachment["size"]!.GetValue<long>());
+        var blobs = new BlobContainerClient(_app.StorageConnectionString, MailArchive.Container);
+        var stored = new List<string>();
+        await foreach (var blob in blobs.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"{tenant.CompanyId}/{channelId}/", CancellationToken.None))
+        {
+            stored.Add(blob.Name);
+        }
+
+        var name = Assert.Single(stored, n => n.EndsWith("-nota.pdf", StringComparison.Ordinal));
+        Assert.Equal(pdf, (await blobs.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray());
+    }
+
+    [Fact]
     public async Task MailAlreadyReadByAnotherClientIsNotIngested()
     {
         var (tenant, mailbox, channelId) = await ImapChannelAsync();
