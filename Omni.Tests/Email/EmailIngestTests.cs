@@ -130,6 +130,23 @@ public sealed class EmailIngestTests(AzuriteFixture azurite, MailServerFixture m
     }
 
     [Fact]
+    public async Task ACursorFromAnotherUidValidityIsDroppedAndUnseenMailIsStillIngested()
+    {
+        var (tenant, mailbox, channelId) = await ImapChannelAsync();
+        // As if the server had renumbered the folder: the stored UIDs belong to another UIDVALIDITY.
+        await new TableClient(_app.StorageConnectionString, MailboxStateStore.Table)
+            .UpsertEntityAsync(new TableEntity(tenant.CompanyId, channelId) { ["Cursor"] = "1:999999" });
+        await _servers.SendAsync("gil@" + MailServerProcess.CustomerDomain, mailbox.Address, "Depois da troca", "Ainda chega.");
+        await _servers.WaitForInboxAsync(mailbox, 1);
+
+        Assert.Equal(1, (await _app.PollAsync(tenant, channelId)).Ingested);
+
+        var cursor = (await new TableClient(_app.StorageConnectionString, MailboxStateStore.Table).GetEntityAsync<TableEntity>(tenant.CompanyId, channelId)).Value.GetString("Cursor");
+        Assert.NotEqual("1:999999", cursor);
+        Assert.EndsWith(":1", cursor, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TheSameMessageIdNeverBecomesTwoMessages()
     {
         var (tenant, mailbox, channelId) = await ImapChannelAsync();
