@@ -44,6 +44,7 @@ public sealed partial class MailboxPollRunner(
         try
         {
             var result = await poller.PollAsync(channel, cancellationToken);
+            LogPolled(channel.Id, result.Ingested, result.Duplicates, result.Quarantined);
             if (result.RetryAfter is { } after)
             {
                 // More mail than one poll takes: carry on soon instead of waiting a whole interval.
@@ -76,6 +77,9 @@ public sealed partial class MailboxPollRunner(
             return null;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Polled channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
+    private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a mailbox poll message that is not a poll request")]
     private partial void LogBadRequest();

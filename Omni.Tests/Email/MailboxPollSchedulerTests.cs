@@ -27,6 +27,32 @@ public sealed class MailboxPollSchedulerTests
     }
 
     [Fact]
+    public void AnyChannelAtAnyTimeIsDueOncePerIntervalOverConsecutiveTicks()
+    {
+        var tick = TimeSpan.FromSeconds(2);
+        for (var i = 0; i < 200; i++)
+        {
+            var id = $"chn_{Guid.NewGuid():N}";
+            var start = new DateTimeOffset(DateTimeOffset.UtcNow.UtcTicks - (DateTimeOffset.UtcNow.UtcTicks % tick.Ticks), TimeSpan.Zero).AddSeconds(i * 2);
+            var instants = Enumerable.Range(0, 5).SelectMany(k => MailboxPollScheduler.DueInstants(id, 10, start + (tick * k), tick)).ToList();
+
+            Assert.Single(instants);
+        }
+    }
+
+    [Fact]
+    public void ATickThatFiresALittleEarlyOrLateStandsForItsOwnBoundary()
+    {
+        // Found live: the local timer fired at :41.999, and flooring put that run in the :40 window again.
+        var boundary = new DateTimeOffset(2026, 11, 25, 10, 0, 42, TimeSpan.Zero);
+        var early = boundary.AddMilliseconds(-1);
+        var late = boundary.AddMilliseconds(700);
+
+        Assert.Equal(boundary, MailboxPollScheduler.WindowOf(early, TimeSpan.FromSeconds(2)));
+        Assert.Equal(boundary, MailboxPollScheduler.WindowOf(late, TimeSpan.FromSeconds(2)));
+    }
+
+    [Fact]
     public void MailboxesWithTheSameIntervalAreSpreadOverIt()
     {
         var seconds = Enumerable.Range(0, 50).Select(i => MailboxPollScheduler.DueInstants($"chn_{i}", 60, Start, TimeSpan.FromMinutes(1)).Single().Second).ToHashSet();

@@ -461,6 +461,10 @@ public sealed class MailServerProcess : IAsyncDisposable
         smtputf8_enable = no
         biff = no
         message_size_limit = 104857600
+        # A delivery deferred while Dovecot is busy (a loaded test machine) is retried within seconds, not minutes.
+        queue_run_delay = 1s
+        minimal_backoff_time = 1s
+        maximal_backoff_time = 2s
         alias_maps =
         alias_database =
         local_recipient_maps =
