@@ -10,6 +10,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>
     ["receive-hook"] = ReceiveHookBenchmark.RunAsync,
     ["webhook-delivery"] = WebhookDeliveryBenchmark.RunAsync,
     ["graph-poll"] = run => GraphPollBenchmark.RunAsync(run),
+    ["email-ingest"] = EmailIngestBenchmark.RunAsync,
 };
 
 var selected = args.Where(a => !a.StartsWith('-')).ToList();

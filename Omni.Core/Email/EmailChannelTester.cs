@@ -20,12 +20,11 @@ internal sealed class EmailChannelTester(MailConnector connector, IChannelStore 
         var incomingName = settings.Protocol == IncomingProtocol.Pop3 ? "POP3" : "IMAP";
         var checks = new List<ChannelCheck>();
         // The two servers are independent: test them side by side so a dead one costs one timeout, not two.
-        IMailService incoming = settings.Protocol == IncomingProtocol.Pop3 ? connector.CreatePop3() : connector.CreateImap();
+        using IMailService incoming = settings.Protocol == IncomingProtocol.Pop3 ? connector.CreatePop3() : connector.CreateImap();
         using var smtp = connector.CreateSmtp();
         var results = await Task.WhenAll(
             CheckServerAsync(incoming, $"Incoming server ({incomingName})", settings.Incoming, settings.Address, password, cancellationToken),
             CheckServerAsync(smtp, "Outgoing server (SMTP)", settings.Outgoing, settings.Address, password, cancellationToken));
-        incoming.Dispose();
         foreach (var r in results)
         {
             checks.AddRange(r);

@@ -23,6 +23,7 @@ internal sealed partial class ImapMailboxPoller(
 {
     public const string QuarantinedKeyword = "$OmniQuarantined";
     private const int BatchSize = 25;
+    private const long PrefetchBytes = 16L * 1024 * 1024;
 
     /// <summary>For the benchmark: the IMAP exchange of each poll goes here (commands are counted, never logged).</summary>
     public Func<IProtocolLogger>? ProtocolLoggerFactory { get; set; }
@@ -74,27 +75,41 @@ internal sealed partial class ImapMailboxPoller(
                 var summaries = await inbox.FetchAsync(batch, MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.Flags, cancellationToken);
                 var seen = new List<UniqueId>();
                 var marked = new List<UniqueId>();
-                foreach (var summary in summaries.OrderBy(s => s.UniqueId.Id))
+                // Read by someone else since the search: theirs, not ours.
+                var pending = summaries.Where(s => s.Flags?.HasFlag(MessageFlags.Seen) != true).OrderBy(s => s.UniqueId.Id).ToList();
+                var outcomes = new List<(UniqueId Uid, IngestOutcome Outcome)>();
+                if (pending.All(s => s.Size <= connector.Options.MaxMessageBytes) && pending.Sum(s => (long)(s.Size ?? 0)) <= PrefetchBytes)
                 {
-                    // Read by someone else since the search: theirs, not ours.
-                    if (summary.Flags?.HasFlag(MessageFlags.Seen) == true)
+                    // Small mail: read the batch first, then store it side by side (storage round trips dominate).
+                    var raw = new List<(string, byte[])>();
+                    foreach (var summary in pending)
                     {
-                        continue;
+                        using var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken);
+                        using var buffer = new MemoryStream();
+                        await stream.CopyToAsync(buffer, cancellationToken);
+                        raw.Add((ProviderId(cursor, summary.UniqueId), buffer.ToArray()));
                     }
 
-                    var providerId = string.Create(CultureInfo.InvariantCulture, $"imap:{cursor.UidValidity}:{summary.UniqueId.Id}");
-                    // Oversized mail is streamed whole into the quarantine; the rest is parsed and stored.
-                    IngestOutcome outcome;
-                    using (var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken))
+                    var results = await ingestor.IngestManyAsync(channel, raw, cancellationToken: cancellationToken);
+                    outcomes.AddRange(pending.Select((s, i) => (s.UniqueId, results[i])));
+                }
+                else
+                {
+                    foreach (var summary in pending)
                     {
-                        outcome = await ingestor.IngestAsync(channel, stream, providerId, summary.Size, cancellationToken);
+                        // Oversized mail is streamed whole into the quarantine; the rest is parsed and stored.
+                        using var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken);
+                        outcomes.Add((summary.UniqueId, await ingestor.IngestAsync(channel, stream, ProviderId(cursor, summary.UniqueId), summary.Size, cancellationToken)));
                     }
+                }
 
+                foreach (var (uid, outcome) in outcomes)
+                {
                     switch (outcome)
                     {
-                        case IngestOutcome.Ingested: ingested++; seen.Add(summary.UniqueId); break;
-                        case IngestOutcome.Duplicate: duplicates++; seen.Add(summary.UniqueId); break;
-                        default: quarantined++; marked.Add(summary.UniqueId); break;
+                        case IngestOutcome.Ingested: ingested++; seen.Add(uid); break;
+                        case IngestOutcome.Duplicate: duplicates++; seen.Add(uid); break;
+                        default: quarantined++; marked.Add(uid); break;
                     }
                 }
 
@@ -133,6 +148,8 @@ internal sealed partial class ImapMailboxPoller(
         LogPolled(channel.Id, ingested, duplicates, quarantined);
         return new PollResult(ingested, duplicates, quarantined, more ? TimeSpan.Zero : null);
     }
+
+    private static string ProviderId(Cursor cursor, UniqueId uid) => string.Create(CultureInfo.InvariantCulture, $"imap:{cursor.UidValidity}:{uid.Id}");
 
     private static async Task DisconnectQuietlyAsync(ImapClient client)
     {

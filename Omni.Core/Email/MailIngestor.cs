@@ -123,6 +123,63 @@ public sealed partial class MailIngestor(
         return result.Outcome == AppendOutcome.Created ? IngestOutcome.Ingested : IngestOutcome.Duplicate;
     }
 
+    /// <summary>
+    /// Ingests several messages already read from the server, side by side where that cannot change the outcome:
+    /// messages of one sender stay in their order on one worker, and a batch in which one message answers another
+    /// runs in order. Returns the outcomes in the order given; every outcome is durable when this returns.
+    /// </summary>
+    public async Task<IReadOnlyList<IngestOutcome>> IngestManyAsync(Channel channel, IReadOnlyList<(string ProviderId, byte[] Raw)> messages, int parallelism = 4, CancellationToken cancellationToken = default)
+    {
+        var outcomes = new IngestOutcome[messages.Count];
+        var keys = new string[messages.Count];
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        var parents = new List<string>();
+        for (var i = 0; i < messages.Count; i++)
+        {
+            try
+            {
+                var headers = await HeaderList.LoadAsync(new MemoryStream(messages[i].Raw, writable: false), cancellationToken);
+                keys[i] = InternetAddressList.TryParse(headers[HeaderId.From] ?? "", out var from) && from.Mailboxes.FirstOrDefault() is { } m ? m.Address.ToLowerInvariant() : "";
+                if (headers[HeaderId.MessageId] is { } id)
+                {
+                    ids.Add(Normalize(id));
+                }
+
+                parents.AddRange(new[] { headers[HeaderId.InReplyTo], headers[HeaderId.References] }
+                    .Where(v => v is not null).SelectMany(v => v!.Split([' ', '\t', '\r', '\n', ','], StringSplitOptions.RemoveEmptyEntries)).Select(Normalize));
+            }
+            catch (FormatException)
+            {
+                keys[i] = "";
+            }
+        }
+
+        // One message of the batch answers another: the answer must find its parent's conversation, so keep order.
+        if (parents.Any(ids.Contains))
+        {
+            parallelism = 1;
+        }
+
+        var groups = Enumerable.Range(0, messages.Count).GroupBy(i => parallelism == 1 ? "" : keys[i]).Select(g => g.ToList()).ToList();
+        using var gate = new SemaphoreSlim(parallelism);
+        await Task.WhenAll(groups.Select(async group =>
+        {
+            await gate.WaitAsync(cancellationToken);
+            try
+            {
+                foreach (var i in group)
+                {
+                    outcomes[i] = await IngestAsync(channel, new MemoryStream(messages[i].Raw, writable: false), messages[i].ProviderId, messages[i].Raw.Length, cancellationToken);
+                }
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
+        return outcomes;
+    }
+
     /// <summary>Message-ID without its angle brackets; a SHA-256 of the raw bytes for mail that has none, so a re-read copy still matches.</summary>
     public static string ExternalIdOf(MimeMessage message, byte[] raw) =>
         message.MessageId is { Length: > 0 } id ? Normalize(id) : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(raw));

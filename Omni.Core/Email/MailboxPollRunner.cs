@@ -44,6 +44,7 @@ public sealed partial class MailboxPollRunner(
         try
         {
             var result = await poller.PollAsync(channel, cancellationToken);
+            LogPolled(channel.Id, result.Ingested, result.Duplicates, result.Quarantined);
             if (result.RetryAfter is { } after)
             {
                 // More mail than one poll takes: carry on soon instead of waiting a whole interval.
@@ -63,6 +64,13 @@ public sealed partial class MailboxPollRunner(
             LogServerFailed(channel.Id, MailFailureKind.Protocol, ex.GetType().Name);
             return null;
         }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // The channel's password cannot be decrypted with this app's key (another environment's row, a key
+            // rotated without re-saving): retrying cannot help, and the channel's owner must save it again.
+            LogUnreadableSecret(channel.Id);
+            return null;
+        }
         catch (MailboxLeaseLostException)
         {
             LogLeaseLost(channel.Id);
@@ -70,11 +78,17 @@ public sealed partial class MailboxPollRunner(
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Polled channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
+    private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a mailbox poll message that is not a poll request")]
     private partial void LogBadRequest();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox poll of channel {ChannelId} could not use its server ({Kind}): {Reason}")]
     private partial void LogServerFailed(string channelId, MailFailureKind kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Mailbox poll of channel {ChannelId}: its stored password cannot be decrypted with Omni__SecretsKey; save the channel's settings again")]
+    private partial void LogUnreadableSecret(string channelId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Mailbox poll of channel {ChannelId} lost its lease to another poller and stopped")]
     private partial void LogLeaseLost(string channelId);

@@ -39,11 +39,14 @@ public sealed partial class MailboxPollScheduler(
         }
 
         var tick = options.Value.PollTick;
-        // Windows tile the timeline by tick, so a late or early timer run neither skips nor repeats a poll.
-        var windowStart = new DateTimeOffset(now.UtcTicks - (now.UtcTicks % tick.Ticks), TimeSpan.Zero);
-        var queued = 0;
+        // Windows tile the timeline by tick. The run belongs to the nearest tick boundary, not the one before it:
+        // timers fire a little early as often as a little late, and flooring would then repeat one window and skip
+        // the next (a run within half a tick of its boundary neither skips nor repeats a poll).
+        var windowStart = WindowOf(now, tick);
+        int queued = 0, mailboxes = 0;
         await foreach (var channel in channels.ListAllAsync(types, cancellationToken))
         {
+            mailboxes++;
             foreach (var due in DueInstants(channel.Id, EmailSettings.PollSecondsOf(channel), windowStart, tick))
             {
                 var delay = due - now;
@@ -53,9 +56,13 @@ public sealed partial class MailboxPollScheduler(
             }
         }
 
-        LogTicked(queued);
+        LogTicked(mailboxes, windowStart, queued);
         return queued;
     }
+
+    /// <summary>The tick boundary a timer run at <paramref name="now"/> stands for: the nearest one.</summary>
+    public static DateTimeOffset WindowOf(DateTimeOffset now, TimeSpan tick) =>
+        new((now.UtcTicks + (tick.Ticks / 2)) / tick.Ticks * tick.Ticks, TimeSpan.Zero);
 
     /// <summary>The instants in [<paramref name="windowStart"/>, +<paramref name="tick"/>) when a mailbox polled every <paramref name="pollSeconds"/> is due.</summary>
     public static IEnumerable<DateTimeOffset> DueInstants(string channelId, int pollSeconds, DateTimeOffset windowStart, TimeSpan tick)
@@ -71,8 +78,8 @@ public sealed partial class MailboxPollScheduler(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Mailbox poll tick queued {Queued} polls")]
-    private partial void LogTicked(int queued);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Mailbox poll tick: {Mailboxes} mailboxes, window from {WindowStart:O}, {Queued} polls queued")]
+    private partial void LogTicked(int mailboxes, DateTimeOffset windowStart, int queued);
 }
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]

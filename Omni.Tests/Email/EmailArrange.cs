@@ -118,7 +118,7 @@ public static class EmailAct
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{what}: not true within {timeout.TotalSeconds:0} s; {messages.Count} messages stored.\n" + string.Join("\n", app.Logs.Lines.Where(l => !l.StartsWith("Debug", StringComparison.Ordinal) && !l.Contains("Azure.Core", StringComparison.Ordinal) && !l.Contains("Microsoft.AspNetCore", StringComparison.Ordinal)).TakeLast(40)));
+                throw new TimeoutException($"{what}: not true within {timeout.TotalSeconds:0} s; {messages.Count} messages stored.\n" + string.Join("\n", app.Logs.Lines.Where(l => (!l.StartsWith("Debug", StringComparison.Ordinal) || l.Contains("Omni.Email", StringComparison.Ordinal)) && l.Split(' ') is [_, var category, ..] && !category.StartsWith("Azure.Core", StringComparison.Ordinal) && !category.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal)).TakeLast(60)));
             }
 
             await Task.Delay(250);

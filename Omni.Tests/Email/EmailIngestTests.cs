@@ -63,6 +63,37 @@ public sealed class EmailIngestTests(AzuriteFixture azurite, MailServerFixture m
     }
 
     [Fact]
+    public async Task AttachmentsAreKeptInBlobStorageAndListedOnTheMessage()
+    {
+        var (tenant, mailbox, channelId) = await ImapChannelAsync();
+        var pdf = System.Text.Encoding.ASCII.GetBytes("%PDF-1.4 nota fiscal " + new string('n', 3000));
+        await _servers.SendAsync("fiscal@" + MailServerProcess.CustomerDomain, mailbox.Address, "Nota fiscal", "Segue a nota.", edit: m =>
+        {
+            var body = new MimeKit.BodyBuilder { TextBody = "Segue a nota." };
+            body.Attachments.Add("nota.pdf", pdf, new MimeKit.ContentType("application", "pdf"));
+            m.Body = body.ToMessageBody();
+        });
+        await _servers.WaitForInboxAsync(mailbox, 1);
+
+        Assert.Equal(1, (await _app.PollAsync(tenant, channelId)).Ingested);
+
+        var message = Assert.Single(await _app.AllMessagesAsync(tenant, channelId));
+        var attachment = Assert.Single(message["attachments"]!.AsArray())!;
+        Assert.Equal("nota.pdf", attachment["fileName"]!.GetValue<string>());
+        Assert.Equal("application/pdf", attachment["contentType"]!.GetValue<string>());
+        Assert.Equal(pdf.Length, attachment["size"]!.GetValue<long>());
+        var blobs = new BlobContainerClient(_app.StorageConnectionString, MailArchive.Container);
+        var stored = new List<string>();
+        await foreach (var blob in blobs.GetBlobsAsync(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, $"{tenant.CompanyId}/{channelId}/", CancellationToken.None))
+        {
+            stored.Add(blob.Name);
+        }
+
+        var name = Assert.Single(stored, n => n.EndsWith("-nota.pdf", StringComparison.Ordinal));
+        Assert.Equal(pdf, (await blobs.GetBlobClient(name).DownloadContentAsync()).Value.Content.ToArray());
+    }
+
+    [Fact]
     public async Task MailAlreadyReadByAnotherClientIsNotIngested()
     {
         var (tenant, mailbox, channelId) = await ImapChannelAsync();
@@ -96,6 +127,23 @@ public sealed class EmailIngestTests(AzuriteFixture azurite, MailServerFixture m
         Assert.Equal(before.ETag, after.ETag);
         Assert.Null(after.GetString("LeaseOwner"));
         Assert.Single(await _app.AllMessagesAsync(tenant, channelId));
+    }
+
+    [Fact]
+    public async Task ACursorFromAnotherUidValidityIsDroppedAndUnseenMailIsStillIngested()
+    {
+        var (tenant, mailbox, channelId) = await ImapChannelAsync();
+        // As if the server had renumbered the folder: the stored UIDs belong to another UIDVALIDITY.
+        await new TableClient(_app.StorageConnectionString, MailboxStateStore.Table)
+            .UpsertEntityAsync(new TableEntity(tenant.CompanyId, channelId) { ["Cursor"] = "1:999999" });
+        await _servers.SendAsync("gil@" + MailServerProcess.CustomerDomain, mailbox.Address, "Depois da troca", "Ainda chega.");
+        await _servers.WaitForInboxAsync(mailbox, 1);
+
+        Assert.Equal(1, (await _app.PollAsync(tenant, channelId)).Ingested);
+
+        var cursor = (await new TableClient(_app.StorageConnectionString, MailboxStateStore.Table).GetEntityAsync<TableEntity>(tenant.CompanyId, channelId)).Value.GetString("Cursor");
+        Assert.NotEqual("1:999999", cursor);
+        Assert.EndsWith(":1", cursor, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -141,6 +189,24 @@ public sealed class EmailIngestTests(AzuriteFixture azurite, MailServerFixture m
         Assert.Equal(2, history.Count);
         Assert.Equal(reply.MessageId, history[1]["externalId"]!.GetValue<string>());
         Assert.Equal(first.MessageId, (await _app.MessagesAsync(tenant, conversationId)).Single()["externalId"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AReplyFromSomeoneElseArrivingInTheSamePollAsItsParentJoinsItsConversation()
+    {
+        var (tenant, mailbox, channelId) = await ImapChannelAsync();
+        var parent = await _servers.SendAsync("chefe@" + MailServerProcess.CustomerDomain, mailbox.Address, "Contrato", "Segue o contrato.");
+        await _servers.WaitForInboxAsync(mailbox, 1);
+        await _servers.SendAsync("colega@" + MailServerProcess.CustomerDomain, mailbox.Address, "Re: Contrato", "Complementando.", inReplyTo: parent.MessageId);
+        await _servers.SendAsync("outro@" + MailServerProcess.CustomerDomain, mailbox.Address, "Sem relação", "Outro assunto.");
+        await _servers.WaitForInboxAsync(mailbox, 3);
+
+        Assert.Equal(3, (await _app.PollAsync(tenant, channelId)).Ingested);
+
+        var conversations = await _app.ConversationsAsync(tenant, channelId);
+        Assert.Equal(2, conversations.Count);
+        var contract = conversations.Single(c => c["subject"]!.GetValue<string>() == "Contrato");
+        Assert.Equal(2, (await _app.MessagesAsync(tenant, contract["id"]!.GetValue<string>())).Count);
     }
 
     [Fact]

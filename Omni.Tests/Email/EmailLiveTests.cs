@@ -68,6 +68,7 @@ public sealed class EmailLiveTests(AzuriteFixture azurite, MailServerFixture mai
         var customer = "live@" + MailServerProcess.CustomerDomain;
 
         await _servers.SendAsync(customer, mailbox.Address, "Ao vivo", "Chegou pelo Postfix.");
+        await _servers.WaitForInboxAsync(mailbox, 1);
 
         var messages = await _app.WaitForMessagesAsync(tenant, channelId, m => m.Count == 1, TimeSpan.FromSeconds(10 + 10), "the mail is in the history");
         Assert.Equal("Chegou pelo Postfix.", messages[0]["text"]!.GetValue<string>().Trim());
@@ -90,6 +91,7 @@ public sealed class EmailLiveTests(AzuriteFixture azurite, MailServerFixture mai
             + "<img src=\"https://acme.example/logo.png\" onerror=\"alert(1)\"><script>alert(2)</script><a href=\"javascript:alert(3)\">x</a>";
         var channelId = await _app.EmailChannelAsync(tenant, EmailArrange.ImapSettings(_servers, mailbox, signatureHtml: signature, pollSeconds: 10));
         var original = await _servers.SendAsync(customer.Address, mailbox.Address, "Pedido 4711", "Onde está meu pedido?");
+        await _servers.WaitForInboxAsync(mailbox, 1);
         await _app.WaitForMessagesAsync(tenant, channelId, m => m.Count == 1, TimeSpan.FromSeconds(20), "the customer's mail is ingested");
         var conversationId = Assert.Single(await _app.ConversationsAsync(tenant, channelId))["id"]!.GetValue<string>();
         var preview = await (await _app.As(tenant.ManagementKey).GetAsync($"/api/companies/{tenant.CompanyId}/channels/{channelId}/signature/preview")).Content.ReadAsStringAsync();
@@ -118,6 +120,7 @@ public sealed class EmailLiveTests(AzuriteFixture azurite, MailServerFixture mai
 
         // The customer answers our reply with a new subject: it threads by In-Reply-To into the same conversation.
         await _servers.SendAsync(customer.Address, mailbox.Address, "Obrigada", "Recebido, obrigada!", inReplyTo: reply.MessageId);
+        await _servers.WaitForInboxAsync(mailbox, 2);
         await _app.WaitForMessagesAsync(tenant, channelId, m => m.Count == 3, TimeSpan.FromSeconds(20), "the customer's answer is ingested");
         Assert.Single(await _app.ConversationsAsync(tenant, channelId));
         Assert.Equal(3, (await _app.MessagesAsync(tenant, conversationId)).Count);

@@ -15,6 +15,12 @@ public sealed class MailServerProcess : IAsyncDisposable
     public const string Domain = "omni.test";
     public const string CustomerDomain = "customer.test";
 
+    /// <summary>Postfix refuses mail to this address for good (550) …</summary>
+    public const string RejectedRecipient = "rejected@" + CustomerDomain;
+
+    /// <summary>… and to this one for now (450).</summary>
+    public const string BusyRecipient = "busy@" + CustomerDomain;
+
     private readonly string _dir;
     private readonly Process _postfix;
     private readonly object _usersLock = new();
@@ -451,14 +457,22 @@ public sealed class MailServerProcess : IAsyncDisposable
         smtpd_sasl_type = dovecot
         smtpd_sasl_path = inet:127.0.0.1:{p.Auth}
         smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject
+        smtpd_recipient_restrictions = {RecipientRestrictions}
         smtputf8_enable = no
         biff = no
         message_size_limit = 104857600
+        # A delivery deferred while Dovecot is busy (a loaded test machine) is retried within seconds, not minutes.
+        queue_run_delay = 1s
+        minimal_backoff_time = 1s
+        maximal_backoff_time = 2s
         alias_maps =
         alias_database =
         local_recipient_maps =
 
         """;
+
+    private static readonly string RecipientRestrictions =
+        "check_recipient_access inline:{ { " + RejectedRecipient + " = 550 5.1.1 No such user here }, { " + BusyRecipient + " = 450 4.2.1 Mailbox busy, try later } }, permit";
 
     private static string PostfixMaster(Ports p) => $"""
         {p.Smtp} inet n - n - - smtpd
