@@ -1,7 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Azure.Data.Tables;
 using Omni.Storage;
 
@@ -32,6 +34,19 @@ internal static class ConversationRows
     // Text and HTML are kept as binary chunks (a binary property holds 64 KiB, a string only 32K characters).
     public const int BodyLimitBytes = 256 * 1024;
     private const int ChunkBytes = 64 * 1000;
+
+    /// <summary>
+    /// Metadata is one binary property (64 KiB at most); with both bodies at their limit the entity stays under 1 MiB.
+    /// receive_hook refuses more than this, measured as <see cref="MetadataBytes"/> counts it.
+    /// </summary>
+    public const int MetadataLimitBytes = 60 * 1024;
+
+    // Stored as plain UTF-8 (ç is 2 bytes, not a 6-byte \u escape); it is read back as JSON, never embedded in HTML.
+    private static readonly JsonTypeInfo<IReadOnlyDictionary<string, string>> MetadataJson = (JsonTypeInfo<IReadOnlyDictionary<string, string>>)
+        new JsonSerializerOptions(ConversationJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }
+            .GetTypeInfo(typeof(IReadOnlyDictionary<string, string>));
+
+    public static byte[] MetadataBytes(IReadOnlyDictionary<string, string> metadata) => JsonSerializer.SerializeToUtf8Bytes(metadata, MetadataJson);
 
     public static string Conversation(string conversationId) => $"c|{conversationId}";
 
@@ -89,7 +104,7 @@ internal static class ConversationRows
         WriteChunks(e, "Html", m.Html);
         if (m.Metadata is { Count: > 0 })
         {
-            e["Metadata"] = JsonSerializer.SerializeToUtf8Bytes(m.Metadata, ConversationJsonContext.Default.IReadOnlyDictionaryStringString);
+            e["Metadata"] = MetadataBytes(m.Metadata);
         }
 
         if (m.Mail is not null)

@@ -8,8 +8,8 @@ namespace Omni.Webhooks;
 
 /// <summary>
 /// Records the delivery (payload included) and queues its first attempt. A retried publish of the same message
-/// event finds the first delivery and keeps its <c>webhook-id</c>, so an integrator never sees one event twice
-/// under two ids.
+/// event (or of a conversation's close) finds the first delivery and keeps its <c>webhook-id</c>, so an integrator
+/// never sees one event twice under two ids.
 /// </summary>
 internal sealed partial class WebhookPublisher(
     IWebhookDeliveryStore store,
@@ -42,7 +42,11 @@ internal sealed partial class WebhookPublisher(
             Payload = payload,
         };
 
-        var delivery = await store.CreateAsync(draft, messageId is null ? null : $"{eventType}:{messageId}", cancellationToken);
+        // A conversation closes once for good (a later message opens a new one), so its id keys the close event.
+        var key = messageId is not null ? $"{eventType}:{messageId}"
+            : eventType == WebhookEventTypes.ConversationClosed && draft.ConversationId is { } closedId ? $"{eventType}:{closedId}"
+            : null;
+        var delivery = await store.CreateAsync(draft, key, cancellationToken);
         if (delivery.Status == DeliveryStatus.Pending)
         {
             // For a repeated publish this queues the pending attempt again; the claim on the row keeps it to one send.

@@ -13,6 +13,7 @@ internal static class AttachmentRules
     public const int MaxCount = 10;
     public const int MaxBytes = 512 * 1024;
     public const int MaxTextCharacters = 100_000;
+    public const int MaxContentTypeCharacters = 200;
 
     // Types a browser or mail client will not run: no HTML, SVG or executables.
     private static readonly string[] AllowedPrefixes = ["image/", "audio/", "video/", "application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument."];
@@ -69,6 +70,11 @@ internal static class AttachmentRules
             if (string.IsNullOrEmpty(contentType))
             {
                 errors.Add($"{field}.contentType", "Required.");
+            }
+            else if (contentType.Length > MaxContentTypeCharacters)
+            {
+                // Parameters could otherwise grow the stored attachment list past what one property holds.
+                errors.Add($"{field}.contentType", $"At most {MaxContentTypeCharacters} characters.");
             }
             else if (!System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed) || parsed.MediaType is null || !IsAllowedType(parsed.MediaType))
             {

@@ -197,21 +197,15 @@ internal static class ConversationEndpoints
     private static async Task<Results<Ok<ConversationResponse>, NotFound>> CloseAsync(
         string conversationId, IConversationStore store, IChannelStore channels, IServiceProvider services, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var before = await store.GetConversationAsync(tenant.CompanyId, conversationId, cancellationToken);
-        if (before is null)
-        {
-            return TypedResults.NotFound();
-        }
-
         var closed = await store.CloseAsync(tenant.CompanyId, conversationId, cancellationToken);
         if (closed is null)
         {
             return TypedResults.NotFound();
         }
 
-        // Only the call that closed it tells the integrator; repeating the close is a no-op.
-        if (before.Status == ConversationStatus.Open
-            && await channels.GetAsync(tenant.CompanyId, closed.ChannelId, cancellationToken: cancellationToken) is { Type: ChannelTypes.Omni } channel
+        // Every close publishes, the repeated one too: the publisher keys the event by conversation, so a close retried
+        // after a failed publish delivers it and concurrent closes deliver it once under one webhook-id.
+        if (await channels.GetAsync(tenant.CompanyId, closed.ChannelId, cancellationToken: cancellationToken) is { Type: ChannelTypes.Omni } channel
             && services.GetService<IWebhookPublisher>() is { } publisher)
         {
             await publisher.PublishAsync(channel, WebhookEventTypes.ConversationClosed, new JsonObject

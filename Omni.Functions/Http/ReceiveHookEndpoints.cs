@@ -230,6 +230,13 @@ internal static partial class ReceiveHookEndpoints
             }
         }
 
+        // Entries within their limits can still add up past what one stored property holds.
+        if (errors.IsValid && ConversationRows.MetadataBytes(result).Length > ConversationRows.MetadataLimitBytes)
+        {
+            errors.Add("metadata", $"At most {ConversationRows.MetadataLimitBytes / 1024} KiB in total as UTF-8 JSON.");
+            return null;
+        }
+
         return result;
     }
 

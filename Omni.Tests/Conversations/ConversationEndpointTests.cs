@@ -14,8 +14,17 @@ public sealed class RecordingWebhookPublisher : IWebhookPublisher
 {
     public ConcurrentQueue<(string ChannelId, string EventType, JsonObject Data)> Events { get; } = new();
 
+    /// <summary>When set, the next publish throws as a storage outage would, and clears it.</summary>
+    public bool FailNext { get; set; }
+
     public Task<string?> PublishAsync(Channel channel, string eventType, JsonObject data, string? messageId = null, CancellationToken cancellationToken = default)
     {
+        if (FailNext)
+        {
+            FailNext = false;
+            throw new InvalidOperationException("The webhook pipeline is down.");
+        }
+
         Events.Enqueue((channel.Id, eventType, data));
         return Task.FromResult<string?>("dlv_test");
     }
@@ -90,7 +99,7 @@ public sealed class ConversationEndpointTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ClosingAnOmniConversationPublishesConversationClosedOnce()
+    public async Task EveryCloseOfAnOmniConversationHandsConversationClosedToThePublisherWhichKeepsItOnce()
     {
         var (channel, conversationId, _) = await ReceivedAsync();
         var tenant = channel.Tenant;
@@ -101,10 +110,27 @@ public sealed class ConversationEndpointTests : IAsyncLifetime
         Assert.Equal("closed", closed["status"]!.GetValue<string>());
         Assert.NotNull(closed["closedAt"]);
         var events = _publisher.Events.Where(e => e.Data["conversationId"]!.GetValue<string>() == conversationId).ToList();
-        var published = Assert.Single(events);
+        Assert.Equal(2, events.Count);
+        Assert.All(events, e => Assert.Equal(WebhookEventTypes.ConversationClosed, e.EventType));
+        Assert.All(events, e => Assert.Equal(channel.ChannelId, e.ChannelId));
+        Assert.All(events, e => Assert.Equal(closed["closedAt"]!.GetValue<DateTimeOffset>(), e.Data["closedAt"]!.GetValue<DateTimeOffset>()));
+        Assert.Equal("cust-42", events[0].Data["contact"]!["externalId"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task ACloseRetriedAfterItsPublishFailedPublishesConversationClosed()
+    {
+        var (channel, conversationId, _) = await ReceivedAsync();
+        var tenant = channel.Tenant;
+        _publisher.FailNext = true;
+
+        var failed = await _app.As(tenant.ManagementKey).PostAsync($"{Conversations(tenant)}/{conversationId}/close", null);
+        var retried = await Arrange.ReadAsync(await _app.As(tenant.ManagementKey).PostAsync($"{Conversations(tenant)}/{conversationId}/close", null), HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Equal("closed", retried["status"]!.GetValue<string>());
+        var published = Assert.Single(_publisher.Events, e => e.Data["conversationId"]!.GetValue<string>() == conversationId);
         Assert.Equal(WebhookEventTypes.ConversationClosed, published.EventType);
-        Assert.Equal(channel.ChannelId, published.ChannelId);
-        Assert.Equal("cust-42", published.Data["contact"]!["externalId"]!.GetValue<string>());
     }
 
     [Fact]

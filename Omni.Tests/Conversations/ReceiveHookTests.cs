@@ -160,7 +160,9 @@ public sealed class ReceiveHookTests(AzuriteFixture azurite) : IAsyncLifetime
         { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"text\": \"t\", \"conversationExternalId\": \"" + new string('x', 201) + "\"}", "conversationExternalId" },
         { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"text\": \"t\", \"metadata\": {\"a\": {\"nested\": 1}}}", "metadata.a" },
         { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"text\": \"t\", \"metadata\": {\"a\": \"" + new string('x', 1001) + "\"}}", "metadata.a" },
+        { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"text\": \"t\", \"metadata\": " + AccentedMetadata(50) + "}", "metadata" },
         { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"attachments\": [{\"contentType\": \"text/plain\", \"contentBase64\": \"aGk=\"}]}", "attachments[0].fileName" },
+        { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"attachments\": [{\"fileName\": \"x.txt\", \"contentType\": \"text/plain; x=" + new string('a', 200) + "\", \"contentBase64\": \"aGk=\"}]}", "attachments[0].contentType" },
         { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"attachments\": [{\"fileName\": \"../x\", \"contentType\": \"text/plain\", \"contentBase64\": \"aGk=\"}]}", "attachments[0].fileName" },
         { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"attachments\": [{\"fileName\": \"x.svg\", \"contentType\": \"image/svg+xml\", \"contentBase64\": \"aGk=\"}]}", "attachments[0].contentType" },
         { "{\"externalId\": \"e\", \"contact\": {\"externalId\": \"c\"}, \"attachments\": [{\"fileName\": \"x.exe\", \"contentType\": \"application/x-msdownload\", \"contentBase64\": \"aGk=\"}]}", "attachments[0].contentType" },
@@ -181,6 +183,23 @@ public sealed class ReceiveHookTests(AzuriteFixture azurite) : IAsyncLifetime
         var problem = await Arrange.ReadAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         Assert.True(problem["errors"]![field] is not null, $"Expected an error for {field}: {problem.ToJsonString()}");
+    }
+
+    /// <summary>Entries each within the per-entry limits, whose characters take more than one byte once stored.</summary>
+    private static string AccentedMetadata(int entries) =>
+        "{" + string.Join(",", Enumerable.Range(0, entries).Select(i => $"\"k{i}\": \"{new string('ç', 1000)}\"")) + "}";
+
+    [Fact]
+    public async Task AccentedMetadataWithinTheTotalLimitIsStoredAndReadBack()
+    {
+        var channel = await _app.OmniChannelAsync();
+        var body = "{\"externalId\": \"erp-meta\", \"contact\": {\"externalId\": \"c\"}, \"text\": \"t\", \"metadata\": " + AccentedMetadata(25) + "}";
+
+        var accepted = await Arrange.ReadAsync(await _app.As(channel.ApiKey).PostAsync("/api/receive_hook", new StringContent(body, Encoding.UTF8, "application/json")), HttpStatusCode.Accepted);
+
+        var metadata = (await HistoryAsync(channel, accepted["conversationId"]!.GetValue<string>()))[0]!["metadata"]!.AsObject();
+        Assert.Equal(25, metadata.Count);
+        Assert.Equal(new string('ç', 1000), metadata["k24"]!.GetValue<string>());
     }
 
     [Fact]

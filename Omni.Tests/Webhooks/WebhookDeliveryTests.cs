@@ -203,6 +203,25 @@ public sealed class WebhookDeliveryTests(AzuriteFixture azurite) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task PublishingConversationClosedTwiceForOneConversationKeepsOneDelivery()
+    {
+        var channel = await _app.OmniChannelAsync(webhookUrl: _sink.Url());
+        var publisher = _app.Services.GetRequiredService<IWebhookPublisher>();
+        var data = new JsonObject { ["conversationId"] = "cnv_closing", ["channelId"] = channel.ChannelId };
+
+        var ids = await Task.WhenAll(
+            publisher.PublishAsync(await _app.ChannelAsync(channel), WebhookEventTypes.ConversationClosed, data),
+            publisher.PublishAsync(await _app.ChannelAsync(channel), WebhookEventTypes.ConversationClosed, data));
+        var again = await publisher.PublishAsync(await _app.ChannelAsync(channel), WebhookEventTypes.ConversationClosed, data);
+
+        Assert.NotNull(ids[0]);
+        Assert.Equal([ids[0], ids[0]], [ids[1], again]);
+        await _app.DeliveryWhenAsync(channel, ids[0]!, "succeeded");
+        var list = await Arrange.ReadAsync(await _app.As(channel.ApiKey).GetAsync("/api/audit/deliveries"), HttpStatusCode.OK);
+        Assert.Single(list["items"]!.AsArray());
+    }
+
+    [Fact]
     public async Task NoSecretOrBodyIsLogged()
     {
         var channel = await _app.OmniChannelAsync(webhookUrl: _sink.Url("/hook?token=url-secret-71"));
