@@ -132,10 +132,16 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             result = new AttemptResult(null, 0, "The channel has no webhook URL.", null, null);
         }
+        else if (WebhookSecrets.SigningSecrets(channels, channel, startedAt) is not { } secrets)
+        {
+            // Final: every retry would fail the same way, and a throw here would have the host retry the message forever.
+            LogUnreadableSecret(channel.Id, delivery.Id);
+            result = new AttemptResult(null, 0, WebhookSecrets.UnreadableError, null, null);
+        }
         else
         {
             final = false;
-            result = await sender.SendAsync(url, delivery.Id, delivery.Payload, WebhookSecrets.SigningSecrets(channels, channel, startedAt), cancellationToken);
+            result = await sender.SendAsync(url, delivery.Id, delivery.Payload, secrets, cancellationToken);
         }
 
         var now = clock.GetUtcNow();
@@ -248,6 +254,9 @@ internal sealed partial class WebhookDeliveryProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} (channel {ChannelId}) series {Series} attempt {Attempt}: status {StatusCode} in {ElapsedMs} ms → {Outcome}, next at {NextAttemptAt}")]
     private partial void LogAttempt(string deliveryId, string channelId, int series, int attempt, int? statusCode, long elapsedMs, DeliveryStatus outcome, DateTimeOffset? nextAttemptAt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Channel {ChannelId}'s webhook signing secret cannot be decrypted with this app's secrets key; delivery {DeliveryId} failed")]
+    private partial void LogUnreadableSecret(string channelId, string deliveryId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId}'s webhook answered 410 Gone (delivery {DeliveryId}); webhook disabled until its settings are saved again")]
     private partial void LogDisabled(string channelId, string deliveryId);

@@ -16,20 +16,46 @@ public static class WebhookSecrets
     /// <summary>Standard Webhooks form: <c>whsec_</c> and base64 of 32 random bytes.</summary>
     public static string New() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
-    /// <summary>The secrets that sign a delivery made at <paramref name="now"/>: the current one, and the previous one while it is still valid.</summary>
-    public static IReadOnlyList<string> SigningSecrets(IChannelStore store, Channel channel, DateTimeOffset now)
+    public const string UnreadableError = "The channel's signing secret cannot be decrypted (the secrets key changed); rotate it with POST …/webhook-secret/rotate, then redeliver.";
+
+    /// <summary>
+    /// The secrets that sign a delivery made at <paramref name="now"/>: the current one, and the previous one while it
+    /// is still valid; null when the current one cannot be decrypted (a rotated secrets key), which no retry mends.
+    /// </summary>
+    public static IReadOnlyList<string>? SigningSecrets(IChannelStore store, Channel channel, DateTimeOffset now)
     {
         var secrets = new List<string>(2);
-        if (store.RevealSecret(channel, CurrentField) is { } current)
+        if (!TryReveal(store, channel, CurrentField, out var current))
+        {
+            return null;
+        }
+
+        if (current is not null)
         {
             secrets.Add(current);
         }
 
-        if (channel.PreviousWebhookSecretExpiresAt is { } expires && now < expires && store.RevealSecret(channel, PreviousField) is { } previous)
+        // An unreadable previous secret is left out: rotating away from an unreadable secret must make signing work at once.
+        if (channel.PreviousWebhookSecretExpiresAt is { } expires && now < expires && TryReveal(store, channel, PreviousField, out var previous) && previous is not null)
         {
             secrets.Add(previous);
         }
 
         return secrets;
+    }
+
+    /// <summary>False when the field is there but cannot be decrypted with this app's key.</summary>
+    public static bool TryReveal(IChannelStore store, Channel channel, string field, out string? secret)
+    {
+        try
+        {
+            secret = store.RevealSecret(channel, field);
+            return true;
+        }
+        catch (CryptographicException)
+        {
+            secret = null;
+            return false;
+        }
     }
 }

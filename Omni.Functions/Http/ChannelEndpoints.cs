@@ -294,14 +294,17 @@ internal static class ChannelEndpoints
 
         var secret = WebhookSecrets.New();
         var secrets = new Dictionary<string, string> { [WebhookSecrets.CurrentField] = secret };
-        if (store.RevealSecret(channel, WebhookSecrets.CurrentField) is { } current)
+        // A secret this app can no longer decrypt is dropped, not kept signing: rotating is how it is mended.
+        DateTimeOffset? previousExpiresAt = null;
+        if (WebhookSecrets.TryReveal(store, channel, WebhookSecrets.CurrentField, out var current) && current is not null)
         {
             secrets[WebhookSecrets.PreviousField] = current;
+            previousExpiresAt = clock.GetUtcNow() + WebhookSecrets.PreviousSecretLifetime;
         }
 
         try
         {
-            await store.UpdateAsync(channel with { PreviousWebhookSecretExpiresAt = clock.GetUtcNow() + WebhookSecrets.PreviousSecretLifetime }, secrets, cancellationToken);
+            await store.UpdateAsync(channel with { PreviousWebhookSecretExpiresAt = previousExpiresAt }, secrets, cancellationToken);
         }
         catch (RequestFailedException ex) when (ex.Status == StatusCodes.Status412PreconditionFailed)
         {

@@ -222,6 +222,31 @@ public sealed class WebhookDeliveryTests(AzuriteFixture azurite) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task ASigningSecretThatCannotBeDecryptedFailsTheDeliveryForGoodAndRotatingItMendsTheRedelivery()
+    {
+        var channel = await _app.OmniChannelAsync(webhookUrl: _sink.Url());
+        var store = _app.Services.GetRequiredService<Omni.Channels.IChannelStore>();
+        var stored = await _app.ChannelAsync(channel);
+        // What a row encrypted under another secrets key looks like to this app: the right format, a tag that does not verify.
+        var foreign = new Dictionary<string, string>(stored.ProtectedSecrets) { [WebhookSecrets.CurrentField] = "v1." + Convert.ToBase64String(new byte[64]) };
+        await store.UpdateAsync(stored with { ProtectedSecrets = foreign }, new Dictionary<string, string>());
+
+        var deliveryId = await _app.PublishAsync(channel);
+
+        var failed = await _app.DeliveryWhenAsync(channel, deliveryId!, "failed");
+        Assert.Contains("cannot be decrypted", failed["lastError"]!.GetValue<string>());
+        Assert.Equal(1, failed["attemptCount"]!.GetValue<int>());
+        Assert.Empty(_sink.Requests);
+        var t = channel.Tenant;
+        var rotated = await Arrange.ReadAsync(await _app.As(t.ManagementKey).PostAsync($"/api/companies/{t.CompanyId}/channels/{channel.ChannelId}/webhook-secret/rotate", null), HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.Accepted, (await _app.As(channel.ApiKey).PostAsync($"/api/audit/deliveries/{deliveryId}/redeliver", null)).StatusCode);
+        var request = (await _sink.WaitForAsync(1))[0];
+        Assert.Single(StandardWebhooks.Signatures(request));
+        Assert.True(StandardWebhooks.VerifiesAny(rotated["webhookSecret"]!.GetValue<string>(), request), "The redelivery is not signed with the new secret.");
+        await _app.DeliveryWhenAsync(channel, deliveryId!, "succeeded");
+    }
+
+    [Fact]
     public async Task NoSecretOrBodyIsLogged()
     {
         var channel = await _app.OmniChannelAsync(webhookUrl: _sink.Url("/hook?token=url-secret-71"));
