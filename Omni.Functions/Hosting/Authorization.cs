@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
+using Omni.Channels;
 using Omni.Tenancy;
 
 namespace Omni.Functions.Hosting;
@@ -14,7 +15,10 @@ internal static class Policies
 /// <summary>The caller acts in the company named by the route and, unless an admin, holds <see cref="Scope"/> (null: any key of it).</summary>
 internal sealed record CompanyScopeRequirement(string? Scope) : IAuthorizationRequirement;
 
-/// <summary>The caller is a channel API key, or a management key with <see cref="AlternativeScope"/> naming the channel in <c>?channelId=</c>.</summary>
+/// <summary>
+/// The caller is a channel API key, or a management key with <see cref="AlternativeScope"/> (or the platform admin)
+/// naming the channel in <c>?channelId=</c>.
+/// </summary>
 internal sealed record ChannelKeyRequirement(string? AlternativeScope) : IAuthorizationRequirement;
 
 internal sealed record AdminRequirement : IAuthorizationRequirement;
@@ -22,7 +26,10 @@ internal sealed record AdminRequirement : IAuthorizationRequirement;
 /// <summary>Marks a failure that must look like "not found", so a key never learns another company's ids exist.</summary>
 internal sealed class NotYoursReason(IAuthorizationHandler handler) : AuthorizationFailureReason(handler, "The resource belongs to another company.");
 
-internal sealed class OmniAuthorizationHandler(ICompanyStore companies) : IAuthorizationHandler
+/// <summary>A caller that may name a channel did not: a 400 saying so, not a 403 that reads as a missing scope.</summary>
+internal sealed class ChannelIdRequiredReason(IAuthorizationHandler handler) : AuthorizationFailureReason(handler, "Required: the channel to read, as ?channelId=.");
+
+internal sealed class OmniAuthorizationHandler(ICompanyStore companies, IChannelStore channels) : IAuthorizationHandler
 {
     public async Task HandleAsync(AuthorizationHandlerContext context)
     {
@@ -57,7 +64,7 @@ internal sealed class OmniAuthorizationHandler(ICompanyStore companies) : IAutho
                     break;
 
                 case ChannelKeyRequirement r:
-                    HandleChannel(context, r, http, tenant, user);
+                    await HandleChannelAsync(context, r, http, tenant, user);
                     break;
             }
         }
@@ -98,7 +105,7 @@ internal sealed class OmniAuthorizationHandler(ICompanyStore companies) : IAutho
         }
     }
 
-    private void HandleChannel(AuthorizationHandlerContext context, ChannelKeyRequirement requirement, HttpContext http, TenantContext tenant, ClaimsPrincipal user)
+    private async Task HandleChannelAsync(AuthorizationHandlerContext context, ChannelKeyRequirement requirement, HttpContext http, TenantContext tenant, ClaimsPrincipal user)
     {
         if (tenant.CredentialKind == Credentials.CredentialKind.Channel)
         {
@@ -108,13 +115,36 @@ internal sealed class OmniAuthorizationHandler(ICompanyStore companies) : IAutho
             return;
         }
 
-        if (requirement.AlternativeScope is { } scope && tenant.CredentialKind == Credentials.CredentialKind.Management
-            && tenant.Scopes.Contains(scope) && http.Request.Query["channelId"].ToString() is { Length: > 0 } channelId)
+        if (requirement.AlternativeScope is not { } scope
+            || !(tenant.IsAdmin || (tenant.CredentialKind == Credentials.CredentialKind.Management && tenant.Scopes.Contains(scope))))
+        {
+            return;
+        }
+
+        if (http.Request.Query["channelId"].ToString() is not { Length: > 0 } channelId)
+        {
+            context.Fail(new ChannelIdRequiredReason(this));
+            return;
+        }
+
+        if (tenant.IsAdmin)
+        {
+            // The admin belongs to no company: the channel says which one it acts in.
+            if (await channels.FindCompanyAsync(channelId, http.RequestAborted) is not { } company)
+            {
+                context.Fail(new NotYoursReason(this));
+                return;
+            }
+
+            tenant.CompanyId = company;
+        }
+        else
         {
             tenant.CompanyId = user.FindFirstValue(OmniClaims.Company)!;
-            tenant.ChannelId = channelId;
-            context.Succeed(requirement);
         }
+
+        tenant.ChannelId = channelId;
+        context.Succeed(requirement);
     }
 }
 
@@ -132,6 +162,21 @@ internal sealed class NotFoundForOtherTenantsResultHandler(IProblemDetailsServic
             {
                 HttpContext = context,
                 ProblemDetails = { Status = StatusCodes.Status404NotFound, Title = "Not Found", Detail = "No such resource." },
+            });
+            return;
+        }
+
+        if (authorizeResult.Forbidden && authorizeResult.AuthorizationFailure?.FailureReasons.FirstOrDefault(r => r is ChannelIdRequiredReason) is { } required)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await problems.WriteAsync(new()
+            {
+                HttpContext = context,
+                ProblemDetails = new HttpValidationProblemDetails(new Dictionary<string, string[]> { ["channelId"] = [required.Message] })
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "One or more validation errors occurred.",
+                },
             });
             return;
         }

@@ -66,7 +66,7 @@ internal static class ConversationEndpoints
             .WithSummary("Close a conversation; the contact's next message opens a new one");
 
         routes.MapGet("/api/audit/messages", AuditMessagesAsync).RequireChannelKey(Scopes.AuditRead).WithTags("Audit")
-            .WithSummary("Messages received and sent on a channel, oldest first (channel API key, or a management key with audit:read and ?channelId=)");
+            .WithSummary("Messages received and sent on a channel, oldest first (channel API key, or a management key with audit:read or the platform admin, with ?channelId=)");
         return routes;
     }
 

@@ -47,14 +47,14 @@ public sealed record DeliveryResponse(
 
 /// <summary>
 /// The webhook delivery audit (contract section 7): a channel API key sees its own channel's deliveries; a
-/// management key with audit:read names the channel in <c>?channelId=</c>. Anything of another channel is 404.
+/// management key with audit:read (or the platform admin) names the channel in <c>?channelId=</c>. Anything of another channel is 404.
 /// </summary>
 internal static class WebhookEndpoints
 {
     public static IEndpointRouteBuilder MapWebhookEndpoints(this IEndpointRouteBuilder routes)
     {
         var deliveries = routes.MapGroup("/api/audit/deliveries").WithTags("Audit").RequireChannelKey(Scopes.AuditRead);
-        deliveries.MapGet("/", ListAsync).WithSummary("Webhook deliveries of the channel, newest first");
+        deliveries.MapGet("/", ListAsync).WithSummary("Webhook deliveries of the channel, newest first (a management key or the admin names it in ?channelId=)");
         deliveries.MapGet("/{deliveryId}", GetAsync).WithSummary("One webhook delivery with its attempts");
         deliveries.MapPost("/{deliveryId}/redeliver", RedeliverAsync).ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Start a fresh series of attempts for a delivery (same webhook-id)");

@@ -75,11 +75,33 @@ public sealed class WebhookAuditTests(AzuriteFixture azurite) : IAsyncLifetime
 
         Assert.Equal([id!], Ids(await Arrange.ReadAsync(list, HttpStatusCode.OK)));
         await Arrange.ReadAsync(one, HttpStatusCode.OK);
-        Assert.Equal(HttpStatusCode.Forbidden, noChannel.StatusCode);
+        var required = await Arrange.ReadAsync(noChannel, HttpStatusCode.BadRequest);
+        Assert.Equal("application/problem+json", noChannel.Content.Headers.ContentType!.MediaType);
+        Assert.Contains("channelId", required["errors"]!["channelId"]![0]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.Forbidden, noScope.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, otherCompany.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, otherCompanyOne.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, otherCompanyRedeliver.StatusCode);
+    }
+
+    [Fact]
+    public async Task ThePlatformAdminReadsAnyCompanysChannelAuditByNamingTheChannel()
+    {
+        var channel = await _app.OmniChannelAsync(webhookUrl: "http://127.0.0.1:9/hook");
+        var id = await _app.PublishAsync(channel);
+        var admin = _app.Admin();
+
+        var list = await Arrange.ReadAsync(await admin.GetAsync($"/api/audit/deliveries?channelId={channel.ChannelId}"), HttpStatusCode.OK);
+        var one = await Arrange.ReadAsync(await admin.GetAsync($"/api/audit/deliveries/{id}?channelId={channel.ChannelId}"), HttpStatusCode.OK);
+        var messages = await admin.GetAsync($"/api/audit/messages?channelId={channel.ChannelId}");
+        var unknown = await admin.GetAsync("/api/audit/deliveries?channelId=ch_doesnotexist00000000");
+        var unnamed = await admin.GetAsync("/api/audit/deliveries");
+
+        Assert.Equal([id!], Ids(list));
+        Assert.Equal(channel.ChannelId, one["channelId"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, messages.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.NotNull((await Arrange.ReadAsync(unnamed, HttpStatusCode.BadRequest))["errors"]!["channelId"]);
     }
 
     [Fact]
