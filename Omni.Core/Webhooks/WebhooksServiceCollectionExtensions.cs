@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Omni.Channels;
 using Omni.Conversations;
 using Omni.Storage;
 
@@ -7,7 +8,7 @@ namespace Omni.Webhooks;
 
 public static class WebhooksServiceCollectionExtensions
 {
-    /// <summary>Signed webhook delivery for omni channels: the publisher, the omni transport and the delivery function's handler.</summary>
+    /// <summary>Signed webhook delivery for omni channels: the publisher, the omni transport, the settings test and the delivery function's handler.</summary>
     public static IServiceCollection AddOmniWebhooks(this IServiceCollection services)
     {
         services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section)
@@ -34,6 +35,7 @@ public static class WebhooksServiceCollectionExtensions
         services.AddSingleton<IWebhookPublisher, WebhookPublisher>();
         services.AddSingleton<WebhookDeliveryProcessor>();
         services.AddSingleton<IOutboundTransport, OmniOutboundTransport>();
+        services.AddSingleton<IChannelTester, OmniChannelTester>();
         return services;
     }
 }
