@@ -5,11 +5,17 @@ namespace Omni.Functions.Triggers;
 /// <summary>
 /// <c>POST /{FunctionName}</c> for every timer and queue function: how the Functions host invokes a custom
 /// handler. A handler that throws answers 500, so the host retries the message and finally poison-queues it.
+/// Mapped only under the host: an app running its triggers itself would otherwise take anonymous invocations.
 /// </summary>
 internal static partial class InvocationEndpoints
 {
     public static IEndpointRouteBuilder MapInvocationEndpoints(this IEndpointRouteBuilder routes)
     {
+        if (LocalTriggerRunner.ShouldRun(routes.ServiceProvider.GetRequiredService<IOptions<TriggerOptions>>().Value))
+        {
+            return routes;
+        }
+
         var catalog = routes.ServiceProvider.GetRequiredService<FunctionCatalog>();
         var registry = routes.ServiceProvider.GetRequiredService<IOptions<TriggerRegistry>>().Value;
         foreach (var function in catalog.Functions.Where(f => f.Kind != TriggerKind.Http))

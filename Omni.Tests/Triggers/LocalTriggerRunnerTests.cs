@@ -44,6 +44,26 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
     }
 
     [Fact]
+    public async Task RunningItsOwnTriggersTheAppTakesNoInvocationsOverHttp()
+    {
+        var queue = new HttpRequestMessage(HttpMethod.Post, "/" + TestFunctions.Queue)
+        {
+            Content = new StringContent("""{"Data":{"message":"\"smuggled\""},"Metadata":{}}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+        var timer = new HttpRequestMessage(HttpMethod.Post, "/" + TestFunctions.Timer)
+        {
+            Content = new StringContent("""{"Data":{"timer":{"IsPastDue":false}},"Metadata":{}}""", System.Text.Encoding.UTF8, "application/json"),
+        };
+
+        var queued = await _app.Anonymous().SendAsync(queue);
+        var timed = await _app.Anonymous().SendAsync(timer);
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, queued.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, timed.StatusCode);
+        Assert.DoesNotContain(_probe.Messages, m => m.Body.Contains("smuggled", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task AQueuedMessageReachesItsHandlerAndIsDeleted()
     {
         await Queue(_queueName).CreateIfNotExistsAsync();
