@@ -203,7 +203,17 @@ internal static class ChannelEndpoints
             return TypedResults.Ok(new ChannelTestResponse(false, $"Channels of type '{channel.Type}' have no settings test yet.", []));
         }
 
-        var checks = await tester.TestAsync(channel, cancellationToken);
+        IReadOnlyList<ChannelCheck> checks;
+        try
+        {
+            checks = await tester.TestAsync(channel, cancellationToken);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // Stored under another Omni__SecretsKey (or tampered with): nothing can be tried until it is saved again.
+            checks = [new ChannelCheck("secrets", false, 0, "A stored secret of this channel cannot be decrypted; save the channel's secret fields again.")];
+        }
+
         var ok = checks.Count > 0 && checks.All(c => c.Ok);
         var message = ok ? ConfigurationOk : string.Join(" ", checks.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Error}"));
         return TypedResults.Ok(new ChannelTestResponse(ok, message, checks));

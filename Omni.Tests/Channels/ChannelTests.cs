@@ -267,6 +267,20 @@ public sealed class ChannelTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TestingAChannelWhoseSecretWasStoredUnderAnotherKeySaysToSaveItAgain()
+    {
+        var tenant = await _app.TenantAsync();
+        var email = await _app.ChannelAsync(tenant, "email", ChannelSamples.Valid["email"]);
+        // Another app on the same storage with its own Omni__SecretsKey: as after a change of the key.
+        await using var rekeyed = new OmniApp(azurite);
+
+        var result = await Arrange.ReadAsync(await rekeyed.Admin().PostAsync($"/api/companies/{tenant.CompanyId}/channels/{email["id"]}/test", null), HttpStatusCode.OK);
+
+        Assert.False(result["ok"]!.GetValue<bool>());
+        Assert.Contains("cannot be decrypted", result["message"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task NoSecretEverReachesALogLine()
     {
         var tenant = await _app.TenantAsync();
