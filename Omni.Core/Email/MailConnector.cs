@@ -28,8 +28,9 @@ public sealed record MailFailure(MailFailureKind Kind, string Message, bool Tran
 
 /// <summary>
 /// Connects MailKit clients the one way the app does everywhere (poll, send, test): <c>ssl: true</c> is TLS from
-/// the first byte; <c>ssl: false</c> upgrades with STARTTLS when the server offers it, else stays plain. Short
-/// timeouts; certificates checked against the system roots plus <see cref="EmailOptions.TrustedCertificatesFile"/>.
+/// the first byte; <c>ssl: false</c> requires STARTTLS, so a password never crosses the network in clear (a server
+/// without it, or a network stripping it, is a TLS failure). Short timeouts; certificates checked against the
+/// system roots plus <see cref="EmailOptions.TrustedCertificatesFile"/>.
 /// Failures come back classified (<see cref="Classify"/>), so a TLS mismatch is reported as one.
 /// </summary>
 public sealed class MailConnector
@@ -48,7 +49,7 @@ public sealed class MailConnector
 
     public EmailOptions Options { get; }
 
-    public static SecureSocketOptions SocketOptions(MailServer server) => server.Ssl ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
+    public static SecureSocketOptions SocketOptions(MailServer server) => server.Ssl ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTls;
 
     public ImapClient CreateImap(IProtocolLogger? logger = null) => Configure(logger is null ? new ImapClient() : new ImapClient(logger));
 
@@ -120,6 +121,9 @@ public sealed class MailConnector
                 return new(MailFailureKind.Tls, CertificateProblem(h) is { } problem
                     ? $"TLS failed: the certificate of {where} is not trusted ({problem})."
                     : $"TLS handshake with {where} failed: the port does not speak TLS from the first byte. If it expects plain text or STARTTLS, set ssl to false.", Transient: false);
+            case NotSupportedException when server is { Ssl: false } || ex.Message.Contains("STARTTLS", StringComparison.OrdinalIgnoreCase):
+                // MailKit refuses to log in without the STARTTLS that ssl:false requires.
+                return new(MailFailureKind.Tls, $"TLS failed: {where} offers no STARTTLS; enable TLS or use the SSL port (ssl true), so the password is never sent in clear.", Transient: false);
             case AuthenticationException:
                 return new(MailFailureKind.Authentication, "Authentication failed: the server rejected the user name or password.", Transient: false);
             case SmtpCommandException c:
