@@ -105,9 +105,9 @@ public sealed class MailConnector
         var allowed = Options.AllowPrivateHosts ? addresses : addresses.Where(TargetAddressPolicy.IsPublic).ToArray();
         if (allowed.Length == 0)
         {
-            throw new MailConnectionException(new MailFailure(MailFailureKind.PrivateAddress, addresses.Length == 0
-                ? $"Name resolution failed: the host name {server.Host} has no address."
-                : $"Refused: {server.Host} is a private address ({string.Join(", ", addresses.Take(4))}); private, loopback, link-local and cloud metadata addresses are never connected to.", Transient: false));
+            throw new MailConnectionException(addresses.Length == 0
+                ? new MailFailure(MailFailureKind.NameResolution, $"Name resolution failed: the host name {server.Host} has no address.", Transient: true)
+                : new MailFailure(MailFailureKind.PrivateAddress, $"Refused: {server.Host} is a private address ({string.Join(", ", addresses.Take(4))}); private, loopback, link-local and cloud metadata addresses are never connected to.", Transient: false));
         }
 
         SocketException? last = null;
