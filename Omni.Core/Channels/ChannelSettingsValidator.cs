@@ -1,6 +1,6 @@
+using System.Net;
 using System.Net.Mail;
 using System.Text.Json.Nodes;
-using System.Net;
 using Microsoft.Extensions.Options;
 using Omni.Email;
 using Omni.Validation;
