@@ -44,6 +44,7 @@ internal static class EmailIngestBenchmark
             ["AzureWebJobsStorage"] = azurite.ConnectionString,
             ["Omni:SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Omni:Email:TrustedCertificatesFile"] = servers.CertificateFile,
+            ["Omni:Email:AllowPrivateHosts"] = "true",
             ["Omni:Email:MaxMessagesPerPoll"] = MessageCount.ToString(CultureInfo.InvariantCulture),
         });
         builder.Logging.ClearProviders();

@@ -19,6 +19,7 @@ if [ ! -f .local/dev.env ]; then
 fi
 set -a; . .local/dev.env; set +a
 export Omni__Webhooks__AllowPrivateTargets=${Omni__Webhooks__AllowPrivateTargets:-true}
+export Omni__Email__AllowPrivateHosts=${Omni__Email__AllowPrivateHosts:-true}
 export ASPNETCORE_ENVIRONMENT=${ASPNETCORE_ENVIRONMENT:-Development}
 export AzureWebJobsStorage=${AzureWebJobsStorage:-UseDevelopmentStorage=true}
 

@@ -1,6 +1,8 @@
+using System.Net;
 using System.Net.Mail;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
+using Omni.Email;
 using Omni.Validation;
 using Omni.Webhooks;
 using PhoneNumbers;
@@ -15,7 +17,7 @@ public sealed record ValidatedSettings(JsonObject Public, IReadOnlyDictionary<st
 /// of the public settings; on an update a secret left out keeps the stored value, so it is required only when
 /// the channel has none yet.
 /// </summary>
-public sealed class ChannelSettingsValidator(IOptions<WebhookOptions> webhookOptions)
+public sealed class ChannelSettingsValidator(IOptions<WebhookOptions> webhookOptions, IOptions<EmailOptions> emailOptions)
 {
     public const int MaxSignatureLength = 32_000;
     private static readonly PhoneNumberUtil Phones = PhoneNumberUtil.GetInstance();
@@ -193,11 +195,17 @@ public sealed class ChannelSettingsValidator(IOptions<WebhookOptions> webhookOpt
 
         return new ValidatedSettings(reader.Output, secrets);
 
-        static void Server(SettingsReader server)
+        void Server(SettingsReader server)
         {
-            if (server.String("host", required: true, maxLength: 253) is { } host && Uri.CheckHostName(host) is UriHostNameType.Unknown or UriHostNameType.Basic)
+            var host = server.String("host", required: true, maxLength: 253);
+            if (host is not null && Uri.CheckHostName(host) is UriHostNameType.Unknown or UriHostNameType.Basic)
             {
                 server.Error("host", "Must be a host name or IP address.");
+            }
+            else if (host is not null && !emailOptions.Value.AllowPrivateHosts && IPAddress.TryParse(host.Trim('[', ']'), out var ip) && !TargetAddressPolicy.IsPublic(ip))
+            {
+                // Names are checked again on the address connected to (MailConnector); a literal can be refused now.
+                server.Error("host", "Must not be a private, loopback, link-local or cloud metadata address.");
             }
 
             server.Int("port", required: true, min: 1, max: 65_535);

@@ -31,4 +31,10 @@ public sealed class EmailOptions
     /// certificate). Host names are still checked.
     /// </summary>
     public string? TrustedCertificatesFile { get; set; }
+
+    /// <summary>
+    /// Lets mail hosts be loopback, private, link-local or cloud metadata addresses (local development and tests,
+    /// whose Dovecot and Postfix run on loopback). Off in production: a channel's host must not reach the internal network.
+    /// </summary>
+    public bool AllowPrivateHosts { get; set; }
 }

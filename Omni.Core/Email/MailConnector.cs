@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -7,6 +8,7 @@ using MailKit.Net.Pop3;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using Microsoft.Extensions.Options;
+using Omni.Webhooks;
 
 namespace Omni.Email;
 
@@ -21,6 +23,7 @@ public enum MailFailureKind
     Authentication,
     Rejected,
     Protocol,
+    PrivateAddress,
 }
 
 /// <summary>A classified failure; <see cref="Message"/> is fit to show and never holds a secret.</summary>
@@ -28,8 +31,10 @@ public sealed record MailFailure(MailFailureKind Kind, string Message, bool Tran
 
 /// <summary>
 /// Connects MailKit clients the one way the app does everywhere (poll, send, test): <c>ssl: true</c> is TLS from
-/// the first byte; <c>ssl: false</c> upgrades with STARTTLS when the server offers it, else stays plain. Short
-/// timeouts; certificates checked against the system roots plus <see cref="EmailOptions.TrustedCertificatesFile"/>.
+/// the first byte; <c>ssl: false</c> requires STARTTLS, so a password never crosses the network in clear (a server
+/// without it, or a network stripping it, is a TLS failure). Short timeouts; certificates checked against the
+/// system roots plus <see cref="EmailOptions.TrustedCertificatesFile"/>. The name is resolved here and only a public
+/// address (<see cref="TargetAddressPolicy"/>) is connected to, unless <see cref="EmailOptions.AllowPrivateHosts"/>.
 /// Failures come back classified (<see cref="Classify"/>), so a TLS mismatch is reported as one.
 /// </summary>
 public sealed class MailConnector
@@ -48,7 +53,7 @@ public sealed class MailConnector
 
     public EmailOptions Options { get; }
 
-    public static SecureSocketOptions SocketOptions(MailServer server) => server.Ssl ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
+    public static SecureSocketOptions SocketOptions(MailServer server) => server.Ssl ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTls;
 
     public ImapClient CreateImap(IProtocolLogger? logger = null) => Configure(logger is null ? new ImapClient() : new ImapClient(logger));
 
@@ -63,12 +68,17 @@ public sealed class MailConnector
         client.Timeout = (int)limit.TotalMilliseconds;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(limit);
+        Socket? socket = null;
         try
         {
-            await client.ConnectAsync(server.Host, server.Port, SocketOptions(server), cts.Token);
+            socket = await ConnectSocketAsync(server, cts.Token);
+            // MailKit takes over the socket; the host name still goes along so TLS checks the certificate against it.
+            await client.ConnectAsync(socket, server.Host, server.Port, SocketOptions(server), cts.Token);
+            socket = null;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not MailConnectionException)
         {
+            socket?.Dispose();
             var failure = Classify(ex, server);
             if (failure.Kind is MailFailureKind.Timeout or MailFailureKind.Protocol && !server.Ssl && await SpeaksTlsAsync(server, limit, cancellationToken))
             {
@@ -78,6 +88,50 @@ public sealed class MailConnector
 
             throw new MailConnectionException(failure, ex);
         }
+        catch
+        {
+            socket?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Resolves the host and connects to the first address the policy allows. The check is on the address actually
+    /// connected to, so a name that resolves to a private address (or is re-pointed there later) gets nowhere.
+    /// </summary>
+    private async Task<Socket> ConnectSocketAsync(MailServer server, CancellationToken cancellationToken)
+    {
+        var addresses = IPAddress.TryParse(server.Host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(server.Host, cancellationToken);
+        var allowed = Options.AllowPrivateHosts ? addresses : addresses.Where(TargetAddressPolicy.IsPublic).ToArray();
+        if (allowed.Length == 0)
+        {
+            throw new MailConnectionException(addresses.Length == 0
+                ? new MailFailure(MailFailureKind.NameResolution, $"Name resolution failed: the host name {server.Host} has no address.", Transient: true)
+                : new MailFailure(MailFailureKind.PrivateAddress, $"Refused: {server.Host} is a private address ({string.Join(", ", addresses.Take(4))}); private, loopback, link-local and cloud metadata addresses are never connected to.", Transient: false));
+        }
+
+        SocketException? last = null;
+        foreach (var address in allowed)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(address, server.Port), cancellationToken);
+                return socket;
+            }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                last = ex;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        throw last!;
     }
 
     /// <summary>Logs in as <paramref name="user"/>; a rejected password throws <see cref="MailConnectionException"/> of kind Authentication.</summary>
@@ -120,6 +174,9 @@ public sealed class MailConnector
                 return new(MailFailureKind.Tls, CertificateProblem(h) is { } problem
                     ? $"TLS failed: the certificate of {where} is not trusted ({problem})."
                     : $"TLS handshake with {where} failed: the port does not speak TLS from the first byte. If it expects plain text or STARTTLS, set ssl to false.", Transient: false);
+            case NotSupportedException when server is { Ssl: false } || ex.Message.Contains("STARTTLS", StringComparison.OrdinalIgnoreCase):
+                // MailKit refuses to log in without the STARTTLS that ssl:false requires.
+                return new(MailFailureKind.Tls, $"TLS failed: {where} offers no STARTTLS; enable TLS or use the SSL port (ssl true), so the password is never sent in clear.", Transient: false);
             case AuthenticationException:
                 return new(MailFailureKind.Authentication, "Authentication failed: the server rejected the user name or password.", Transient: false);
             case SmtpCommandException c:
@@ -138,23 +195,31 @@ public sealed class MailConnector
         : h.Message.Contains("certificate", StringComparison.OrdinalIgnoreCase) && !h.Message.Contains("plain", StringComparison.OrdinalIgnoreCase) ? "it is self-signed, expired or for another host"
         : null;
 
-    private static string Shorten(string s) => s.Length > 300 ? s[..300] + "…" : s;
+    // Server text reaches the settings test's answer: only a short fragment, printable ASCII, so the test cannot be
+    // used to read banners or pages of services it was pointed at.
+    private static string Shorten(string s)
+    {
+        var printable = new string(s.Select(c => c is >= ' ' and <= '~' ? c : ' ').ToArray());
+        printable = string.Join(' ', printable.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        return printable.Length > MaxServerText ? printable[..MaxServerText] + "…" : printable;
+    }
+
+    private const int MaxServerText = 80;
 
     // A plain-text client on a TLS-on-connect port waits for a greeting that never comes; a TLS handshake on a
     // second connection tells that case apart from a server that is simply slow.
-    private static async Task<bool> SpeaksTlsAsync(MailServer server, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<bool> SpeaksTlsAsync(MailServer server, TimeSpan timeout, CancellationToken cancellationToken)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         cts.CancelAfter(timeout);
         try
         {
-            using var tcp = new TcpClient();
-            await tcp.ConnectAsync(server.Host, server.Port, cts.Token);
-            await using var ssl = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+            using var socket = await ConnectSocketAsync(server, cts.Token);
+            await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = server.Host, RemoteCertificateValidationCallback = (_, _, _, _) => true }, cts.Token);
             return true;
         }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or System.Security.Authentication.AuthenticationException or MailConnectionException)
         {
             return false;
         }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Azure;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using MimeKit;
@@ -73,7 +74,8 @@ public sealed partial class MailIngestor(
         var rawBlob = await archive.PutAsync(MailArchive.RawName(channel, key), new BinaryData(raw), "message/rfc822", cancellationToken);
         var attachments = new List<AttachmentRef>();
         var index = 0;
-        foreach (var part in message.Attachments.OfType<MimePart>())
+        // The refs live in the message's row (64 KiB a property); the raw MIME in blobs keeps every attachment anyway.
+        foreach (var part in message.Attachments.OfType<MimePart>().Take(MaxAttachmentRefs))
         {
             var fileName = SafeFileName(part.FileName) ?? $"attachment-{index + 1}";
             using var content = new MemoryStream();
@@ -106,14 +108,27 @@ public sealed partial class MailIngestor(
             new ContactInfo(address, string.IsNullOrWhiteSpace(sender.Name) ? null : sender.Name, address),
             message.TextBody ?? (message.HtmlBody is { } html ? MailText.FromHtml(html) : ""),
             message.HtmlBody,
-            message.Subject,
+            Cap(message.Subject, MaxSubjectLength),
             attachments,
             Metadata: null,
-            Mail: new MailHeaders(message.MessageId is { Length: > 0 } ? Normalize(message.MessageId) : null, inReplyTo, references, sender.ToString(),
-                message.To.Mailboxes.Select(m => m.Address).ToList(), rawBlob),
+            Mail: new MailHeaders(message.MessageId is { Length: > 0 } ? Normalize(message.MessageId) : null, inReplyTo, references, Cap(sender.ToString(), MaxSubjectLength),
+                message.To.Mailboxes.Select(m => Cap(m.Address, 254)!).Take(MaxRecipients).ToList(), rawBlob),
             ConversationKeys: keys);
 
-        var result = await conversations.AppendInboundAsync(inbound, cancellationToken);
+        AppendResult result;
+        try
+        {
+            result = await conversations.AppendInboundAsync(inbound, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 400)
+        {
+            // Table Storage refuses the row (a property over 64 KiB, an entity over 1 MiB) whatever the caps missed:
+            // retrying cannot help, and a poll that fails on it would never get past it. The raw MIME is stored.
+            await quarantine.RecordAsync(channel, QuarantineId(channel, providerId), Unstorable, raw.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
+            LogQuarantined(channel.Id, providerId, Unstorable, raw.Length);
+            return IngestOutcome.Quarantined;
+        }
+
         if (result.Outcome == AppendOutcome.Mismatch)
         {
             // The same Message-ID with other bytes (another copy of one mail): still the same message, never two.
@@ -184,13 +199,26 @@ public sealed partial class MailIngestor(
     public static string ExternalIdOf(MimeMessage message, byte[] raw) =>
         message.MessageId is { Length: > 0 } id ? Normalize(id) : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(raw));
 
+    /// <summary>Quarantine reason of mail whose row Table Storage refused: it could not be stored as a message.</summary>
+    public const string Unstorable = "unstorable";
+
+    // What one message puts in its row stays well inside Table Storage's 64 KiB a property and 1 MiB an entity.
+    private const int MaxRecipients = 100;
+    private const int MaxSubjectLength = 1000;
+    private const int MaxAttachmentRefs = 100;
+
+    private static string? Cap(string? value, int max) =>
+        value is not { Length: var n } || n <= max ? value : value[..(char.IsHighSurrogate(value[max - 1]) ? max - 1 : max)];
+
+    private static string QuarantineId(Channel channel, string providerId) => "q_" + KeyOf(channel.Id + "/" + providerId)[..24];
+
     private static string Normalize(string id) => id.Trim().Trim('<', '>').Trim();
 
     private static string KeyOf(string externalId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(externalId)))[..32];
 
     private async Task QuarantineAsync(Channel channel, Stream head, Stream? rest, string providerId, string reason, long size, string? from, string? subject, CancellationToken cancellationToken)
     {
-        var id = "q_" + KeyOf(channel.Id + "/" + providerId)[..24];
+        var id = QuarantineId(channel, providerId);
         var content = rest is null ? head : new ConcatenatedStream(head, rest);
         var blob = await archive.PutAsync(MailArchive.QuarantineName(channel, id), content, "message/rfc822", cancellationToken);
         await quarantine.RecordAsync(channel, id, reason, size, blob, providerId, from, subject, cancellationToken);

@@ -15,6 +15,8 @@ public static class EmailArrange
         {
             ["Omni:Email:TrustedCertificatesFile"] = servers.CertificateFile,
             ["Omni:Email:TestTimeout"] = "00:00:06",
+            // Dovecot and Postfix listen on loopback, which production refuses.
+            ["Omni:Email:AllowPrivateHosts"] = "true",
             ["Omni:Email:OperationTimeout"] = "00:00:10",
         };
         foreach (var (k, v) in more ?? new Dictionary<string, string?>())

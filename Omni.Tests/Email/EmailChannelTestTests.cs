@@ -155,4 +155,51 @@ public sealed class EmailChannelTestTests(AzuriteFixture azurite, MailServerFixt
         Assert.Contains("Name resolution failed", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("no-such-host.invalid", failed["error"]!.GetValue<string>(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task APlainPortWithoutStartTlsIsATlsFailureAndNoPasswordIsSent()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        await using var imap = await FakeMailServer.StartAsync("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] no TLS here\r\n");
+        var channelId = await _app.EmailChannelAsync(tenant, new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "imap", host = "127.0.0.1", port = imap.Port, ssl = false },
+            outgoing = new { host = "127.0.0.1", port = _servers.SmtpNoStartTlsPort, ssl = false },
+        });
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        var failed = Checks(result).Where(c => !c["ok"]!.GetValue<bool>()).ToList();
+        Assert.Equal(["Incoming server (IMAP): connection", "Outgoing server (SMTP): connection"], failed.Select(c => c["name"]!.GetValue<string>()).Order());
+        Assert.All(failed, c => Assert.Contains("offers no STARTTLS; enable TLS or use the SSL port", c["error"]!.GetValue<string>(), StringComparison.Ordinal));
+        Assert.DoesNotContain(mailbox.Password, imap.Received, StringComparison.Ordinal);
+        Assert.DoesNotContain("LOGIN", imap.Received, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task AServersBannerIsEchoedOnlyAsAShortPrintableFragment()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        await using var smtp = await FakeMailServer.StartAsync("554 5.7.1 \u001b[31m" + new string('x', 150) + " internal-build-4711 " + new string('y', 500) + "\r\n");
+        var channelId = await _app.EmailChannelAsync(tenant, new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "imap", host = "127.0.0.1", port = _servers.ImapsPort, ssl = true },
+            outgoing = new { host = "127.0.0.1", port = smtp.Port, ssl = false },
+        });
+
+        var result = await _app.TestChannelAsync(tenant, channelId);
+
+        var failed = Assert.Single(Checks(result), c => !c["ok"]!.GetValue<bool>());
+        var error = failed["error"]!.GetValue<string>();
+        Assert.Equal("Outgoing server (SMTP): connection", failed["name"]!.GetValue<string>());
+        Assert.DoesNotContain("internal-build-4711", error, StringComparison.Ordinal);
+        Assert.True(error.Length < 200, error);
+        Assert.DoesNotContain(error, char.IsControl);
+    }
 }

@@ -42,6 +42,7 @@ public sealed class EmailCrashTests(MailServerFixture mail) : IAsyncLifetime
             ["Omni__Email__PollTick"] = "00:00:02",
             ["Omni__Email__LeaseDuration"] = "00:00:05",
             ["Omni__Email__TrustedCertificatesFile"] = _servers.CertificateFile,
+            ["Omni__Email__AllowPrivateHosts"] = "true",
             ["Logging__LogLevel__Default"] = "Warning",
         };
 

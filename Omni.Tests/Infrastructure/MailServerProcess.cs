@@ -4,8 +4,8 @@ using System.Text;
 namespace Omni.Tests.Infrastructure;
 
 /// <summary>
-/// A real Dovecot (IMAP, POP3, LMTP, plain and TLS listeners) and a real Postfix (smtpd on plain and wrapped-TLS
-/// loopback ports, authenticating through Dovecot and delivering into it over LMTP), with their configuration,
+/// A real Dovecot (IMAP, POP3, LMTP, plain-with-STARTTLS and TLS listeners) and a real Postfix (smtpd on
+/// STARTTLS, wrapped-TLS and one no-STARTTLS loopback ports, authenticating through Dovecot and delivering into it over LMTP), with their configuration,
 /// maildirs and a self-signed certificate in a temporary folder. Installed by scripts/install-mail-servers.sh;
 /// shared by the test fixture and the benchmarks. Any address in <see cref="Domain"/> or
 /// <see cref="CustomerDomain"/> receives mail; <see cref="AddUser"/> gives one a password for IMAP/POP3/SMTP.
@@ -40,6 +40,7 @@ public sealed class MailServerProcess : IAsyncDisposable
         Pop3sPort = ports.Pop3s;
         SmtpPort = ports.Smtp;
         SmtpsPort = ports.Smtps;
+        SmtpNoStartTlsPort = ports.SmtpNoStartTls;
         LmtpPort = ports.Lmtp;
     }
 
@@ -54,6 +55,9 @@ public sealed class MailServerProcess : IAsyncDisposable
     public int SmtpPort { get; }
 
     public int SmtpsPort { get; }
+
+    /// <summary>A plain smtpd that offers no STARTTLS: the app must refuse to log in there.</summary>
+    public int SmtpNoStartTlsPort { get; }
 
     public int LmtpPort { get; }
 
@@ -126,7 +130,7 @@ public sealed class MailServerProcess : IAsyncDisposable
         // mktemp folders are 0700; Postfix and Dovecot drop to their own users and must traverse every parent.
         await RunAsync("chmod", ["755", dir], cancellationToken);
         var ports = new Ports(Repository.FreeTcpPort(), Repository.FreeTcpPort(), Repository.FreeTcpPort(), Repository.FreeTcpPort(),
-            Repository.FreeTcpPort(), Repository.FreeTcpPort(), Repository.FreeTcpPort(), Repository.FreeTcpPort());
+            Repository.FreeTcpPort(), Repository.FreeTcpPort(), Repository.FreeTcpPort(), Repository.FreeTcpPort(), Repository.FreeTcpPort());
 
         await RunAsync(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", Path.Combine(dir, "key.pem"), "-out", Path.Combine(dir, "cert.pem"),
             "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], cancellationToken);
@@ -167,7 +171,8 @@ public sealed class MailServerProcess : IAsyncDisposable
                 Repository.WaitForPortAsync(ports.Pop3, timeout, "Dovecot (POP3)"),
                 Repository.WaitForPortAsync(ports.Lmtp, timeout, "Dovecot (LMTP)"),
                 Repository.WaitForPortAsync(ports.Smtp, timeout, "Postfix (smtpd)"),
-                Repository.WaitForPortAsync(ports.Smtps, timeout, "Postfix (smtps)")).WaitAsync(cancellationToken);
+                Repository.WaitForPortAsync(ports.Smtps, timeout, "Postfix (smtps)"),
+                Repository.WaitForPortAsync(ports.SmtpNoStartTls, timeout, "Postfix (smtpd without STARTTLS)")).WaitAsync(cancellationToken);
             await result.WarmUpAsync(cancellationToken);
         }
         catch (Exception ex)
@@ -478,6 +483,8 @@ public sealed class MailServerProcess : IAsyncDisposable
         {p.Smtp} inet n - n - - smtpd
         {p.Smtps} inet n - n - - smtpd
           -o smtpd_tls_wrappermode=yes
+        {p.SmtpNoStartTls} inet n - n - - smtpd
+          -o smtpd_tls_security_level=none
         pickup    unix  n       -       n       60      1       pickup
         cleanup   unix  n       -       n       -       0       cleanup
         qmgr      unix  n       -       n       300     1       qmgr
@@ -502,5 +509,5 @@ public sealed class MailServerProcess : IAsyncDisposable
 
         """;
 
-    private sealed record Ports(int Imap, int Imaps, int Pop3, int Pop3s, int Smtp, int Smtps, int Lmtp, int Auth);
+    private sealed record Ports(int Imap, int Imaps, int Pop3, int Pop3s, int Smtp, int Smtps, int Lmtp, int Auth, int SmtpNoStartTls);
 }
