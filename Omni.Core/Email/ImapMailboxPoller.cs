@@ -1,6 +1,5 @@
 using System.Globalization;
 using MailKit;
-using MailKit.Net.Imap;
 using MailKit.Search;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
@@ -54,14 +53,14 @@ internal sealed partial class ImapMailboxPoller(
         var found = (await inbox.SearchAsync(query, cancellationToken)).Where(u => u.Id > cursor.LastUid).OrderBy(u => u.Id).ToList();
         if (found.Count == 0)
         {
-            await DisconnectQuietlyAsync(client);
+            await MailConnector.DisconnectQuietlyAsync(client);
             return new PollResult(0, 0, 0);
         }
 
         var leased = await states.TryLeaseAsync(state, owner, connector.Options.LeaseDuration, cancellationToken);
         if (leased is null)
         {
-            await DisconnectQuietlyAsync(client);
+            await MailConnector.DisconnectQuietlyAsync(client);
             return new PollResult(0, 0, 0);
         }
 
@@ -144,24 +143,13 @@ internal sealed partial class ImapMailboxPoller(
             }
         }
 
-        await DisconnectQuietlyAsync(client);
+        await MailConnector.DisconnectQuietlyAsync(client);
         LogPolled(channel.Id, ingested, duplicates, quarantined);
         return new PollResult(ingested, duplicates, quarantined, more ? TimeSpan.Zero : null);
     }
 
     private static string ProviderId(Cursor cursor, UniqueId uid) => string.Create(CultureInfo.InvariantCulture, $"imap:{cursor.UidValidity}:{uid.Id}");
 
-    private static async Task DisconnectQuietlyAsync(ImapClient client)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        try
-        {
-            await client.DisconnectAsync(true, cts.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or ImapProtocolException or ImapCommandException)
-        {
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "IMAP poll of channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
     private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);

@@ -39,6 +39,19 @@ public sealed record MailFailure(MailFailureKind Kind, string Message, bool Tran
 /// </summary>
 public sealed class MailConnector
 {
+    /// <summary>Says goodbye within two seconds; once the work is done a lost QUIT or LOGOUT changes nothing.</summary>
+    public static async Task DisconnectQuietlyAsync(IMailService client)
+    {
+        using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await client.DisconnectAsync(true, quit.Token);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ProtocolException or CommandException)
+        {
+        }
+    }
+
     private readonly X509Certificate2Collection _extraTrust;
 
     public MailConnector(IOptions<EmailOptions> options)

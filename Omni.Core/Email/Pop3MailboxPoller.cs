@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using MailKit.Net.Pop3;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
 
@@ -38,14 +37,14 @@ internal sealed partial class Pop3MailboxPoller(
         var listing = HashOf(uids);
         if (state.Cursor == listing)
         {
-            await DisconnectQuietlyAsync(client);
+            await MailConnector.DisconnectQuietlyAsync(client);
             return new PollResult(0, 0, 0);
         }
 
         var leased = await states.TryLeaseAsync(state, owner, connector.Options.LeaseDuration, cancellationToken);
         if (leased is null)
         {
-            await DisconnectQuietlyAsync(client);
+            await MailConnector.DisconnectQuietlyAsync(client);
             return new PollResult(0, 0, 0);
         }
 
@@ -105,7 +104,7 @@ internal sealed partial class Pop3MailboxPoller(
         }
 
         // QUIT without DELE: POP3 removes nothing unless told to, and the mailbox stays the customer's.
-        await DisconnectQuietlyAsync(client);
+        await MailConnector.DisconnectQuietlyAsync(client);
         LogPolled(channel.Id, ingested, duplicates, quarantined);
         return new PollResult(ingested, duplicates, quarantined, complete ? null : TimeSpan.Zero);
     }
@@ -117,17 +116,6 @@ internal sealed partial class Pop3MailboxPoller(
     private static string HashOf(IList<string> uids) =>
         "uidl:" + uids.Count + ":" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', uids))))[..32];
 
-    private static async Task DisconnectQuietlyAsync(Pop3Client client)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        try
-        {
-            await client.DisconnectAsync(true, cts.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or Pop3ProtocolException or Pop3CommandException)
-        {
-        }
-    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "POP3 poll of channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
     private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);

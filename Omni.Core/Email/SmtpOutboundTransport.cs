@@ -42,15 +42,8 @@ internal sealed partial class SmtpOutboundTransport(
             return new SendResult(failure.Transient ? SendOutcome.Transient : SendOutcome.Permanent, failure.Message);
         }
 
-        try
-        {
-            using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await smtp.DisconnectAsync(true, quit.Token);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException or SmtpProtocolException or SmtpCommandException)
-        {
-            // Sent already; a lost QUIT changes nothing.
-        }
+        // Sent already; a lost QUIT changes nothing.
+        await MailConnector.DisconnectQuietlyAsync(smtp);
 
         return new SendResult(SendOutcome.Sent, Mail: reply.Headers);
     }
