@@ -126,6 +126,19 @@ public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
         await Arrange.ReadAsync(response, HttpStatusCode.Created);
     }
 
+    [Theory]
+    [InlineData("bm9zcGFjZQ")] // base64 of text that is no service token
+    [InlineData("YSBi")] // base64 of "a b": the service token's shape, keys that exist nowhere
+    [InlineData("_____w")] // base64 of bytes that are not UTF-8
+    public async Task AForgedContinuationTokenIsABadRequestOrAnEmptyPage(string token)
+    {
+        var tenant = await _app.TenantAsync();
+
+        var response = await _app.As(tenant.ManagementKey).GetAsync($"/api/companies/{tenant.CompanyId}/audit/events?continuationToken={token}");
+
+        Assert.True(response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.OK, $"Got {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
     [Fact]
     public async Task AMalformedContinuationTokenIsABadRequest()
     {
