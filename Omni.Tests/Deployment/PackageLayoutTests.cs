@@ -1,4 +1,8 @@
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Omni.Functions.Hosting;
 using Omni.Functions.Triggers;
 using Omni.Tests.Infrastructure;
 
@@ -45,13 +49,17 @@ public sealed class PackageLayoutTests(AzuriteFixture azurite)
     [Fact]
     public void AnUnresolvedKeyVaultReferenceIsNeverTakenAsTheAdminToken()
     {
-        using var app = new OmniApp(azurite, new Dictionary<string, string?>
-        {
-            ["Omni:AdminToken"] = "@Microsoft.KeyVault(SecretUri=https://kv-omni-example.vault.azure.net/secrets/omni-admin-token)",
-        });
+        const string Unresolved = "@Microsoft.KeyVault(SecretUri=https://kv-omni-example.vault.azure.net/secrets/omni-admin-token)";
+        using var app = new OmniApp(azurite, new Dictionary<string, string?> { ["Omni:AdminToken"] = Unresolved });
+        Assert.ThrowsAny<Exception>(() => app.StartServer());
 
-        var error = Assert.ThrowsAny<Exception>(() => app.StartServer());
-
-        Assert.Contains("Omni__AdminToken is an unresolved Key Vault reference", error.ToString(), StringComparison.Ordinal);
+        // The message, read where start-up validation raises it: a failed start can surface as the
+        // ObjectDisposedException of WebApplicationFactory racing the app's teardown instead.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration["Omni:AdminToken"] = Unresolved;
+        builder.AddOmniApi();
+        using var services = builder.Services.BuildServiceProvider();
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<OmniOptions>>().Value);
+        Assert.Contains("Omni__AdminToken is an unresolved Key Vault reference", error.Message, StringComparison.Ordinal);
     }
 }

@@ -1,4 +1,8 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Omni.Email;
+using Omni.MicrosoftEmail;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.MicrosoftEmail;
@@ -12,9 +16,15 @@ public sealed class MicrosoftGraphOptionsTests(AzuriteFixture azurite)
     public async Task TheAppDoesNotStartWithAGraphOrAuthorityUrlThatIsNotAbsoluteHttps(string key, string value, string named)
     {
         await using var app = new OmniApp(azurite, new Dictionary<string, string?> { [key] = value });
+        Assert.ThrowsAny<Exception>(() => app.Anonymous());
 
-        var error = Assert.Throws<OptionsValidationException>(() => app.Anonymous());
-
+        // The message, read where start-up validation raises it: a failed start can surface as the
+        // ObjectDisposedException of WebApplicationFactory racing the app's teardown instead.
+        using var services = new ServiceCollection()
+            .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build())
+            .AddOmniEmail().AddOmniMicrosoftEmail()
+            .BuildServiceProvider();
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<MicrosoftGraphOptions>>().Value);
         Assert.Contains(named, error.Message);
     }
 }
