@@ -59,15 +59,8 @@ public sealed class EmailHostGuardTests(AzuriteFixture azurite, MailServerFixtur
     public async Task AHostNameResolvingToLoopbackFailsTheSettingsTestWithoutConnecting()
     {
         var tenant = await _app.TenantAsync();
-        var mailbox = _servers.NewMailbox();
         await using var witness = await FakeMailServer.StartAsync("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n");
-        var channelId = await _app.EmailChannelAsync(tenant, new
-        {
-            address = mailbox.Address,
-            password = mailbox.Password,
-            incoming = new { protocol = "imap", host = "localhost", port = witness.Port, ssl = false },
-            outgoing = new { host = "localhost", port = witness.Port, ssl = false },
-        });
+        var channelId = await LoopbackChannelAsync(tenant, witness.Port);
 
         var result = await _app.TestChannelAsync(tenant, channelId);
 
@@ -82,19 +75,25 @@ public sealed class EmailHostGuardTests(AzuriteFixture azurite, MailServerFixtur
     public async Task PollingAMailboxWhoseHostResolvesToLoopbackNeverConnects()
     {
         var tenant = await _app.TenantAsync();
-        var mailbox = _servers.NewMailbox();
         await using var witness = await FakeMailServer.StartAsync("* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n");
-        var channelId = await _app.EmailChannelAsync(tenant, new
-        {
-            address = mailbox.Address,
-            password = mailbox.Password,
-            incoming = new { protocol = "imap", host = "localhost", port = witness.Port, ssl = false },
-            outgoing = new { host = "localhost", port = witness.Port, ssl = false },
-        });
+        var channelId = await LoopbackChannelAsync(tenant, witness.Port);
 
         var refused = await Assert.ThrowsAsync<Omni.Email.MailConnectionException>(() => _app.PollAsync(tenant, channelId));
 
         Assert.Equal(Omni.Email.MailFailureKind.PrivateAddress, refused.Failure.Kind);
         Assert.Equal(0, witness.Connections);
+    }
+
+    /// <summary>A mailbox whose servers are named <c>localhost</c>: a name, so only the connect-time guard can stop it.</summary>
+    private Task<string> LoopbackChannelAsync(TestTenant tenant, int port)
+    {
+        var mailbox = _servers.NewMailbox();
+        return _app.EmailChannelAsync(tenant, new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "imap", host = "localhost", port, ssl = false },
+            outgoing = new { host = "localhost", port, ssl = false },
+        });
     }
 }
