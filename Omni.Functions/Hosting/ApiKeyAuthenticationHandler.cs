@@ -9,8 +9,7 @@ namespace Omni.Functions.Hosting;
 
 /// <summary>
 /// One scheme for the three kinds of credential: the platform admin token, management keys and channel API keys,
-/// all as <c>Authorization: Bearer</c>; <c>X-Api-Key</c> too on the integrator routes, because many ERPs can
-/// only set a fixed header.
+/// all as <c>Authorization: Bearer</c>; <c>X-Api-Key</c> too on routes marked <see cref="ApiKeyHeaderAccepted"/>.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -102,7 +101,7 @@ internal sealed class ApiKeyAuthenticationHandler(
             return authorization["Bearer ".Length..].Trim() is { Length: > 0 } bearer ? bearer : null;
         }
 
-        if (Request.Path.StartsWithSegments("/api/receive_hook") || Request.Path.StartsWithSegments("/api/audit"))
+        if (Context.GetEndpoint()?.Metadata.GetMetadata<ApiKeyHeaderAccepted>() is not null)
         {
             return Request.Headers["X-Api-Key"].ToString().Trim() is { Length: > 0 } apiKey ? apiKey : null;
         }

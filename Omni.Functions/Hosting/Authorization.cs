@@ -23,6 +23,18 @@ internal sealed record ChannelKeyRequirement(string? AlternativeScope) : IAuthor
 
 internal sealed record AdminRequirement : IAuthorizationRequirement;
 
+/// <summary>The caller is the platform admin or a management key holding <see cref="Scope"/>; set per route inside a company group.</summary>
+internal sealed record ScopeRequirement(string Scope) : IAuthorizationRequirement;
+
+/// <summary>
+/// Endpoint metadata: the route takes a key in <c>X-Api-Key</c> as well as <c>Authorization: Bearer</c>, because many
+/// ERPs can only set a fixed header. Set on the integrator route groups, so authentication needs no list of paths.
+/// </summary>
+internal sealed class ApiKeyHeaderAccepted
+{
+    public static readonly ApiKeyHeaderAccepted Instance = new();
+}
+
 /// <summary>Marks a failure that must look like "not found", so a key never learns another company's ids exist.</summary>
 internal sealed class NotYoursReason(IAuthorizationHandler handler) : AuthorizationFailureReason(handler, "The resource belongs to another company.");
 
@@ -61,6 +73,10 @@ internal sealed class OmniAuthorizationHandler(ICompanyStore companies, IChannel
 
                 case CompanyScopeRequirement r:
                     await HandleCompanyAsync(context, r, http, tenant, user);
+                    break;
+
+                case ScopeRequirement r when tenant.IsAdmin || (tenant.CredentialKind == Credentials.CredentialKind.Management && tenant.Scopes.Contains(r.Scope)):
+                    context.Succeed(r);
                     break;
 
                 case ChannelKeyRequirement r:
@@ -190,6 +206,18 @@ internal static class AuthorizationEndpointExtensions
     /// <summary>The caller must act in the route's company with this scope; another company's caller gets 404.</summary>
     public static TBuilder RequireCompanyScope<TBuilder>(this TBuilder builder, string? scope) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).AddRequirements(new CompanyScopeRequirement(scope)));
+
+    /// <summary>On a company route group: the caller acts in the route's company (admin or any of its management keys).</summary>
+    public static TBuilder RequireCompany<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireCompanyScope(null);
+
+    /// <summary>On a route inside a <see cref="RequireCompany{TBuilder}"/> group: the management key must hold this scope.</summary>
+    public static TBuilder RequireScope<TBuilder>(this TBuilder builder, string scope) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).AddRequirements(new ScopeRequirement(scope)));
+
+    /// <summary>The routes of this builder also take the key in <c>X-Api-Key</c>.</summary>
+    public static TBuilder AcceptApiKeyHeader<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(ApiKeyHeaderAccepted.Instance);
 
     public static TBuilder RequireAdmin<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(Policies.Admin);

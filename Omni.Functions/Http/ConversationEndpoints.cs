@@ -65,7 +65,7 @@ internal static class ConversationEndpoints
         conversations.MapPost("/{conversationId}/close", CloseAsync).RequireCompanyScope(Scopes.ConversationsWrite)
             .WithSummary("Close a conversation; the contact's next message opens a new one");
 
-        routes.MapGet("/api/audit/messages", AuditMessagesAsync).RequireChannelKey(Scopes.AuditRead).WithTags("Audit").ProducesValidationProblem()
+        routes.MapGet("/api/audit/messages", AuditMessagesAsync).RequireChannelKey(Scopes.AuditRead).AcceptApiKeyHeader().WithTags("Audit").ProducesValidationProblem()
             .WithSummary("Messages received and sent on a channel, oldest first (channel API key, or a management key with audit:read or the platform admin, with ?channelId=)");
         return routes;
     }

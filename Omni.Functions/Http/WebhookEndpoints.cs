@@ -54,7 +54,7 @@ internal static class WebhookEndpoints
     public static IEndpointRouteBuilder MapWebhookEndpoints(this IEndpointRouteBuilder routes)
     {
         // A management key or the admin that leaves out ?channelId= gets a 400 naming it (set in authorization).
-        var deliveries = routes.MapGroup("/api/audit/deliveries").WithTags("Audit").RequireChannelKey(Scopes.AuditRead).ProducesValidationProblem();
+        var deliveries = routes.MapGroup("/api/audit/deliveries").WithTags("Audit").RequireChannelKey(Scopes.AuditRead).AcceptApiKeyHeader().ProducesValidationProblem();
         deliveries.MapGet("/", ListAsync).WithSummary("Webhook deliveries of the channel, newest first (a management key or the admin names it in ?channelId=)");
         deliveries.MapGet("/{deliveryId}", GetAsync).WithSummary("One webhook delivery with its attempts");
         deliveries.MapPost("/{deliveryId}/redeliver", RedeliverAsync).ProducesProblem(StatusCodes.Status409Conflict)

@@ -69,6 +69,30 @@ public sealed class AuthorizationMatrixTests(AzuriteFixture azurite) : IAsyncLif
     }
 
     [Fact]
+    public async Task AnXApiKeyHeaderIsACredentialOnlyOnTheIntegratorRoutes()
+    {
+        var channel = await _app.OmniChannelAsync();
+        var values = Values(channel);
+        var integrator = new[] { "/api/receive_hook", "/api/audit/" };
+        var routes = RouteCatalog.ApiRoutes(_app).Where(r => !Anonymous.Any(a => r.Pattern.StartsWith(a, StringComparison.Ordinal))).ToList();
+
+        var failures = new List<string>();
+        foreach (var (method, pattern) in routes)
+        {
+            var client = _app.Anonymous();
+            client.DefaultRequestHeaders.Add("X-Api-Key", channel.ApiKey);
+            var response = await client.SendAsync(Request(method, pattern, values));
+            var accepted = response.StatusCode != HttpStatusCode.Unauthorized;
+            if (accepted != integrator.Any(p => pattern.StartsWith(p, StringComparison.Ordinal)))
+            {
+                failures.Add($"{method} {pattern}: {(int)response.StatusCode}");
+            }
+        }
+
+        Assert.Empty(failures);
+    }
+
+    [Fact]
     public async Task AnyKeyOfTheCompanyReadsTheCompany()
     {
         var channel = await _app.OmniChannelAsync();
