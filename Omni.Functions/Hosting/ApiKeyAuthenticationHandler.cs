@@ -59,35 +59,19 @@ internal sealed class ApiKeyAuthenticationHandler(
         return Success(claims);
     }
 
-    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Bearer";
-        await problems.WriteAsync(new()
-        {
-            HttpContext = Context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status401Unauthorized,
-                Title = "Unauthorized",
-                Detail = "Send a valid credential as 'Authorization: Bearer <token>'.",
-            },
-        });
+        return WriteProblemAsync(StatusCodes.Status401Unauthorized, "Unauthorized", "Send a valid credential as 'Authorization: Bearer <token>'.");
     }
 
-    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        WriteProblemAsync(StatusCodes.Status403Forbidden, "Forbidden", "The credential is valid but lacks the scope this operation needs.");
+
+    private async Task WriteProblemAsync(int status, string title, string detail)
     {
-        Response.StatusCode = StatusCodes.Status403Forbidden;
-        await problems.WriteAsync(new()
-        {
-            HttpContext = Context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status403Forbidden,
-                Title = "Forbidden",
-                Detail = "The credential is valid but lacks the scope this operation needs.",
-            },
-        });
+        Response.StatusCode = status;
+        await problems.WriteAsync(new() { HttpContext = Context, ProblemDetails = { Status = status, Title = title, Detail = detail } });
     }
 
     private AuthenticateResult Success(IEnumerable<Claim> claims) =>
