@@ -31,21 +31,16 @@ internal static class ConversationRows
 {
     public const string Table = "Conversations";
 
-    // Text and HTML are kept as binary chunks (a binary property holds 64 KiB, a string only 32K characters).
-    public const int BodyLimitBytes = 256 * 1024;
+    // Text and HTML (at most ConversationLimits.BodyBytes) are kept as binary chunks: a binary property holds 64 KiB,
+    // a string only 32K characters.
     private const int ChunkBytes = 64 * 1000;
-
-    /// <summary>
-    /// Metadata is one binary property (64 KiB at most); with both bodies at their limit the entity stays under 1 MiB.
-    /// receive_hook refuses more than this, measured as <see cref="MetadataBytes"/> counts it.
-    /// </summary>
-    public const int MetadataLimitBytes = 60 * 1024;
 
     // Stored as plain UTF-8 (ç is 2 bytes, not a 6-byte \u escape); it is read back as JSON, never embedded in HTML.
     private static readonly JsonTypeInfo<IReadOnlyDictionary<string, string>> MetadataJson = (JsonTypeInfo<IReadOnlyDictionary<string, string>>)
         new JsonSerializerOptions(ConversationJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }
             .GetTypeInfo(typeof(IReadOnlyDictionary<string, string>));
 
+    /// <summary>Metadata as it is stored; <see cref="ConversationLimits.MetadataFits"/> measures it the same way.</summary>
     public static byte[] MetadataBytes(IReadOnlyDictionary<string, string> metadata) => JsonSerializer.SerializeToUtf8Bytes(metadata, MetadataJson);
 
     public static string Conversation(string conversationId) => $"c|{conversationId}";
@@ -116,8 +111,7 @@ internal static class ConversationRows
     }
 
     public static byte[] MailBytes(MailHeaders mail) =>
-        // A long thread's References would outgrow a property; the newest ids are the ones replies carry.
-        JsonSerializer.SerializeToUtf8Bytes(mail with { References = mail.References.TakeLast(50).ToList() }, ConversationJsonContext.Default.MailHeaders);
+        JsonSerializer.SerializeToUtf8Bytes(mail with { References = mail.References.TakeLast(ConversationLimits.MailReferences).ToList() }, ConversationJsonContext.Default.MailHeaders);
 
     public static Message ToMessage(TableEntity e) => new(
         e.GetString("MessageId"),
@@ -165,28 +159,25 @@ internal static class ConversationRows
         e.GetDateTimeOffset("UpdatedAt") ?? default,
         e.GetDateTimeOffset("ClosedAt"));
 
-    /// <summary>Cuts at <see cref="BodyLimitBytes"/> on a character boundary; callers that must keep everything validate first or keep the original elsewhere (raw MIME).</summary>
-    public static string? Truncate(string? value)
+    /// <summary>Rows that route a conversation key to a conversation while it is open, and the reverse rows that let closing find them.</summary>
+    public static void AddKeys(List<TableTransactionAction> actions, string companyId, string channelId, string conversationId, IEnumerable<string> keyHashes, DateTimeOffset now, string? except)
     {
-        if (value is null || Encoding.UTF8.GetMaxByteCount(value.Length) <= BodyLimitBytes)
+        foreach (var hash in keyHashes)
         {
-            return value;
-        }
+            var rowKey = Key(channelId, hash);
+            if (rowKey == except)
+            {
+                continue;
+            }
 
-        var bytes = Encoding.UTF8.GetBytes(value);
-        if (bytes.Length <= BodyLimitBytes)
-        {
-            return value;
+            // Upsert: the newest message to carry a key wins it.
+            actions.Add(new(TableTransactionActionType.UpsertReplace, RoutingRow(companyId, rowKey, conversationId, now)));
+            actions.Add(new(TableTransactionActionType.UpsertReplace, new TableEntity(companyId, ReverseKey(conversationId, hash)) { ["KeyHash"] = hash }));
         }
-
-        var end = BodyLimitBytes;
-        while (end > 0 && (bytes[end] & 0xC0) == 0x80)
-        {
-            end--;
-        }
-
-        return Encoding.UTF8.GetString(bytes, 0, end);
     }
+
+    public static TableEntity RoutingRow(string companyId, string rowKey, string conversationId, DateTimeOffset now) =>
+        new(companyId, rowKey) { ["ConversationId"] = conversationId, ["LastMessageAt"] = now };
 
     private static void WriteChunks(TableEntity e, string name, string? value)
     {

@@ -23,6 +23,9 @@ public static class ConversationsServiceCollectionExtensions
         services.AddSingleton<OutboundQueue>();
         services.AddSingleton<AttachmentStore>();
         services.AddScoped<OutboundSender>();
+        services.AddSingleton<InboundMessages>();
+        // Needs IWebhookPublisher (AddOmniWebhooks): closing an omni channel's conversation tells its integrator.
+        services.AddSingleton<AgentMessages>();
         return services;
     }
 }

@@ -46,9 +46,9 @@ public static class TablePaging
             s = s.PadRight(s.Length + ((4 - (s.Length % 4)) % 4), '=');
             return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(s));
         }
-        catch (FormatException)
+        catch (FormatException ex)
         {
-            throw new Microsoft.AspNetCore.Http.BadHttpRequestException("continuationToken is not a token this API returned.", 400);
+            throw new InvalidContinuationTokenException("continuationToken is not a token this API returned.", ex);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using Omni.Storage;
 
 namespace Omni.Functions.Hosting;
 
@@ -50,6 +51,7 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
             // The framework's own wording here speaks of parameters and services, not of what the client sent.
             BadHttpRequestException { StatusCode: 400 } when httpContext.Request.ContentLength is 0 => (400, "This operation needs a JSON body."),
             BadHttpRequestException bad => (bad.StatusCode, bad.Message),
+            InvalidContinuationTokenException token => (400, token.Message),
             JsonException json => (400, $"The body is not valid JSON for this operation: {Describe(json)}"),
             _ => (500, "An unexpected error occurred. It was logged; retry later or contact support with the traceId."),
         };

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Omni.Channels;
 using Omni.Conversations;
@@ -7,7 +6,6 @@ using Omni.Functions.Hosting;
 using Omni.Functions.Triggers;
 using Omni.Storage;
 using Omni.Validation;
-using Omni.Webhooks;
 
 namespace Omni.Functions.Http;
 
@@ -139,87 +137,28 @@ internal static class ConversationEndpoints
     }
 
     private static async Task<Results<Accepted<SendMessageResponse>, NotFound, ValidationProblem, ProblemHttpResult>> SendAsync(
-        string conversationId, SendMessageRequest request, IConversationStore store, IChannelStore channels, AttachmentStore attachments,
-        OutboundQueue queue, TenantContext tenant, CancellationToken cancellationToken)
+        string conversationId, SendMessageRequest request, AgentMessages agent, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var conversation = await store.GetConversationAsync(tenant.CompanyId, conversationId, cancellationToken);
-        if (conversation is null)
+        var result = await agent.SendAsync(tenant.CompanyId, conversationId, request.Text, AttachmentProblems.Uploads(request.Attachments), cancellationToken);
+        return result.Outcome switch
         {
-            return TypedResults.NotFound();
-        }
-
-        var errors = new ValidationErrors();
-        var decoded = AttachmentRules.Validate(request.Attachments, errors, out var tooLarge);
-        var text = request.Text;
-        if (string.IsNullOrWhiteSpace(text) && decoded.Count == 0)
-        {
-            errors.Add("text", "Required unless there are attachments.");
-        }
-
-        AttachmentRules.CheckText("text", text, errors);
-        if (!errors.IsValid)
-        {
-            return tooLarge ? AttachmentRules.TooLarge(errors) : TypedResults.ValidationProblem(errors.ToDictionary());
-        }
-
-        if (conversation.Status == ConversationStatus.Closed)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conversation closed",
-                detail: "The conversation is closed; messages can only be sent on an open conversation.");
-        }
-
-        if (await channels.GetAsync(tenant.CompanyId, conversation.ChannelId, cancellationToken: cancellationToken) is null)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Channel deleted",
-                detail: "The conversation's channel was deleted; it sends no more messages.");
-        }
-
-        var refs = new List<AttachmentRef>();
-        foreach (var a in decoded)
-        {
-            refs.Add(await attachments.UploadAsync(tenant.CompanyId, conversation.ChannelId, a.FileName, a.ContentType, a.Content, cancellationToken));
-        }
-
-        var message = await store.AppendOutboundAsync(conversation, text, null, refs, cancellationToken);
-        try
-        {
-            await queue.EnqueueAsync(new OutboundWork(tenant.CompanyId, conversation.Id, message.Id), cancellationToken: cancellationToken);
-        }
-        catch
-        {
-            // Never leave a message that looks queued but is not: the caller gets an error and retries with a new one.
-            await store.SetStatusAsync(tenant.CompanyId, conversation.Id, message.Id, MessageStatus.Failed, "The message could not be queued for sending.", cancellationToken: CancellationToken.None);
-            throw;
-        }
-        return TypedResults.Accepted($"/api/companies/{tenant.CompanyId}/conversations/{conversation.Id}/messages", new SendMessageResponse(message.Id, message.Status));
+            SendMessageOutcome.Queued => TypedResults.Accepted($"/api/companies/{tenant.CompanyId}/conversations/{result.Message!.ConversationId}/messages",
+                new SendMessageResponse(result.Message.Id, result.Message.Status)),
+            SendMessageOutcome.NotFound => TypedResults.NotFound(),
+            SendMessageOutcome.TooLarge => AttachmentProblems.TooLarge(result.Errors!),
+            SendMessageOutcome.ConversationClosed => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conversation closed",
+                detail: "The conversation is closed; messages can only be sent on an open conversation."),
+            SendMessageOutcome.ChannelDeleted => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Channel deleted",
+                detail: "The conversation's channel was deleted; it sends no more messages."),
+            _ => TypedResults.ValidationProblem(result.Errors!),
+        };
     }
 
     private static async Task<Results<Ok<ConversationResponse>, NotFound>> CloseAsync(
-        string conversationId, IConversationStore store, IChannelStore channels, IServiceProvider services, TenantContext tenant, CancellationToken cancellationToken)
-    {
-        var closed = await store.CloseAsync(tenant.CompanyId, conversationId, cancellationToken);
-        if (closed is null)
-        {
-            return TypedResults.NotFound();
-        }
-
-        // Every close publishes, the repeated one too: the publisher keys the event by conversation, so a close retried
-        // after a failed publish delivers it and concurrent closes deliver it once under one webhook-id.
-        if (await channels.GetAsync(tenant.CompanyId, closed.ChannelId, cancellationToken: cancellationToken) is { Type: ChannelTypes.Omni } channel
-            && services.GetService<IWebhookPublisher>() is { } publisher)
-        {
-            await publisher.PublishAsync(channel, WebhookEventTypes.ConversationClosed, new JsonObject
-            {
-                ["conversationId"] = closed.Id,
-                ["channelId"] = closed.ChannelId,
-                ["externalId"] = closed.ExternalId,
-                ["contact"] = new JsonObject { ["externalId"] = closed.Contact.ExternalId },
-                ["closedAt"] = closed.ClosedAt,
-            }, cancellationToken: cancellationToken);
-        }
-
-        return TypedResults.Ok(ToResponse(closed));
-    }
+        string conversationId, AgentMessages agent, TenantContext tenant, CancellationToken cancellationToken) =>
+        await agent.CloseAsync(tenant.CompanyId, conversationId, cancellationToken) is { } closed
+            ? TypedResults.Ok(ToResponse(closed))
+            : TypedResults.NotFound();
 
     private static async Task<Results<Ok<ListResponse<MessageResponse>>, NotFound, ValidationProblem>> AuditMessagesAsync(
         string? direction, DateTimeOffset? since, int? limit, string? channelId, string? continuationToken,

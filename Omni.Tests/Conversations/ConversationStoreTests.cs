@@ -1,3 +1,5 @@
+using Azure;
+using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Conversations;
 using Omni.Storage;
@@ -193,5 +195,26 @@ public sealed class ConversationStoreTests(AzuriteFixture azurite) : IAsyncLifet
         Assert.Equal(ids.Order(StringComparer.Ordinal), ids);
         var audit = await Store.ListChannelMessagesAsync(company, channel, MessageDirection.Inbound, first.Message.CreatedAt, 50, null);
         Assert.Equal(ids, audit.Items.Select(m => m.Id));
+    }
+
+    [Fact]
+    public async Task AnAgentsMessageOnAConversationWhoseRowIsGoneIsAStorageConflictNotAnSdkException()
+    {
+        var (company, channel) = NewScope();
+        var stored = await Store.AppendInboundAsync(Inbound(company, channel, "e1"));
+        var conversation = (await Store.GetConversationAsync(company, stored.Message.ConversationId))!;
+        var table = _app.Services.GetRequiredService<TableServiceClient>().GetTableClient(ConversationRows.Table);
+        await table.DeleteEntityAsync(company, ConversationRows.Conversation(conversation.Id), ETag.All);
+
+        await Assert.ThrowsAsync<StorageConflictException>(() => Store.AppendOutboundAsync(conversation, "hello", null, []));
+    }
+
+    [Fact]
+    public async Task AContinuationTokenTheStoreNeverGaveIsAnInvalidContinuationToken()
+    {
+        var (company, channel) = NewScope();
+        var stored = await Store.AppendInboundAsync(Inbound(company, channel, "e1"));
+
+        await Assert.ThrowsAsync<InvalidContinuationTokenException>(() => Store.ListMessagesAsync(company, stored.Message.ConversationId, 2, "not*a*token"));
     }
 }

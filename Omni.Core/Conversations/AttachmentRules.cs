@@ -1,10 +1,11 @@
-using System.Text;
-using Microsoft.AspNetCore.Http.HttpResults;
-using Omni.Conversations;
 using Omni.Validation;
 
-namespace Omni.Functions.Http;
+namespace Omni.Conversations;
 
+/// <summary>An attachment as a client sent it in JSON, not yet checked: the bytes base64-encoded.</summary>
+internal sealed record AttachmentUpload(string? FileName, string? ContentType, string? ContentBase64);
+
+/// <summary>An attachment that passed <see cref="AttachmentRules"/>, ready to upload.</summary>
 internal sealed record DecodedAttachment(string FileName, string ContentType, byte[] Content);
 
 /// <summary>What an attachment sent as JSON may be: few, small, of a type an agent can safely open.</summary>
@@ -12,8 +13,6 @@ internal static class AttachmentRules
 {
     public const int MaxCount = 10;
     public const int MaxBytes = 512 * 1024;
-    public const int MaxTextCharacters = 100_000;
-    public const int MaxContentTypeCharacters = 200;
 
     // Types a browser or mail client will not run: no HTML, SVG or executables.
     private static readonly string[] AllowedPrefixes = ["image/", "audio/", "video/", "application/vnd.openxmlformats-officedocument.", "application/vnd.oasis.opendocument."];
@@ -32,7 +31,7 @@ internal static class AttachmentRules
         && (AllowedTypes.Contains(contentType) || AllowedPrefixes.Any(p => contentType.StartsWith(p, StringComparison.OrdinalIgnoreCase) && contentType.Length > p.Length));
 
     /// <summary>Decodes and checks every attachment; <paramref name="tooLarge"/> says a size rule failed (413 rather than 400).</summary>
-    public static List<DecodedAttachment> Validate(IReadOnlyList<AttachmentRequest?>? attachments, ValidationErrors errors, out bool tooLarge)
+    public static List<DecodedAttachment> Validate(IReadOnlyList<AttachmentUpload?>? attachments, ValidationErrors errors, out bool tooLarge)
     {
         tooLarge = false;
         var result = new List<DecodedAttachment>();
@@ -71,10 +70,9 @@ internal static class AttachmentRules
             {
                 errors.Add($"{field}.contentType", "Required.");
             }
-            else if (contentType.Length > MaxContentTypeCharacters)
+            else if (contentType.Length > ConversationLimits.ContentTypeCharacters)
             {
-                // Parameters could otherwise grow the stored attachment list past what one property holds.
-                errors.Add($"{field}.contentType", $"At most {MaxContentTypeCharacters} characters.");
+                errors.Add($"{field}.contentType", $"At most {ConversationLimits.ContentTypeCharacters} characters.");
             }
             else if (!System.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed) || parsed.MediaType is null || !IsAllowedType(parsed.MediaType))
             {
@@ -122,22 +120,4 @@ internal static class AttachmentRules
 
         return result;
     }
-
-    public static void CheckText(string field, string? text, ValidationErrors errors)
-    {
-        if (text is null)
-        {
-            return;
-        }
-
-        if (text.Length > MaxTextCharacters || Encoding.UTF8.GetByteCount(text) > ConversationRows.BodyLimitBytes)
-        {
-            errors.Add(field, $"At most {MaxTextCharacters} characters.");
-        }
-    }
-
-    public static ProblemHttpResult TooLarge(ValidationErrors errors) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Attachment too large",
-            detail: $"Each attachment may be at most {MaxBytes / 1024} KiB once decoded.",
-            extensions: new Dictionary<string, object?> { ["errors"] = errors.ToDictionary() });
 }

@@ -1,0 +1,115 @@
+using System.Text.Json.Nodes;
+using Omni.Channels;
+using Omni.Validation;
+using Omni.Webhooks;
+
+namespace Omni.Conversations;
+
+/// <summary>What became of an agent's message.</summary>
+internal enum SendMessageOutcome
+{
+    /// <summary>Stored and handed to the transport's queue (202).</summary>
+    Queued,
+
+    /// <summary>No such conversation in this company (404).</summary>
+    NotFound,
+
+    /// <summary>Not a valid message: <see cref="SendMessageResult.Errors"/> says why (400).</summary>
+    Invalid,
+
+    /// <summary>An attachment is over its size (413).</summary>
+    TooLarge,
+
+    /// <summary>The conversation is closed (409).</summary>
+    ConversationClosed,
+
+    /// <summary>The conversation's channel was deleted (409).</summary>
+    ChannelDeleted,
+}
+
+internal sealed record SendMessageResult(SendMessageOutcome Outcome, Message? Message = null, Dictionary<string, string[]>? Errors = null);
+
+/// <summary>
+/// What an agent does on a conversation: send a message to the contact, by the channel's transport (the SendOutbound
+/// function does the sending), and close it, which tells an omni channel's integrator by webhook.
+/// </summary>
+internal sealed class AgentMessages(IConversationStore store, IChannelStore channels, AttachmentStore attachments, OutboundQueue queue, IWebhookPublisher publisher)
+{
+    public async Task<SendMessageResult> SendAsync(string companyId, string conversationId, string? text, IReadOnlyList<AttachmentUpload?>? uploads, CancellationToken cancellationToken = default)
+    {
+        var conversation = await store.GetConversationAsync(companyId, conversationId, cancellationToken);
+        if (conversation is null)
+        {
+            return new SendMessageResult(SendMessageOutcome.NotFound);
+        }
+
+        var errors = new ValidationErrors();
+        var decoded = AttachmentRules.Validate(uploads, errors, out var tooLarge);
+        if (string.IsNullOrWhiteSpace(text) && decoded.Count == 0)
+        {
+            errors.Add("text", "Required unless there are attachments.");
+        }
+
+        ConversationLimits.CheckText("text", text, errors);
+        if (!errors.IsValid)
+        {
+            return new SendMessageResult(tooLarge ? SendMessageOutcome.TooLarge : SendMessageOutcome.Invalid, Errors: errors.ToDictionary());
+        }
+
+        if (conversation.Status == ConversationStatus.Closed)
+        {
+            return new SendMessageResult(SendMessageOutcome.ConversationClosed);
+        }
+
+        if (await channels.GetAsync(companyId, conversation.ChannelId, cancellationToken: cancellationToken) is null)
+        {
+            return new SendMessageResult(SendMessageOutcome.ChannelDeleted);
+        }
+
+        var refs = new List<AttachmentRef>();
+        foreach (var a in decoded)
+        {
+            refs.Add(await attachments.UploadAsync(companyId, conversation.ChannelId, a.FileName, a.ContentType, a.Content, cancellationToken));
+        }
+
+        var message = await store.AppendOutboundAsync(conversation, text, null, refs, cancellationToken);
+        try
+        {
+            await queue.EnqueueAsync(new OutboundWork(companyId, conversation.Id, message.Id), cancellationToken: cancellationToken);
+        }
+        catch
+        {
+            // Never leave a message that looks queued but is not: the caller gets an error and retries with a new one.
+            await store.SetStatusAsync(companyId, conversation.Id, message.Id, MessageStatus.Failed, "The message could not be queued for sending.", cancellationToken: CancellationToken.None);
+            throw;
+        }
+
+        return new SendMessageResult(SendMessageOutcome.Queued, message);
+    }
+
+    /// <summary>Closes the conversation (idempotent) and publishes <c>conversation.closed</c> on an omni channel; null when it does not exist.</summary>
+    public async Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default)
+    {
+        var closed = await store.CloseAsync(companyId, conversationId, cancellationToken);
+        if (closed is null)
+        {
+            return null;
+        }
+
+        // Every close publishes, the repeated one too: the publisher keys the event by conversation, so a close retried
+        // after a failed publish delivers it and concurrent closes deliver it once under one webhook-id.
+        if (await channels.GetAsync(companyId, closed.ChannelId, cancellationToken: cancellationToken) is { Type: ChannelTypes.Omni } channel)
+        {
+            await publisher.PublishAsync(channel, WebhookEventTypes.ConversationClosed, new JsonObject
+            {
+                ["conversationId"] = closed.Id,
+                ["channelId"] = closed.ChannelId,
+                ["externalId"] = closed.ExternalId,
+                ["contact"] = new JsonObject { ["externalId"] = closed.Contact.ExternalId },
+                ["closedAt"] = closed.ClosedAt,
+            }, cancellationToken: cancellationToken);
+        }
+
+        return closed;
+    }
+}

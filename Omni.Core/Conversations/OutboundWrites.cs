@@ -1,0 +1,54 @@
+using Azure;
+using Azure.Data.Tables;
+using Omni.Storage;
+using static Omni.Conversations.ConversationRows;
+
+namespace Omni.Conversations;
+
+/// <summary>The writes of <see cref="TableConversationStore"/> for an agent's message: stored as queued, then its status after each transport attempt.</summary>
+internal sealed class OutboundWrites(TableClient table, ConversationReads reads, TimeProvider clock)
+{
+    public async Task<Message> AppendAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default)
+    {
+        var now = clock.GetUtcNow();
+        var message = new Message(Ids.New("msg"), conversation.CompanyId, conversation.ChannelId, conversation.Id, MessageDirection.Outbound, null,
+            ConversationLimits.TruncateBody(text), ConversationLimits.TruncateBody(html), null, attachments, null, null, MessageStatus.Queued, null, now);
+        await table.SubmitAsync(
+        [
+            new(TableTransactionActionType.Add, ToEntity(message, ConversationRows.Message(conversation.Id, message.Id))),
+            new(TableTransactionActionType.Add, ToEntity(message, AuditRow(conversation.ChannelId, message.Id))),
+            new(TableTransactionActionType.UpdateMerge, new TableEntity(conversation.CompanyId, Conversation(conversation.Id)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now }, ETag.All),
+        ], cancellationToken);
+        return message;
+    }
+
+    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
+        StorageRetry.OnConflictAsync(clock, $"setting the status of message {messageId}", async _ =>
+        {
+            var conversation = await reads.GetConversationEntityAsync(companyId, conversationId, cancellationToken)
+                ?? throw new InvalidOperationException($"Conversation {conversationId} does not exist.");
+            var channelId = conversation.GetString("ChannelId");
+            var now = clock.GetUtcNow();
+            var changes = new Dictionary<string, object?> { ["Status"] = status.ToString(), ["Error"] = error };
+            if (mail is not null)
+            {
+                changes["Mail"] = MailBytes(mail);
+            }
+
+            var actions = new List<TableTransactionAction>
+            {
+                new(TableTransactionActionType.UpdateMerge, new TableEntity(changes) { PartitionKey = companyId, RowKey = ConversationRows.Message(conversationId, messageId) }, ETag.All),
+                new(TableTransactionActionType.UpdateMerge, new TableEntity(changes) { PartitionKey = companyId, RowKey = AuditRow(channelId, messageId) }, ETag.All),
+            };
+
+            // A sent e-mail's Message-ID becomes a key, so the customer's reply threads; only while the conversation is
+            // open, and against its ETag, so a close running now cannot miss it.
+            if (mail?.MessageId is { Length: > 0 } sentId && conversation.GetString("Status") == nameof(ConversationStatus.Open))
+            {
+                actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(companyId, conversation.RowKey) { ["UpdatedAt"] = now }, conversation.ETag));
+                AddKeys(actions, companyId, channelId, conversationId, [Hash(sentId)], now, except: null);
+            }
+
+            await table.SubmitAsync(actions, cancellationToken);
+        }, cancellationToken);
+}
