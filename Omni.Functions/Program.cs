@@ -6,9 +6,13 @@ using Omni.Email;
 using Omni.Functions.Hosting;
 using Omni.Functions.Http;
 using Omni.Functions.Triggers;
+using Omni.MercadoLivre;
+using Omni.Meta;
 using Omni.MicrosoftEmail;
+using Omni.OmniChannel;
 using Omni.Storage;
 using Omni.Tenancy;
+using Omni.Webchat;
 using Omni.Webhooks;
 
 var builder = WebApplication.CreateSlimBuilder(args);
@@ -18,9 +22,10 @@ builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
 builder.Services.AddOmniConversations().AddConversationFunctions();
-builder.Services.AddOmniWebhooks().AddWebhookFunctions();
+builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
+builder.Services.AddMetaChannels().AddWebchatChannel().AddMercadoLivreChannel();
 
 var app = builder.Build();
 app.UseExceptionHandler();

@@ -26,7 +26,8 @@ public interface IChannelStore
 
     /// <summary>
     /// Replaces the channel if it has not changed since it was read (its ETag); secrets given here replace the
-    /// stored ones with the same name, the rest are kept. Throws <see cref="RequestFailedException"/> 412 on a race.
+    /// stored ones with the same name, the rest are kept. Throws <see cref="StorageConflictException"/> when another
+    /// writer changed the channel first.
     /// </summary>
     Task<Channel> UpdateAsync(Channel channel, IReadOnlyDictionary<string, string> secrets, CancellationToken cancellationToken = default);
 
@@ -105,8 +106,15 @@ internal sealed class TableChannelStore(TableServiceClient tables, SecretProtect
     {
         channel = channel with { ProtectedSecrets = Protect(channel, secrets, channel.ProtectedSecrets) };
         var etag = channel.ETag is { } tag ? new ETag(tag) : ETag.All;
-        var response = await _channels.UpdateEntityAsync(ToEntity(channel), etag, TableUpdateMode.Replace, cancellationToken);
-        return channel with { ETag = response.Headers.ETag?.ToString() };
+        try
+        {
+            var response = await _channels.UpdateEntityAsync(ToEntity(channel), etag, TableUpdateMode.Replace, cancellationToken);
+            return channel with { ETag = response.Headers.ETag?.ToString() };
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            throw new StorageConflictException($"Channel {channel.Id} was changed by another writer since it was read.", ex);
+        }
     }
 
     public string? RevealSecret(Channel channel, string field) =>

@@ -1,5 +1,9 @@
 namespace Omni.Channels;
 
+/// <summary>
+/// The contract's names for channel types. Which types exist is what is registered (<see cref="ChannelKinds.Types"/>),
+/// not this list of names.
+/// </summary>
 public static class ChannelTypes
 {
     public const string Omni = "omni";
@@ -9,6 +13,4 @@ public static class ChannelTypes
     public const string Instagram = "instagram";
     public const string Webchat = "webchat";
     public const string MercadoLivre = "mercadolivre";
-
-    public static readonly IReadOnlyList<string> All = [Omni, Email, MicrosoftEmail, WhatsApp, Instagram, Webchat, MercadoLivre];
 }

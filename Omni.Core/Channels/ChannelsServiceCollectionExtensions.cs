@@ -1,12 +1,13 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Omni.Security;
 using Omni.Storage;
-using Omni.Webhooks;
 
 namespace Omni.Channels;
 
 public static class ChannelsServiceCollectionExtensions
 {
+    /// <summary>The channel store and workflows; each channel kind is registered by its own feature (<c>AddChannelKind</c>).</summary>
     public static IServiceCollection AddOmniChannels(this IServiceCollection services)
     {
         services.AddStorageResources(tables: [StorageNames.ChannelsTable, StorageNames.ChannelDirectoryTable]);
@@ -14,9 +15,11 @@ public static class ChannelsServiceCollectionExtensions
             .ValidateDataAnnotations()
             .Validate(o => { SecretProtector.ParseKey(o.SecretsKey); return true; })
             .ValidateOnStart();
-        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SecretProtector>();
+        services.TryAddSingleton<ChannelKinds>();
         services.AddSingleton<ChannelSettingsValidator>();
+        services.AddSingleton<ChannelService>();
         services.AddSingleton<IChannelStore, TableChannelStore>();
         return services;
     }

@@ -1,3 +1,4 @@
+using System.Net.Mail;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Omni.Validation;
@@ -190,6 +191,18 @@ internal sealed class SettingsReader(JsonObject? source, string path, Validation
 
         Output[name] = new JsonArray(values.Select(v => (JsonNode?)v).ToArray());
         return values;
+    }
+
+    /// <summary>A plain address (no display name) with a dotted domain, such as support@example.com.</summary>
+    public string? EmailAddress(string name, bool required)
+    {
+        var value = String(name, required, maxLength: 254);
+        if (value is not null && (!MailAddress.TryCreate(value, out var parsed) || parsed.Address != value || !parsed.Host.Contains('.', StringComparison.Ordinal)))
+        {
+            Error(name, "Must be an e-mail address such as support@example.com.");
+        }
+
+        return value;
     }
 
     public void Error(string name, string message) => errors.Add(PathOf(name), message);

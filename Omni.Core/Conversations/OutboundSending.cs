@@ -25,7 +25,7 @@ internal sealed class OutboundQueue(QueueServiceClient queues, IOptions<Conversa
 internal sealed partial class OutboundSender(
     IConversationStore store,
     IChannelStore channels,
-    IEnumerable<IOutboundTransport> transports,
+    ChannelKinds kinds,
     OutboundQueue queue,
     IOptions<ConversationOptions> options,
     ILogger<OutboundSender> logger)
@@ -57,8 +57,8 @@ internal sealed partial class OutboundSender(
             return;
         }
 
-        // The last registration wins, as DI's own GetService does, so a later AddSingleton replaces a feature's transport.
-        var transport = transports.LastOrDefault(t => string.Equals(t.ChannelType, channel.Type, StringComparison.Ordinal));
+        // Keyed by the type: the last registration wins, so a later AddKeyedSingleton replaces a kind's transport.
+        var transport = kinds.Part<IOutboundTransport>(channel.Type);
         if (transport is null)
         {
             await FailAsync(work, $"No transport sends messages on channels of type '{channel.Type}'.", cancellationToken);

@@ -33,16 +33,11 @@ public static class EmailServiceCollectionExtensions
         services.AddSingleton<MailboxPollRunner>();
         services.AddSingleton<ImapMailboxPoller>();
         services.AddSingleton<Pop3MailboxPoller>();
-        services.AddMailboxPoller<EmailMailboxPoller>();
-        services.AddSingleton<IChannelTester, EmailChannelTester>();
-        services.AddSingleton<IOutboundTransport, SmtpOutboundTransport>();
+        services.AddChannelKind(ChannelTypes.Email, kind => kind.Settings<EmailSettingsRules>().Tester<EmailChannelTester>().Transport<SmtpOutboundTransport>().Poller<EmailMailboxPoller>());
         return services;
     }
 
-    /// <summary>Makes a channel type's mailbox polled on its <c>pollSeconds</c> by the MailboxPollTimer and MailboxPoll functions.</summary>
-    public static IServiceCollection AddMailboxPoller<TPoller>(this IServiceCollection services) where TPoller : class, IMailboxPoller
-    {
-        services.AddSingleton<IMailboxPoller, TPoller>();
-        return services;
-    }
+    /// <summary>A channel kind's inbound side: its mailbox polled on its <c>pollSeconds</c> by the MailboxPollTimer and MailboxPoll functions.</summary>
+    internal static ChannelKindBuilder Poller<TPoller>(this ChannelKindBuilder kind) where TPoller : class, IMailboxPoller =>
+        kind.Part<IMailboxPoller, TPoller>(ChannelPart.Inbound);
 }

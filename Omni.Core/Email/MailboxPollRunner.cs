@@ -12,7 +12,7 @@ namespace Omni.Email;
 /// </summary>
 public sealed partial class MailboxPollRunner(
     IChannelStore channels,
-    IEnumerable<IMailboxPoller> pollers,
+    ChannelKinds kinds,
     QueueServiceClient queues,
     ILogger<MailboxPollRunner> logger)
 {
@@ -35,7 +35,7 @@ public sealed partial class MailboxPollRunner(
         }
 
         var channel = await channels.GetAsync(request.CompanyId, request.ChannelId, cancellationToken: cancellationToken);
-        var poller = channel is null ? null : pollers.FirstOrDefault(p => p.ChannelType == channel.Type);
+        var poller = channel is null ? null : kinds.Part<IMailboxPoller>(channel.Type);
         if (channel is null || poller is null)
         {
             return null;

@@ -23,9 +23,7 @@ public static class MicrosoftEmailServiceCollectionExtensions
         services.AddHttpClient(GraphClientCache.TokenHttpClient, c => c.Timeout = TimeSpan.FromSeconds(30));
         services.AddSingleton<GraphClientCache>();
         services.AddSingleton<GraphMailSender>();
-        services.AddSingleton<IChannelTester, MicrosoftEmailTester>();
-        services.AddMailboxPoller<GraphMailboxPoller>();
-        services.AddSingleton<IOutboundTransport, GraphOutboundTransport>();
+        services.AddChannelKind(ChannelTypes.MicrosoftEmail, kind => kind.Settings<MicrosoftEmailSettingsRules>().Tester<MicrosoftEmailTester>().Transport<GraphOutboundTransport>().Poller<GraphMailboxPoller>());
         return services;
     }
 }

@@ -1,14 +1,12 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using Omni.Channels;
-using Omni.Conversations;
 using Omni.Storage;
 
 namespace Omni.Webhooks;
 
 public static class WebhooksServiceCollectionExtensions
 {
-    /// <summary>Signed webhook delivery for omni channels: the publisher, the omni transport, the settings test and the delivery function's handler.</summary>
+    /// <summary>Signed webhook delivery for omni channels: the publisher, the sender and the delivery function's handler.</summary>
     public static IServiceCollection AddOmniWebhooks(this IServiceCollection services)
     {
         services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section)
@@ -34,8 +32,6 @@ public static class WebhooksServiceCollectionExtensions
         services.AddSingleton<IWebhookDeliveryStore, TableWebhookDeliveryStore>();
         services.AddSingleton<IWebhookPublisher, WebhookPublisher>();
         services.AddSingleton<WebhookDeliveryProcessor>();
-        services.AddSingleton<IOutboundTransport, OmniOutboundTransport>();
-        services.AddSingleton<IChannelTester, OmniChannelTester>();
         return services;
     }
 }

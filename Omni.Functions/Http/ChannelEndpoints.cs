@@ -7,7 +7,6 @@ using Omni.Credentials;
 using Omni.Email;
 using Omni.Functions.Hosting;
 using Omni.Storage;
-using Omni.Tenancy;
 using Omni.Validation;
 using Omni.Webhooks;
 
@@ -42,8 +41,6 @@ public sealed record WebhookSecretResponse(string WebhookSecret);
 
 internal static class ChannelEndpoints
 {
-    public const string ConfigurationOk = "Configurações OK";
-
     public static IEndpointRouteBuilder MapChannelEndpoints(this IEndpointRouteBuilder routes)
     {
         var channels = routes.MapGroup("/api/companies/{companyId}/channels").WithTags("Channels");
@@ -65,159 +62,58 @@ internal static class ChannelEndpoints
     }
 
     private static async Task<Results<Created<ChannelResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        ChannelRequest request, IChannelStore store, ICompanyStore companies, ChannelSettingsValidator validator, IAuditLog audit,
-        TenantContext tenant, TimeProvider clock, CancellationToken cancellationToken)
+        ChannelRequest request, ChannelService channels, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var errors = new ValidationErrors();
-        var type = request.Type?.Trim();
-        if (type is null || !ChannelTypes.All.Contains(type))
+        var outcome = await channels.CreateAsync(Caller(tenant), Draft(request), cancellationToken);
+        return outcome.Status switch
         {
-            errors.Add("type", $"Must be one of: {string.Join(", ", ChannelTypes.All)}.");
-            return TypedResults.ValidationProblem(errors.ToDictionary());
-        }
-
-        if (NeedsGeneralSettings(type, tenant) is { } forbidden)
-        {
-            return forbidden;
-        }
-
-        var id = Ids.New("chn");
-        var now = clock.GetUtcNow();
-        var draft = new Channel(id, tenant.CompanyId, type, "", "", [], new Dictionary<string, string>(), now, now);
-        var (name, serviceId, settings) = await ValidateAsync(request, draft, null, companies, validator, tenant, errors, cancellationToken);
-        if (!errors.IsValid)
-        {
-            return TypedResults.ValidationProblem(errors.ToDictionary());
-        }
-
-        var secrets = new Dictionary<string, string>(settings.Secrets);
-        string? webhookSecret = null;
-        if (type == ChannelTypes.Omni)
-        {
-            webhookSecret = WebhookSecrets.New();
-            secrets[WebhookSecrets.CurrentField] = webhookSecret;
-        }
-
-        var channel = await store.CreateAsync(draft with { Name = name!, ServiceId = serviceId!, Settings = settings.Public }, secrets, cancellationToken);
-        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "channel.created", $"channels/{channel.Id}", ["type", "name", "serviceId", .. FieldNames(settings)], cancellationToken);
-        return TypedResults.Created($"/api/companies/{tenant.CompanyId}/channels/{channel.Id}", ToResponse(channel) with { WebhookSecret = webhookSecret });
+            ChannelWriteStatus.Saved => TypedResults.Created($"/api/companies/{tenant.CompanyId}/channels/{outcome.Channel!.Id}",
+                ToResponse(outcome.Channel, channels) with { WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField) }),
+            ChannelWriteStatus.Forbidden => Forbidden(outcome),
+            _ => TypedResults.ValidationProblem(outcome.Errors!),
+        };
     }
 
     private static async Task<Results<Ok<ListResponse<ChannelResponse>>, ValidationProblem>> ListAsync(
-        string? type, IChannelStore store, TenantContext tenant, CancellationToken cancellationToken)
+        string? type, ChannelService channels, TenantContext tenant, CancellationToken cancellationToken)
     {
-        if (type is not null && !ChannelTypes.All.Contains(type))
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["type"] = [$"Must be one of: {string.Join(", ", ChannelTypes.All)}."] });
-        }
-
-        var channels = await store.ListAsync(tenant.CompanyId, type, cancellationToken);
-        return TypedResults.Ok(new ListResponse<ChannelResponse>(channels.Select(ToResponse).ToList()));
+        var errors = new ValidationErrors();
+        return await channels.ListAsync(tenant.CompanyId, type, errors, cancellationToken) is { } found
+            ? TypedResults.Ok(new ListResponse<ChannelResponse>(found.Select(c => ToResponse(c, channels)).ToList()))
+            : TypedResults.ValidationProblem(errors.ToDictionary());
     }
 
-    private static async Task<Results<Ok<ChannelResponse>, NotFound>> GetAsync(string channelId, IChannelStore store, TenantContext tenant, CancellationToken cancellationToken) =>
-        await store.GetAsync(tenant.CompanyId, channelId, cancellationToken: cancellationToken) is { } channel ? TypedResults.Ok(ToResponse(channel)) : TypedResults.NotFound();
+    private static async Task<Results<Ok<ChannelResponse>, NotFound>> GetAsync(string channelId, IChannelStore store, ChannelService channels, TenantContext tenant, CancellationToken cancellationToken) =>
+        await store.GetAsync(tenant.CompanyId, channelId, cancellationToken: cancellationToken) is { } channel ? TypedResults.Ok(ToResponse(channel, channels)) : TypedResults.NotFound();
 
     private static async Task<Results<Ok<ChannelResponse>, NotFound, ValidationProblem, ProblemHttpResult>> UpdateAsync(
-        string channelId, ChannelRequest request, IChannelStore store, ICompanyStore companies, ChannelSettingsValidator validator, IAuditLog audit,
-        TenantContext tenant, TimeProvider clock, CancellationToken cancellationToken)
+        string channelId, ChannelRequest request, ChannelService channels, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var existing = await store.GetAsync(tenant.CompanyId, channelId, cancellationToken: cancellationToken);
-        if (existing is null)
+        var outcome = await channels.UpdateAsync(Caller(tenant), channelId, Draft(request), cancellationToken);
+        return outcome.Status switch
         {
-            return TypedResults.NotFound();
-        }
-
-        if (NeedsGeneralSettings(existing.Type, tenant) is { } forbidden)
-        {
-            return forbidden;
-        }
-
-        var errors = new ValidationErrors();
-        if (request.Type is { } type && type != existing.Type)
-        {
-            errors.Add("type", "A channel's type cannot change; create a new channel instead.");
-        }
-
-        var (name, serviceId, settings) = await ValidateAsync(request, existing, existing, companies, validator, tenant, errors, cancellationToken);
-        if (!errors.IsValid)
-        {
-            return TypedResults.ValidationProblem(errors.ToDictionary());
-        }
-
-        var changed = new List<string>();
-        if (name != existing.Name) changed.Add("name");
-        if (serviceId != existing.ServiceId) changed.Add("serviceId");
-        changed.AddRange(settings.Public.Where(p => !JsonNode.DeepEquals(p.Value, existing.Settings[p.Key])).Select(p => $"settings.{p.Key}"));
-        changed.AddRange(settings.Secrets.Keys.Select(k => $"settings.{k}"));
-
-        try
-        {
-            var updated = await store.UpdateAsync(existing with
-            {
-                Name = name!,
-                ServiceId = serviceId!,
-                Settings = settings.Public,
-                UpdatedAt = clock.GetUtcNow(),
-                // Saving again is how an integrator says its endpoint is back after a 410 Gone.
-                WebhookDisabledAt = null,
-            }, settings.Secrets, cancellationToken);
-            await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "channel.updated", $"channels/{channelId}", changed, cancellationToken);
-            return TypedResults.Ok(ToResponse(updated));
-        }
-        catch (RequestFailedException ex) when (ex.Status == StatusCodes.Status412PreconditionFailed)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
-                detail: "The channel was changed by someone else while this update was made. Read it again and retry.");
-        }
+            ChannelWriteStatus.Saved => TypedResults.Ok(ToResponse(outcome.Channel!, channels)),
+            ChannelWriteStatus.NotFound => TypedResults.NotFound(),
+            ChannelWriteStatus.Forbidden => Forbidden(outcome),
+            ChannelWriteStatus.Conflict => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: outcome.Detail),
+            _ => TypedResults.ValidationProblem(outcome.Errors!),
+        };
     }
 
-    private static async Task<Results<NoContent, NotFound>> DeleteAsync(
-        string channelId, IChannelStore store, ICredentialStore credentials, IAuditLog audit, TenantContext tenant, TimeProvider clock, CancellationToken cancellationToken)
-    {
-        var existing = await store.GetAsync(tenant.CompanyId, channelId, cancellationToken: cancellationToken);
-        if (existing is null)
+    private static async Task<Results<NoContent, NotFound, ProblemHttpResult>> DeleteAsync(
+        string channelId, ChannelService channels, TenantContext tenant, CancellationToken cancellationToken) =>
+        await channels.DeleteAsync(Caller(tenant), channelId, cancellationToken) switch
         {
-            return TypedResults.NotFound();
-        }
-
-        // Keys first: once the delete answers, the channel takes no more traffic.
-        await credentials.RevokeAllChannelKeysAsync(tenant.CompanyId, channelId, cancellationToken);
-        await store.UpdateAsync(existing with { DeletedAt = clock.GetUtcNow() }, new Dictionary<string, string>(), cancellationToken);
-        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "channel.deleted", $"channels/{channelId}", null, cancellationToken);
-        return TypedResults.NoContent();
-    }
+            ChannelDeleteStatus.Deleted => TypedResults.NoContent(),
+            ChannelDeleteStatus.NotFound => TypedResults.NotFound(),
+            _ => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: "The channel kept changing while it was deleted; retry."),
+        };
 
     private static async Task<Results<Ok<ChannelTestResponse>, NotFound>> TestAsync(
-        string channelId, IChannelStore store, IEnumerable<IChannelTester> testers, TenantContext tenant, CancellationToken cancellationToken)
-    {
-        var channel = await store.GetAsync(tenant.CompanyId, channelId, cancellationToken: cancellationToken);
-        if (channel is null)
-        {
-            return TypedResults.NotFound();
-        }
-
-        var tester = testers.FirstOrDefault(t => t.ChannelType == channel.Type);
-        if (tester is null)
-        {
-            return TypedResults.Ok(new ChannelTestResponse(false, $"Channels of type '{channel.Type}' have no settings test yet.", []));
-        }
-
-        IReadOnlyList<ChannelCheck> checks;
-        try
-        {
-            checks = await tester.TestAsync(channel, cancellationToken);
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-            // Stored under another Omni__SecretsKey (or tampered with): nothing can be tried until it is saved again.
-            checks = [new ChannelCheck("secrets", false, 0, "A stored secret of this channel cannot be decrypted; save the channel's secret fields again.")];
-        }
-
-        var ok = checks.Count > 0 && checks.All(c => c.Ok);
-        var message = ok ? ConfigurationOk : string.Join(" ", checks.Where(c => !c.Ok).Select(c => $"{c.Name}: {c.Error}"));
-        return TypedResults.Ok(new ChannelTestResponse(ok, message, checks));
-    }
+        string channelId, ChannelService channels, TenantContext tenant, CancellationToken cancellationToken) =>
+        await channels.TestAsync(tenant.CompanyId, channelId, cancellationToken) is { } report
+            ? TypedResults.Ok(new ChannelTestResponse(report.Ok, report.Message, report.Checks))
+            : TypedResults.NotFound();
 
     private static async Task<Results<ContentHttpResult, NotFound, ProblemHttpResult>> PreviewSignatureAsync(
         string channelId, IChannelStore store, TenantContext tenant, CancellationToken cancellationToken)
@@ -325,49 +221,13 @@ internal static class ChannelEndpoints
         return TypedResults.Ok(new WebhookSecretResponse(secret));
     }
 
-    private static ProblemHttpResult? NeedsGeneralSettings(string type, TenantContext tenant) =>
-        type == ChannelTypes.WhatsApp && !tenant.HasScope(Scopes.SettingsGeneral)
-            ? TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden",
-                detail: "WhatsApp channels are created and edited with the settings:general scope (Configurações Gerais).")
-            : null;
+    private static ChannelCaller Caller(TenantContext tenant) => new(tenant.CompanyId, tenant.Actor, tenant.HasScope);
 
-    private static async Task<(string? Name, string? ServiceId, ValidatedSettings Settings)> ValidateAsync(
-        ChannelRequest request, Channel draft, Channel? existing, ICompanyStore companies, ChannelSettingsValidator validator,
-        TenantContext tenant, ValidationErrors errors, CancellationToken cancellationToken)
-    {
-        var name = errors.Required("name", request.Name);
-        var serviceId = errors.Required("serviceId", request.ServiceId, maxLength: 64);
-        if (serviceId is not null && await companies.GetServiceAsync(tenant.CompanyId, serviceId, cancellationToken) is null)
-        {
-            errors.Add("serviceId", "No such service in this company.");
-        }
+    private static ChannelDraft Draft(ChannelRequest request) => new(request.Type, request.Name, request.ServiceId, request.Settings);
 
-        var settings = validator.Validate(draft.Type, request.Settings, existing, errors);
-        if (settings.Public["signatureHtml"] is JsonValue signature)
-        {
-            settings.Public["signatureHtml"] = SignatureSanitizer.Sanitize(signature.GetValue<string>());
-        }
+    private static ProblemHttpResult Forbidden(ChannelWrite outcome) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Forbidden", detail: outcome.Detail);
 
-        return (name, serviceId, settings);
-    }
-
-    private static IEnumerable<string> FieldNames(ValidatedSettings settings) =>
-        settings.Public.Select(p => $"settings.{p.Key}").Concat(settings.Secrets.Keys.Select(k => $"settings.{k}"));
-
-        internal static ChannelResponse ToResponse(Channel channel)
-    {
-        var settings = channel.Settings.DeepClone().AsObject();
-        foreach (var field in ChannelSettingsValidator.SecretFieldsOf(channel.Type, channel.Settings))
-        {
-            settings[field + "Set"] = channel.ProtectedSecrets.ContainsKey(field);
-        }
-
-        if (channel.Type == ChannelTypes.Omni)
-        {
-            settings["webhookSecretSet"] = channel.ProtectedSecrets.ContainsKey(WebhookSecrets.CurrentField);
-            settings["webhookDisabled"] = channel.WebhookDisabledAt is not null;
-        }
-
-        return new ChannelResponse(channel.Id, channel.CompanyId, channel.Type, channel.Name, channel.ServiceId, settings, channel.CreatedAt, channel.UpdatedAt);
-    }
+    internal static ChannelResponse ToResponse(Channel channel, ChannelService channels) =>
+        new(channel.Id, channel.CompanyId, channel.Type, channel.Name, channel.ServiceId, channels.Shown(channel), channel.CreatedAt, channel.UpdatedAt);
 }

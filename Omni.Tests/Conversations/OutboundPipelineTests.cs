@@ -48,7 +48,7 @@ public sealed class OutboundPipelineTests : IAsyncLifetime
             ["Omni:Conversations:OutboundRetryDelay"] = "00:00:00.200",
             ["Omni:Conversations:OutboundRetryMaxDelay"] = "00:00:00.500",
             ["Omni:Conversations:OutboundMaxAttempts"] = "3",
-        }, services => services.AddSingleton<IOutboundTransport>(_transport));
+        }, services => services.AddKeyedSingleton<IOutboundTransport>(ChannelTypes.Omni, _transport));
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 

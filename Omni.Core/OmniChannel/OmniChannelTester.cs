@@ -2,8 +2,9 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Omni.Channels;
+using Omni.Webhooks;
 
-namespace Omni.Webhooks;
+namespace Omni.OmniChannel;
 
 /// <summary>
 /// "Testar Configurações" for <c>omni</c> channels: one signed <c>webhook.test</c> POST to the webhook URL, through

@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Webhooks;
 
-namespace Omni.Webhooks;
+namespace Omni.OmniChannel;
 
 /// <summary>
 /// The omni channel's transport: an outbound message becomes a <c>message.created</c> event for the integrator.

@@ -1,0 +1,24 @@
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Channels;
+using Omni.Credentials;
+
+namespace Omni.Meta;
+
+public static class MetaServiceCollectionExtensions
+{
+    private const string NotYet = "arrives with the Meta channel issue.";
+
+    /// <summary>The <c>whatsapp</c> and <c>instagram</c> channels: their settings can be kept now; talking to Meta is not built yet.</summary>
+    public static IServiceCollection AddMetaChannels(this IServiceCollection services) => services
+        .AddChannelKind(ChannelTypes.WhatsApp, kind => kind
+            .Settings<WhatsAppSettingsRules>()
+            .EditedWithScope(Scopes.SettingsGeneral, "WhatsApp channels are created and edited with the settings:general scope (Configurações Gerais).")
+            .NoTester("Trying the number against the provider " + NotYet)
+            .NoTransport("WhatsApp sending " + NotYet)
+            .NoInbound("WhatsApp's provider webhook " + NotYet))
+        .AddChannelKind(ChannelTypes.Instagram, kind => kind
+            .Settings<InstagramSettingsRules>()
+            .NoTester("Trying the page token against the Graph API " + NotYet)
+            .NoTransport("Instagram sending " + NotYet)
+            .NoInbound("Instagram's webhook " + NotYet));
+}
