@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Tests.Infrastructure;
@@ -7,12 +8,18 @@ namespace Omni.Tests.Hosting;
 /// <summary>The app's own HTTP routes, read from its endpoint data source, so matrices grow with the API.</summary>
 internal static class RouteCatalog
 {
-    public static IReadOnlyList<(string Method, string Pattern)> ApiRoutes(OmniApp app)
+    public static IReadOnlyList<(string Method, string Pattern)> ApiRoutes(OmniApp app) => Routes(app, _ => true);
+
+    /// <summary>The routes that bind a JSON body.</summary>
+    public static IReadOnlyList<(string Method, string Pattern)> BodyRoutes(OmniApp app) =>
+        Routes(app, e => e.Metadata.GetMetadata<IAcceptsMetadata>() is { RequestType: not null });
+
+    private static List<(string Method, string Pattern)> Routes(OmniApp app, Func<RouteEndpoint, bool> predicate)
     {
         app.StartServer();
         var sources = app.Services.GetRequiredService<IEnumerable<EndpointDataSource>>();
         return sources.SelectMany(s => s.Endpoints).OfType<RouteEndpoint>()
-            .Where(e => e.RoutePattern.RawText?.StartsWith("/api/", StringComparison.Ordinal) == true)
+            .Where(e => e.RoutePattern.RawText?.StartsWith("/api/", StringComparison.Ordinal) == true && predicate(e))
             .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, e.RoutePattern.RawText!.TrimEnd('/'))))
             .Distinct()
             .OrderBy(r => r.Item2, StringComparer.Ordinal).ThenBy(r => r.m, StringComparer.Ordinal)
