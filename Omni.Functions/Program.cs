@@ -36,6 +36,7 @@ app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();
 app.MapEmailEndpoints();
 app.MapInvocationEndpoints();
+app.MapAdminEndpoints();
 
 app.Run();
 
