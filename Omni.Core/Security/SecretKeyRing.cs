@@ -37,6 +37,7 @@ internal sealed partial class SecretKeyRing
     public static SecretKeyRing? TryBuild(SecretProtectionOptions options, List<string> errors)
     {
         var keys = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
         if (!string.IsNullOrWhiteSpace(options.SecretsKey) && ParseKey("Omni__SecretsKey", options.SecretsKey, errors) is { } legacy)
         {
             keys[SecretProtectionOptions.LegacyKeyId] = legacy;
@@ -44,7 +45,7 @@ internal sealed partial class SecretKeyRing
 
         for (var i = 0; i < options.SecretsKeys.Count; i++)
         {
-            AddEntry(keys, i, options.SecretsKeys[i], errors);
+            AddEntry(keys, ids, i, options.SecretsKeys[i], errors);
         }
 
         var current = string.IsNullOrWhiteSpace(options.SecretsKeyCurrent) ? SecretProtectionOptions.LegacyKeyId : options.SecretsKeyCurrent;
@@ -56,9 +57,15 @@ internal sealed partial class SecretKeyRing
         return errors.Count == 0 ? new SecretKeyRing(keys, current) : null;
     }
 
-    private static void AddEntry(Dictionary<string, byte[]> keys, int index, SecretKeyEntry entry, List<string> errors)
+    private static void AddEntry(Dictionary<string, byte[]> keys, HashSet<string> ids, int index, SecretKeyEntry entry, List<string> errors)
     {
         var setting = $"Omni__SecretsKeys__{index}";
+        if (string.IsNullOrWhiteSpace(entry.Id) && string.IsNullOrWhiteSpace(entry.Key))
+        {
+            // An unused slot: the Bicep template always writes a fixed number of them, empty when unused.
+            return;
+        }
+
         if (string.IsNullOrWhiteSpace(entry.Id) || !KeyIdPattern().IsMatch(entry.Id))
         {
             errors.Add($"{setting}__Id must be a key id of 1 to 32 characters from a-z, 0-9 and '-' (it is written into every value it encrypts).");
@@ -71,7 +78,7 @@ internal sealed partial class SecretKeyRing
             return;
         }
 
-        if (keys.ContainsKey(entry.Id))
+        if (!ids.Add(entry.Id))
         {
             errors.Add($"{setting}__Id: the key id '{entry.Id}' appears more than once in Omni__SecretsKeys.");
             return;

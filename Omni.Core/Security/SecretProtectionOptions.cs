@@ -18,6 +18,7 @@ public sealed class SecretProtectionOptions
     /// <summary>
     /// <c>Omni__SecretsKeys__{n}__Id</c> and <c>Omni__SecretsKeys__{n}__Key</c>: the key id travels in the value, not in
     /// the setting's name, because App Service setting names (and shell variables) cannot hold the dash a key id may.
+    /// An entry with neither is an unused slot.
     /// </summary>
     public List<SecretKeyEntry> SecretsKeys { get; set; } = [];
 
