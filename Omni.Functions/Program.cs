@@ -42,6 +42,7 @@ app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();
 app.MapEmailEndpoints();
 app.MapInvocationEndpoints();
+app.MapAdminEndpoints();
 
 app.Run();
 

@@ -26,8 +26,14 @@ param maximumInstanceCount int = 40
 param adminToken string = ''
 
 @secure()
-@description('Base64 of 32 random bytes (Omni__SecretsKey) that encrypts stored channel secrets. Stored in Key Vault; empty keeps the value already there. Never change it once channels exist.')
+@description('Base64 of 32 random bytes (Omni__SecretsKey) that encrypts stored channel secrets. Stored in Key Vault; empty keeps the value already there. Never change it in place once channels exist: rotate with keyRingIds.')
 param secretsKey string = ''
+
+@description('The secrets key ring: key ids the app holds, comma-separated. \'legacy\' is secretsKey (Key Vault secret omni-secrets-key, Omni__SecretsKey); any other id (a-z, 0-9, \'-\') is the Key Vault secret omni-secrets-key-<id>, which you create. At most three besides legacy. Empty: legacy only. See docs/operators.md, "Rotating the secrets key".')
+param keyRingIds string = ''
+
+@description('The key id new writes use (Omni__SecretsKeyCurrent): one of keyRingIds. Empty: legacy.')
+param keyRingCurrent string = ''
 
 @minValue(30)
 @maxValue(730)
@@ -74,6 +80,10 @@ var allTags = union(tags, { 'azd-env-name': environmentName })
 var deploymentContainerName = 'deployment-package'
 var adminTokenSecretName = 'omni-admin-token'
 var secretsKeySecretName = 'omni-secrets-key'
+var secretsKeyRing = empty(trim(keyRingIds)) ? ['legacy'] : map(split(keyRingIds, ','), id => trim(id))
+// The app binds a list of {Id, Key} entries; App Service setting names cannot carry a key id's '-', and an object
+// literal cannot be built by a loop, so the template writes three fixed slots (empty ones are ignored by the app).
+var secretsKeySlots = filter(secretsKeyRing, id => id != 'legacy' && !empty(id))
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -147,7 +157,14 @@ module functionApp 'modules/functionapp.bicep' = {
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
       // Versionless references: the app gets the latest secret version (see docs/operators.md on rotation).
       Omni__AdminToken: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${adminTokenSecretName})'
-      Omni__SecretsKey: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretsKeySecretName})'
+      Omni__SecretsKey: contains(secretsKeyRing, 'legacy') ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretsKeySecretName})' : ''
+      Omni__SecretsKeyCurrent: keyRingCurrent
+      Omni__SecretsKeys__0__Id: secretsKeySlots[?0] ?? ''
+      Omni__SecretsKeys__0__Key: length(secretsKeySlots) > 0 ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretsKeySecretName}-${secretsKeySlots[?0]})' : ''
+      Omni__SecretsKeys__1__Id: secretsKeySlots[?1] ?? ''
+      Omni__SecretsKeys__1__Key: length(secretsKeySlots) > 1 ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretsKeySecretName}-${secretsKeySlots[?1]})' : ''
+      Omni__SecretsKeys__2__Id: secretsKeySlots[?2] ?? ''
+      Omni__SecretsKeys__2__Key: length(secretsKeySlots) > 2 ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretsKeySecretName}-${secretsKeySlots[?2]})' : ''
       Omni__Storage__ProvisionOnStart: 'false'
     }
   }

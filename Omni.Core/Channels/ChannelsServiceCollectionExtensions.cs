@@ -11,12 +11,8 @@ public static class ChannelsServiceCollectionExtensions
     public static IServiceCollection AddOmniChannels(this IServiceCollection services)
     {
         services.AddStorageResources(tables: [StorageNames.ChannelsTable, StorageNames.ChannelDirectoryTable]);
-        services.AddOptions<SecretProtectionOptions>().BindConfiguration(SecretProtectionOptions.Section)
-            .ValidateDataAnnotations()
-            .Validate(o => { SecretProtector.ParseKey(o.SecretsKey); return true; })
-            .ValidateOnStart();
+        services.AddOmniSecretProtection();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<SecretProtector>();
         services.TryAddSingleton<ChannelKinds>();
         services.AddSingleton<ChannelSettingsValidator>();
         services.AddSingleton<ChannelService>();
