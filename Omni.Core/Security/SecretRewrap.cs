@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Azure;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
 using Omni.Storage;
@@ -21,7 +20,7 @@ public sealed record UnreadableSecret(string CompanyId, string ChannelId, string
 /// a concurrent edit wins, and the channel is read again and re-wrapped from there. Safe to run again at any time.
 /// Deleted channels are left as they are: nothing reads their secrets again.
 /// </summary>
-public sealed partial class SecretRewrap(IChannelStore channels, SecretProtector protector, ILogger<SecretRewrap> logger)
+public sealed partial class SecretRewrap(IChannelStore channels, ChannelKinds kinds, SecretProtector protector, ILogger<SecretRewrap> logger)
 {
     // A channel edited this often during one pass is left for the next pass rather than retried without end.
     private const int Attempts = 5;
@@ -30,7 +29,7 @@ public sealed partial class SecretRewrap(IChannelStore channels, SecretProtector
     {
         int count = 0, rewrapped = 0, current = 0, busy = 0;
         var unreadable = new List<UnreadableSecret>();
-        await foreach (var channel in channels.ListAllAsync(ChannelTypes.All, cancellationToken))
+        await foreach (var channel in channels.ListAllAsync(kinds.Types, cancellationToken))
         {
             count++;
             var outcome = await RewrapChannelAsync(channel, cancellationToken);
@@ -81,7 +80,7 @@ public sealed partial class SecretRewrap(IChannelStore channels, SecretProtector
                 await channels.UpdateAsync(channel, plaintext, cancellationToken);
                 return new ChannelOutcome(plaintext.Count, alreadyCurrent, false, unreadable);
             }
-            catch (Exception ex) when (IsConflict(ex))
+            catch (StorageConflictException)
             {
                 var fresh = attempt < Attempts ? await channels.GetAsync(channel.CompanyId, channel.Id, cancellationToken: cancellationToken) : null;
                 if (fresh is null)
@@ -110,9 +109,6 @@ public sealed partial class SecretRewrap(IChannelStore channels, SecretProtector
 
         return keyId == protector.CurrentKeyId ? null : keyId;
     }
-
-    // The channel store still reports a lost ETag race as the SDK's 412; StorageConflictException is where stores are headed.
-    private static bool IsConflict(Exception ex) => ex is StorageConflictException or RequestFailedException { Status: 412 };
 
     private sealed record ChannelOutcome(int Rewrapped, int AlreadyCurrent, bool Busy, IReadOnlyList<UnreadableSecret> Unreadable);
 
