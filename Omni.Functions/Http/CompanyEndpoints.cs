@@ -30,16 +30,16 @@ internal static class CompanyEndpoints
     {
         var admin = routes.MapGroup("/api/companies").WithTags("Companies").RequireAdmin();
         admin.MapPost("/", CreateCompanyAsync).WithSummary("Create a company (tenant)");
-        admin.MapPost("/{companyId}/management-keys", CreateManagementKeyAsync).RequireCompanyScope(null)
-            .WithSummary("Issue a management key; the key is shown only in this response");
-        admin.MapDelete("/{companyId}/management-keys/{keyId}", RevokeManagementKeyAsync).RequireCompanyScope(null)
-            .WithSummary("Revoke a management key; it fails at once");
+        // The admin's key routes also name a company, which must exist.
+        var managementKeys = admin.MapGroup("/{companyId}/management-keys").RequireCompany();
+        managementKeys.MapPost("", CreateManagementKeyAsync).WithSummary("Issue a management key; the key is shown only in this response");
+        managementKeys.MapDelete("/{keyId}", RevokeManagementKeyAsync).WithSummary("Revoke a management key; it fails at once");
 
-        var company = routes.MapGroup("/api/companies/{companyId}").WithTags("Companies");
-        company.MapGet("/", GetCompanyAsync).RequireCompanyScope(null).WithSummary("Get a company");
-        company.MapPost("/services", CreateServiceAsync).RequireCompanyScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Create a service (attendance queue)");
-        company.MapGet("/services", ListServicesAsync).RequireCompanyScope(Scopes.ChannelsRead).WithTags("Services").WithSummary("List services");
-        company.MapGet("/audit/events", ListAuditEventsAsync).RequireCompanyScope(Scopes.AuditRead).WithTags("Audit").WithSummary("Configuration changes: who, what, when");
+        var company = routes.MapGroup("/api/companies/{companyId}").WithTags("Companies").RequireCompany();
+        company.MapGet("/", GetCompanyAsync).WithSummary("Get a company");
+        company.MapPost("/services", CreateServiceAsync).RequireScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Create a service (attendance queue)");
+        company.MapGet("/services", ListServicesAsync).RequireScope(Scopes.ChannelsRead).WithTags("Services").WithSummary("List services");
+        company.MapGet("/audit/events", ListAuditEventsAsync).RequireScope(Scopes.AuditRead).WithTags("Audit").WithSummary("Configuration changes: who, what, when");
         return routes;
     }
 

@@ -17,8 +17,8 @@ internal static class EmailEndpoints
 
     public static IEndpointRouteBuilder MapEmailEndpoints(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api/companies/{companyId}/channels/{channelId}").WithTags("E-mail");
-        group.MapGet("/quarantine", ListQuarantineAsync).RequireCompanyScope(Scopes.AuditRead)
+        var group = routes.MapGroup("/api/companies/{companyId}/channels/{channelId}").WithTags("E-mail").RequireCompany();
+        group.MapGet("/quarantine", ListQuarantineAsync).RequireScope(Scopes.AuditRead)
             .WithSummary("Mail that could not be ingested (too large, unparseable, no sender): kept raw, never retried");
         return routes;
     }
