@@ -71,9 +71,6 @@ public sealed class SecretProtector
         return Encoding.UTF8.GetString(plaintext);
     }
 
-    /// <summary>True when the value is sealed with the current key: re-wrapping it would change nothing.</summary>
-    public bool IsCurrent(string protectedValue) => KeyIdOf(protectedValue) == _ring.CurrentId;
-
     /// <summary>The key id a stored value names (<c>legacy</c> for <c>v1.</c>); throws on an unknown format.</summary>
     public static string KeyIdOf(string protectedValue) => Parse(protectedValue).KeyId;
 
