@@ -3,6 +3,7 @@ using System.Net.Mail;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Omni.Email;
+using Omni.Security;
 using Omni.Validation;
 using Omni.Webhooks;
 using PhoneNumbers;
