@@ -31,6 +31,7 @@ app.UseAuthorization();
 app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
+app.MapApiKeyEndpoints();
 app.MapConversationEndpoints();
 app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();

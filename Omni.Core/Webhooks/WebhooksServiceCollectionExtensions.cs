@@ -35,6 +35,7 @@ public static class WebhooksServiceCollectionExtensions
         services.AddSingleton<IWebhookDeliveryStore, TableWebhookDeliveryStore>();
         services.AddSingleton<IWebhookPublisher, WebhookPublisher>();
         services.AddSingleton<WebhookDeliveryProcessor>();
+        services.AddSingleton<WebhookSecretRotation>();
         services.AddSingleton<IOutboundTransport, OmniOutboundTransport>();
         services.AddSingleton<IChannelTester, OmniChannelTester>();
         return services;
