@@ -1,9 +1,9 @@
-using Azure;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Audit;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Storage;
 
 namespace Omni.Webhooks;
 
@@ -69,7 +69,7 @@ internal sealed partial class WebhookDeliveryProcessor(
             {
                 claimed = await store.UpdateAsync(delivery with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken);
             }
-            catch (RequestFailedException ex) when (ex.Status == 412)
+            catch (StorageConflictException)
             {
                 continue;
             }
@@ -104,7 +104,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             next = await store.UpdateAsync(next, cancellationToken);
         }
-        catch (RequestFailedException ex) when (ex.Status == 412)
+        catch (StorageConflictException)
         {
             return RedeliverOutcome.Conflict;
         }
@@ -185,7 +185,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             await store.UpdateAsync(recorded, cancellationToken);
         }
-        catch (RequestFailedException ex) when (ex.Status == 412)
+        catch (StorageConflictException)
         {
             // Our claim ran out and another worker took the attempt over; its record stands.
             LogClaimLost(delivery.Id, delivery.NextAttempt);
@@ -230,7 +230,7 @@ internal sealed partial class WebhookDeliveryProcessor(
                 LogDisabled(channel.Id, deliveryId);
                 return;
             }
-            catch (RequestFailedException ex) when (ex.Status == 412)
+            catch (StorageConflictException)
             {
                 channel = await channels.GetAsync(channel.CompanyId, channel.Id, includeDeleted: true, cancellationToken) ?? channel;
                 if (channel.WebhookDisabledAt is not null)
