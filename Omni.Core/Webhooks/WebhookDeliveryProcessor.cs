@@ -10,6 +10,7 @@ namespace Omni.Webhooks;
 /// <summary>What a redeliver request came to.</summary>
 internal enum RedeliverOutcome
 {
+    NotFound,
     Queued,
     InFlight,
     Conflict,

@@ -36,6 +36,7 @@ public static class WebhooksServiceCollectionExtensions
         services.AddSingleton<IWebhookPublisher, WebhookPublisher>();
         services.AddSingleton<WebhookDeliveryProcessor>();
         services.AddSingleton<WebhookSecretRotation>();
+        services.AddSingleton<WebhookDeliveries>();
         services.AddSingleton<IOutboundTransport, OmniOutboundTransport>();
         services.AddSingleton<IChannelTester, OmniChannelTester>();
         return services;
