@@ -169,7 +169,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             var attempt = delivery.NextAttempt + 1;
             var delay = schedule.DelayBefore(attempt, result.RetryAfter, (Random.Shared.NextDouble() * 2) - 1);
-            delay = delay > WebhookQueue.MaxDelay ? WebhookQueue.MaxDelay : delay;
+            delay = delay > QueueSendPolicy.MaxDelay ? QueueSendPolicy.MaxDelay : delay;
             recorded = recorded with { NextAttempt = attempt, NextAttemptAt = now + delay };
             // Queued before the row moves on: if recording fails, this message finds the row behind and is dropped,
             // while the current message comes back and the attempt is made again.
