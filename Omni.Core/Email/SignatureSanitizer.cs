@@ -1,5 +1,4 @@
 using Ganss.Xss;
-using Omni.Channels;
 
 namespace Omni.Email;
 
@@ -17,7 +16,7 @@ public static class SignatureSanitizer
 
     private static readonly HtmlSanitizer Sanitizer = Create();
 
-    public static string Sanitize(string html) => Sanitizer.Sanitize(MailText.Bound(html, ChannelSettingsValidator.MaxSignatureLength, MaxTags, MaxDepth));
+    public static string Sanitize(string html) => Sanitizer.Sanitize(MailText.Bound(html, EmailSettingsRules.MaxSignatureLength, MaxTags, MaxDepth));
 
     /// <summary>The same rules for an agent's HTML body, which is not cut: the API bounds what an agent may send.</summary>
     public static string SanitizeBody(string html) => Sanitizer.Sanitize(html);
