@@ -35,6 +35,15 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
         inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
 
+    public Task<SendClaim> ClaimSendAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
+        inner.ClaimSendAsync(companyId, conversationId, messageId, attempt, claimTimeout, cancellationToken);
+
+    public Task ReleaseSendAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        inner.ReleaseSendAsync(companyId, conversationId, messageId, cancellationToken);
+
+    public Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
+        inner.GetMailThreadAsync(companyId, conversationId, cancellationToken);
+
     public Task ReleaseAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default) =>
         inner.ReleaseAsync(companyId, channelId, externalId, cancellationToken);
 
