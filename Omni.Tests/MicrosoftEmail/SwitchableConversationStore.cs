@@ -9,6 +9,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
 {
     public bool Failing { get; set; }
 
+    /// <summary>Recording a message as sent fails, as if storage went down right after the transport delivered it.</summary>
+    public bool FailingSentWrites { get; set; }
+
     /// <summary>Wraps the app's registered store; the test finds it as the app's <see cref="IConversationStore"/>.</summary>
     public static void Install(IServiceCollection services)
     {
@@ -33,7 +36,7 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
         inner.ListMessagesAsync(companyId, conversationId, limit, continuationToken, cancellationToken);
 
     public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
-        inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
+        FailingSentWrites && status == MessageStatus.Sent ? throw new Azure.RequestFailedException(503, "Storage is down (test).") : inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
 
     public Task<SendClaim> ClaimSendAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.ClaimSendAsync(companyId, conversationId, messageId, attempt, claimTimeout, cancellationToken);
