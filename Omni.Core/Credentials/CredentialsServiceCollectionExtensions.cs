@@ -9,6 +9,7 @@ public static class CredentialsServiceCollectionExtensions
     {
         services.AddStorageResources(tables: [StorageNames.CredentialsTable, StorageNames.CredentialIndexTable]);
         services.AddSingleton<ICredentialStore, TableCredentialStore>();
+        services.AddSingleton<ApiKeys>();
         return services;
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Security;
 using Omni.Storage;
 
 namespace Omni.Email;
@@ -23,7 +24,7 @@ public static class EmailServiceCollectionExtensions
             .Validate(o => string.IsNullOrEmpty(o.TrustedCertificatesFile) || File.Exists(o.TrustedCertificatesFile), "Omni__Email__TrustedCertificatesFile names a file that does not exist.")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<MailConnector>();
+        services.AddSafeConnector().AddSingleton<MailConnector>();
         services.AddSingleton<MailboxStateStore>();
         services.AddSingleton<MailArchive>();
         services.AddSingleton<MailQuarantine>();

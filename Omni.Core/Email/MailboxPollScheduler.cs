@@ -50,8 +50,7 @@ public sealed partial class MailboxPollScheduler(
             foreach (var due in DueInstants(channel.Id, EmailSettings.PollSecondsOf(channel), windowStart, tick))
             {
                 var delay = due - now;
-                await _queue.SendMessageAsync(JsonSerializer.Serialize(new MailboxPollRequest(channel.CompanyId, channel.Id), EmailJsonContext.Default.MailboxPollRequest),
-                    visibilityTimeout: delay > TimeSpan.Zero ? delay : null, cancellationToken: cancellationToken);
+                await Storage.QueueSendPolicy.EnqueueAsync(_queue, JsonSerializer.Serialize(new MailboxPollRequest(channel.CompanyId, channel.Id), EmailJsonContext.Default.MailboxPollRequest), delay, cancellationToken);
                 queued++;
             }
         }

@@ -71,7 +71,7 @@ internal static class ConversationEndpoints
 
     /// <summary>The SendOutbound queue function, run by the Functions host or the local trigger runner.</summary>
     public static IServiceCollection AddConversationFunctions(this IServiceCollection services) =>
-        services.AddQueueFunction<OutboundSender>(OutboundSender.FunctionName, (sender, message, cancellationToken) => sender.HandleAsync(message.Body, cancellationToken));
+        services.AddQueueFunction<OutboundSender>(FunctionNames.SendOutbound, (sender, message, cancellationToken) => sender.HandleAsync(message.Body, cancellationToken));
 
     private static async Task<Results<Ok<ListResponse<ConversationResponse>>, ValidationProblem>> ListAsync(
         string? channelId, string? contactExternalId, string? status, int? limit, string? continuationToken,
