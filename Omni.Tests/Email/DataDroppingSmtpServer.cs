@@ -1,6 +1,4 @@
-using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
@@ -12,88 +10,55 @@ namespace Omni.Tests.Email;
 /// </summary>
 internal sealed class DataDroppingSmtpServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly X509Certificate2 _certificate;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
+    private readonly FakeMailServer _server;
     private int _messages;
 
     public DataDroppingSmtpServer(string certificateFile)
     {
         _certificate = X509Certificate2.CreateFromPemFile(certificateFile, Path.Combine(Path.GetDirectoryName(certificateFile)!, "key.pem"));
-        _listener.Start();
-        _loop = AcceptAsync();
+        _server = FakeMailServer.Start(ServeAsync);
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public int Port => _server.Port;
 
     /// <summary>Messages received in full (up to the final "."), each left unanswered.</summary>
     public int Messages => Volatile.Read(ref _messages);
 
-    private async Task AcceptAsync()
+    private async Task ServeAsync(Stream stream, CancellationToken cancellationToken)
     {
-        while (!_stop.IsCancellationRequested)
+        await using var tls = new SslStream(stream);
+        await tls.AuthenticateAsServerAsync(_certificate);
+        using var reader = new StreamReader(tls, Encoding.Latin1);
+        await using var writer = new StreamWriter(tls, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
+        await writer.WriteLineAsync("220 fake.test ESMTP");
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
-            TcpClient client;
-            try
+            var verb = line.Split(' ', 2)[0].ToUpperInvariant();
+            if (verb == "DATA")
             {
-                client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-            {
+                await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");
+                while (await reader.ReadLineAsync(cancellationToken) is { } data && data != ".")
+                {
+                }
+
+                Interlocked.Increment(ref _messages);
                 return;
             }
 
-            _ = ServeAsync(client);
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
-    {
-        using (client)
-        {
-            try
+            await writer.WriteLineAsync(verb switch
             {
-                await using var tls = new SslStream(client.GetStream());
-                await tls.AuthenticateAsServerAsync(_certificate);
-                using var reader = new StreamReader(tls, Encoding.Latin1);
-                await using var writer = new StreamWriter(tls, Encoding.Latin1) { NewLine = "\r\n", AutoFlush = true };
-                await writer.WriteLineAsync("220 fake.test ESMTP");
-                while (await reader.ReadLineAsync(_stop.Token) is { } line)
-                {
-                    var verb = line.Split(' ', 2)[0].ToUpperInvariant();
-                    if (verb == "DATA")
-                    {
-                        await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");
-                        while (await reader.ReadLineAsync(_stop.Token) is { } data && data != ".")
-                        {
-                        }
-
-                        Interlocked.Increment(ref _messages);
-                        return;
-                    }
-
-                    await writer.WriteLineAsync(verb switch
-                    {
-                        "EHLO" or "HELO" => "250 fake.test",
-                        "MAIL" or "RCPT" or "RSET" or "NOOP" => "250 2.0.0 Ok",
-                        "QUIT" => "221 2.0.0 Bye",
-                        _ => "502 5.5.2 Error: command not recognized",
-                    });
-                }
-            }
-            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
-            {
-            }
+                "EHLO" or "HELO" => "250 fake.test",
+                "MAIL" or "RCPT" or "RSET" or "NOOP" => "250 2.0.0 Ok",
+                "QUIT" => "221 2.0.0 Bye",
+                _ => "502 5.5.2 Error: command not recognized",
+            });
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
+        await _server.DisposeAsync();
         _certificate.Dispose();
-        _stop.Dispose();
     }
 }
