@@ -9,7 +9,6 @@ public static class CredentialsServiceCollectionExtensions
     {
         services.AddStorageResources(tables: [StorageNames.CredentialsTable, StorageNames.CredentialIndexTable]);
         services.AddSingleton<ICredentialStore, TableCredentialStore>();
-        services.AddSingleton<ApiKeys>();
         return services;
     }
 }

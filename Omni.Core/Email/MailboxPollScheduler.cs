@@ -83,4 +83,5 @@ public sealed partial class MailboxPollScheduler(
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(MailboxPollRequest))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, int>))]
 internal sealed partial class EmailJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Omni.Channels;
 using Omni.Credentials;
 using Omni.Functions.Hosting;
 using Omni.Webhooks;
@@ -28,7 +29,7 @@ internal static class ApiKeyEndpoints
     }
 
     private static async Task<Results<Created<ApiKeyCreatedResponse>, NotFound, ValidationProblem, ProblemHttpResult>> CreateApiKeyAsync(
-        string channelId, CreateApiKeyRequest? request, ApiKeys keys, TenantContext tenant, CancellationToken cancellationToken)
+        string channelId, CreateApiKeyRequest? request, ChannelApiKeys keys, TenantContext tenant, CancellationToken cancellationToken)
     {
         var result = await keys.IssueAsync(tenant.CompanyId, channelId, request?.Name, tenant.Actor, cancellationToken);
         return result switch
@@ -38,19 +39,19 @@ internal static class ApiKeyEndpoints
                 new ApiKeyCreatedResponse(issued.Key.Id, issued.Key.Name, issued.Key.Prefix, issued.Secret, issued.Key.CreatedAt)),
             { Outcome: IssueKeyOutcome.NotAnOmniChannel } => BadRequest("API keys are issued for omni channels only."),
             { Outcome: IssueKeyOutcome.NameTooLong } => TypedResults.ValidationProblem(
-                new Dictionary<string, string[]> { ["name"] = [$"At most {ApiKeys.MaxNameLength} characters."] }),
+                new Dictionary<string, string[]> { ["name"] = [$"At most {ChannelApiKeys.MaxNameLength} characters."] }),
             _ => TypedResults.NotFound(),
         };
     }
 
     private static async Task<Results<Ok<ListResponse<ApiKeyResponse>>, NotFound>> ListApiKeysAsync(
-        string channelId, ApiKeys keys, TenantContext tenant, CancellationToken cancellationToken) =>
+        string channelId, ChannelApiKeys keys, TenantContext tenant, CancellationToken cancellationToken) =>
         await keys.ListAsync(tenant.CompanyId, channelId, cancellationToken) is { } list
             ? TypedResults.Ok(new ListResponse<ApiKeyResponse>(list.Select(k => new ApiKeyResponse(k.Id, k.Name, k.Prefix, k.CreatedAt, k.LastUsedAt)).ToList()))
             : TypedResults.NotFound();
 
     private static async Task<Results<NoContent, NotFound>> RevokeApiKeyAsync(
-        string channelId, string keyId, ApiKeys keys, TenantContext tenant, CancellationToken cancellationToken) =>
+        string channelId, string keyId, ChannelApiKeys keys, TenantContext tenant, CancellationToken cancellationToken) =>
         await keys.RevokeAsync(tenant.CompanyId, channelId, keyId, tenant.Actor, cancellationToken) ? TypedResults.NoContent() : TypedResults.NotFound();
 
     private static async Task<Results<Ok<WebhookSecretResponse>, NotFound, ProblemHttpResult>> RotateWebhookSecretAsync(

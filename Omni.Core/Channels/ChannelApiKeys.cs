@@ -1,8 +1,8 @@
 using Omni.Audit;
-using Omni.Channels;
+using Omni.Credentials;
 using Omni.Storage;
 
-namespace Omni.Credentials;
+namespace Omni.Channels;
 
 /// <summary>What issuing a channel API key came to.</summary>
 internal enum IssueKeyOutcome
@@ -20,7 +20,7 @@ internal sealed record IssueKeyResult(IssueKeyOutcome Outcome, IssuedKey<Channel
 /// The lifecycle of an omni channel's API keys: issue, list, revoke, each keyed by the caller's company and audited
 /// under the acting credential. Only omni channels get keys: they are how an integrator's system calls in.
 /// </summary>
-internal sealed class ApiKeys(IChannelStore channels, ICredentialStore credentials, IAuditLog audit)
+internal sealed class ChannelApiKeys(IChannelStore channels, ICredentialStore credentials, IAuditLog audit)
 {
     public const int MaxNameLength = 200;
     private const string DefaultName = "default";
