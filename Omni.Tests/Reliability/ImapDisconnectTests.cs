@@ -85,25 +85,22 @@ public sealed class ImapDisconnectTests(MailServerFixture mail) : IAsyncLifetime
         ReliabilityRun.AssertCorrect(figures);
     }
 
+    // One APPEND of the whole batch: the mailbox is full before the app first looks.
     private async Task<List<string>> FillAsync(TestMailbox mailbox, int count)
     {
-        using var imap = await _servers.ImapAsync(mailbox);
-        await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
-        var ids = new List<string>();
         var filler = string.Concat(Enumerable.Repeat("Linha de texto para encher a mensagem. ", 80));
-        for (var i = 0; i < count; i++)
+        var messages = Enumerable.Range(0, count).Select(i =>
         {
-            var message = new MimeMessage();
+            var message = new MimeMessage { Subject = $"Pedido {i}", MessageId = $"cut-{i}-{Guid.NewGuid():N}@{MailServerProcess.CustomerDomain}" };
             message.From.Add(new MailboxAddress("Cliente", $"cliente{i % 5}@{MailServerProcess.CustomerDomain}"));
             message.To.Add(MailboxAddress.Parse(mailbox.Address));
-            message.Subject = $"Pedido {i}";
-            message.MessageId = $"cut-{i}-{Guid.NewGuid():N}@{MailServerProcess.CustomerDomain}";
             message.Body = new TextPart("plain") { Text = $"Mensagem {i}. {filler}" };
-            await imap.Inbox.AppendAsync(message, MessageFlags.None);
-            ids.Add(message.MessageId);
-        }
-
+            return message;
+        }).ToList();
+        using var imap = await _servers.ImapAsync(mailbox);
+        await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+        await imap.Inbox.AppendAsync(messages.Select(m => (IAppendRequest)new AppendRequest(m, MessageFlags.None)).ToList());
         await imap.DisconnectAsync(true);
-        return ids;
+        return messages.Select(m => m.MessageId!).ToList();
     }
 }

@@ -32,19 +32,21 @@ public sealed class StorageOutageTests : IAsyncLifetime
         await _storage.DisposeAsync();
     }
 
-    [Fact]
-    public async Task StorageGoingAwayMidBurstGetsNo500AndLosesNothingAcknowledged()
+    // 4 s: within the storage SDK's own retries. 20 s: longer than they last, so the app has to answer while storage is down.
+    [Theory]
+    [InlineData(4)]
+    [InlineData(20, Skip = ReliabilityRun.LongRunOnly, SkipUnless = nameof(ReliabilityRun.Long), SkipType = typeof(ReliabilityRun))]
+    public async Task StorageGoingAwayMidBurstGetsNo500AndLosesNothingAcknowledged(int outageSeconds)
     {
-        var calls = ReliabilityRun.Size(150);
-        // Short enough in the default suite for the storage SDK's own retries to ride it out; longer ones in a long run.
-        var outage = TimeSpan.FromSeconds(Math.Min(ReliabilityRun.Size(4), 30));
+        // Paced so the burst spans the outage and the recovery.
+        var calls = ReliabilityRun.Size(150) * outageSeconds / 4;
+        var outage = TimeSpan.FromSeconds(outageSeconds);
         var proxied = _storage.ConnectionString
             .Replace($":{_storage.BlobPort}/", $":{_proxies[0].Port}/", StringComparison.Ordinal)
             .Replace($":{_storage.QueuePort}/", $":{_proxies[1].Port}/", StringComparison.Ordinal)
             .Replace($":{_storage.TablePort}/", $":{_proxies[2].Port}/", StringComparison.Ordinal);
         await using var app = await FaultApp.StartAsync(proxied);
         var channel = await app.OmniChannelAsync(await app.TenantAsync(), "http://127.0.0.1:9/unused");
-        object Body(int i) => new { externalId = $"outage-{i}", contact = new { externalId = $"cust-{i % 20}" }, text = $"message {i}" };
 
         var clock = Stopwatch.StartNew();
         TimeSpan? downAt = null, upAt = null;
@@ -54,9 +56,8 @@ public sealed class StorageOutageTests : IAsyncLifetime
         {
             answers = await Burst.RunAsync(calls, 4, i =>
             {
-                // Paced, so the burst spans the outage and the recovery.
                 Thread.Sleep(20);
-                return Burst.Post("/api/receive_hook", Body(i), channel.ApiKey);
+                return ReceiveHookFaults.Call(channel, "outage", i);
             }, client, n =>
             {
                 if (n == calls / 4)
@@ -87,29 +88,10 @@ public sealed class StorageOutageTests : IAsyncLifetime
         var whileDown = answers.Where(a => a.Started <= upAt!.Value && a.At >= downAt!.Value).ToList();
         var slowest = whileDown.Select(a => (a.At - a.Started).TotalSeconds).DefaultIfEmpty().Max();
 
-        // The integrator retries what got no 2xx.
-        var retries = new List<Answer>();
-        var pending = answers.Where(a => !a.Acknowledged).Select(a => a.Index).ToList();
-        using (var client = app.As(channel.ApiKey))
-        {
-            for (var round = 0; round < 20 && pending.Count > 0; round++)
-            {
-                var results = await Burst.RunAsync(pending.Count, 8, k => Burst.Post("/api/receive_hook", Body(pending[k]), channel.ApiKey), client, clock: clock);
-                retries.AddRange(results);
-                pending = results.Where(r => !r.Acknowledged).Select(r => pending[r.Index]).ToList();
-                if (pending.Count > 0)
-                {
-                    await Task.Delay(1000);
-                }
-            }
-        }
-
-        var stored = await app.ListAsync(channel.ApiKey, "/api/audit/messages?direction=inbound");
-        var copies = stored.GroupBy(m => m["externalId"]!.GetValue<string>()).ToDictionary(g => g.Key, g => g.Select(m => m["id"]!.GetValue<string>()).ToList());
-        var acknowledged = answers.Where(a => a.Acknowledged).ToList();
-        var lost = acknowledged.Count(a => !(copies.TryGetValue($"outage-{a.Index}", out var ids) && ids.Contains(a.Body!["messageId"]!.GetValue<string>())));
-        var figures = new Figures("4. Azurite down mid-burst of receive_hook", calls, acknowledged.Count, lost, copies.Values.Sum(ids => ids.Count - 1),
-            pending.Count, answers.Concat(retries).Count(a => a.BadServerError),
+        var (retries, unacknowledged) = await ReceiveHookFaults.RetryAsync(app, channel, "outage", answers, clock);
+        var (lost, duplicates, missing) = await ReceiveHookFaults.TallyAsync(app, channel, "outage", calls, answers);
+        var figures = new Figures($"4. Azurite down {outageSeconds} s mid-burst of receive_hook", calls, answers.Count(a => a.Acknowledged), lost, duplicates,
+            unacknowledged.Count + missing, answers.Concat(retries).Count(a => a.BadServerError),
             firstSuccessAfterUp == default ? null : (firstSuccessAfterUp - upAt!.Value).TotalSeconds,
             $"{outage.TotalSeconds:0} s outage; calls in flight while down: {Burst.Codes(whileDown)}, slowest {slowest:0.0} s; whole burst: {Burst.Codes(answers)}; retries: {Burst.Codes(retries)}; recovery = storage back to the first 2xx");
         ReliabilityRun.Report(figures);

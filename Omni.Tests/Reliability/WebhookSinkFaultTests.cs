@@ -68,7 +68,7 @@ public sealed class WebhookSinkFaultTests : IAsyncLifetime
         _sink.ReplyDelay = TimeSpan.Zero;
         var sideAnswers = await inbound;
         var (lost, duplicates, stuck, notes) = await WebhookFaults.SettleAsync(app, channel, _sink, answers, TimeSpan.FromSeconds(60));
-        var schedule = await WebhookFaults.ScheduleAsync(app, channel, 30);
+        var schedule = await WebhookFaults.ScheduleAsync(app, channel, 200);
         var byTime = sideAnswers.OrderBy(a => a.At).ToList();
         var sideLatency = byTime.Count > 1 ? byTime.Zip(byTime.Skip(1)).Max(p => (p.Second.At - p.First.At).TotalSeconds) : 0;
         var figures = new Figures("5. Webhook endpoint hangs, resets, answers slowly", answers.Count, answers.Count(a => a.Acknowledged), lost, duplicates, stuck,
