@@ -25,6 +25,8 @@ public sealed record Figures(
 /// </summary>
 public static class ReliabilityRun
 {
+    private static readonly object ReportLock = new();
+
     public const string LongRunOnly = "Long run only (scripts/reliability.sh): this scenario fails today; docs/reliability.md has the figures.";
 
     /// <summary>True under scripts/reliability.sh: the scenarios that fail today run too.</summary>
@@ -49,7 +51,7 @@ public static class ReliabilityRun
         Console.WriteLine("RELIABILITY " + row);
         if (Environment.GetEnvironmentVariable("OMNI_RELIABILITY_REPORT") is { Length: > 0 } path)
         {
-            lock (typeof(ReliabilityRun))
+            lock (ReportLock)
             {
                 File.AppendAllText(path, row + Environment.NewLine);
             }
