@@ -18,13 +18,25 @@ public sealed class StorageHealth(TableServiceClient tables)
 
             return null;
         }
-        catch (RequestFailedException ex)
+        catch (RequestFailedException ex) when (ex.Status != 0)
         {
             return $"Storage answered {ex.Status}.";
         }
-        catch (Exception ex) when (ex is HttpRequestException or AggregateException)
+        catch (Exception ex) when (IsOutage(ex))
         {
             return "Storage could not be reached.";
         }
     }
+
+    /// <summary>
+    /// Storage could not be reached or is overloaded, after the SDK's own retries: the request may be tried again
+    /// as it is, and nothing of it was acknowledged. A storage answer about the request itself is no outage.
+    /// </summary>
+    public static bool IsOutage(Exception exception) => exception switch
+    {
+        RequestFailedException { Status: 0 or 408 or 500 or 502 or 503 or 504 } => true,
+        HttpRequestException or TimeoutException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsOutage),
+        _ => false,
+    };
 }

@@ -37,7 +37,8 @@ internal static class ProblemDetailsSetup
 
 /// <summary>
 /// Maps what a client did wrong to a 4xx problem document: malformed JSON and wrong types (400), a body over the
-/// limit (413), a wrong content type (415). Everything else stays a 500 with no internals in it.
+/// limit (413), a wrong content type (415); a storage outage is a 503 with Retry-After, so integrators retry. Everything
+/// else stays a 500 with no internals in it.
 /// </summary>
 internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService problems, ILogger<BadRequestExceptionHandler> logger) : IExceptionHandler
 {
@@ -53,6 +54,7 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
             BadHttpRequestException bad => (bad.StatusCode, bad.Message),
             InvalidContinuationTokenException token => (400, token.Message),
             JsonException json => (400, $"The body is not valid JSON for this operation: {Describe(json)}"),
+            _ when StorageHealth.IsOutage(exception) => (503, "Storage is unavailable for a moment and nothing of this request was acknowledged; retry it after Retry-After seconds."),
             _ => (500, "An unexpected error occurred. It was logged; retry later or contact support with the traceId."),
         };
 
@@ -67,6 +69,12 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
         }
 
         httpContext.Response.StatusCode = status;
+        if (status == 503)
+        {
+            LogStorageOutage(httpContext.Request.Method, httpContext.Request.Path);
+            httpContext.Response.Headers.RetryAfter = "5";
+        }
+
         return await problems.TryWriteAsync(new()
         {
             HttpContext = httpContext,
@@ -78,6 +86,9 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
     // The path and line help the integrator; the exception's own message can quote the body, so it is not echoed.
     private static string Describe(JsonException json) =>
         json.Path is { Length: > 0 } path ? $"problem at {path} (line {json.LineNumber + 1})." : $"problem near line {json.LineNumber + 1}.";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storage unavailable on {Method} {Path}: answered 503")]
+    private partial void LogStorageOutage(string method, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
     private partial void LogUnhandled(Exception exception, string method, string path);

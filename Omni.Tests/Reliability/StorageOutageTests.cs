@@ -35,7 +35,7 @@ public sealed class StorageOutageTests : IAsyncLifetime
     // 4 s: within the storage SDK's own retries. 20 s: longer than they last, so the app has to answer while storage is down.
     [Theory]
     [InlineData(4)]
-    [InlineData(20, Skip = ReliabilityRun.LongRunOnly, SkipUnless = nameof(ReliabilityRun.Long), SkipType = typeof(ReliabilityRun))]
+    [InlineData(20)]
     public async Task StorageGoingAwayMidBurstGetsNo500AndLosesNothingAcknowledged(int outageSeconds)
     {
         // Paced so the burst spans the outage and the recovery.
