@@ -16,14 +16,14 @@ internal sealed class TableConversationStore : IConversationStore
     private readonly OutboundWrites _outbound;
     private readonly ConversationCloses _closes;
 
-    public TableConversationStore(TableServiceClient tables, TimeProvider clock, IOptions<ConversationOptions> options)
+    public TableConversationStore(TableServiceClient tables, TimeProvider clock, IOptions<ConversationOptions> options, ConversationOutbox outbox)
     {
         var table = tables.GetTableClient(ConversationRows.Table);
         _reads = new ConversationReads(table);
         _inbound = new InboundAppends(table, _reads, clock);
         _reservations = new InboundReservations(table, _reads, clock, options);
-        _outbound = new OutboundWrites(table, _reads, clock);
-        _closes = new ConversationCloses(table, _reads, clock);
+        _outbound = new OutboundWrites(table, _reads, outbox, clock);
+        _closes = new ConversationCloses(table, _reads, outbox, clock);
     }
 
     public Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default) =>
