@@ -37,6 +37,7 @@ app.UseStrictJsonBodies();
 app.MapOperationsEndpoints();
 app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
+app.MapApiKeyEndpoints();
 app.MapConversationEndpoints();
 app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();

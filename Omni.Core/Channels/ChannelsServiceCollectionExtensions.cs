@@ -16,6 +16,8 @@ public static class ChannelsServiceCollectionExtensions
         services.TryAddSingleton<ChannelKinds>();
         services.AddSingleton<ChannelSettingsValidator>();
         services.AddSingleton<ChannelService>();
+        services.AddSingleton<ChannelApiKeys>();
+        services.AddSingleton<SecretRewrap>();
         services.AddSingleton<IChannelStore, TableChannelStore>();
         return services;
     }

@@ -14,7 +14,7 @@ internal sealed class OutboundQueue(QueueServiceClient queues, IOptions<Conversa
     private readonly QueueClient _queue = queues.GetQueueClient(options.Value.OutboundQueueName);
 
     public async Task EnqueueAsync(OutboundWork work, TimeSpan? delay = null, CancellationToken cancellationToken = default) =>
-        await _queue.SendMessageAsync(JsonSerializer.Serialize(work, ConversationJsonContext.Default.OutboundWork), visibilityTimeout: delay, cancellationToken: cancellationToken);
+        await Storage.QueueSendPolicy.EnqueueAsync(_queue, JsonSerializer.Serialize(work, ConversationJsonContext.Default.OutboundWork), delay, cancellationToken);
 }
 
 /// <summary>

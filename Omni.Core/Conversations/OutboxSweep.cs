@@ -9,8 +9,6 @@ namespace Omni.Conversations;
 /// </summary>
 internal sealed partial class OutboxSweep(ConversationOutbox outbox, OutboxHandOff handOff, TimeProvider clock, ILogger<OutboxSweep> logger)
 {
-    public const string FunctionName = "OutboxSweep";
-
     // A tick does a bounded amount of work; what is left is still due at the next one.
     private const int MaxPerTick = 500;
 

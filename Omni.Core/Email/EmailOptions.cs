@@ -27,6 +27,12 @@ public sealed class EmailOptions
     public int MaxMessagesPerPoll { get; set; } = 500;
 
     /// <summary>
+    /// A message that fails this many polls (its server cannot send it, it cannot be parsed or stored) is quarantined
+    /// as <c>unreadable</c> and the mailbox moves past it, so one bad message never stops the mail behind it.
+    /// </summary>
+    public int MaxMessageFailures { get; set; } = 3;
+
+    /// <summary>
     /// A PEM file of extra certificates to trust for mail servers (a company's private CA; the tests' self-signed
     /// certificate). Host names are still checked.
     /// </summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Security;
 using Omni.Storage;
 
 namespace Omni.Email;
@@ -19,20 +20,22 @@ public static class EmailServiceCollectionExtensions
             .Validate(o => o.MaxMessageBytes > 0, "Omni__Email__MaxMessageBytes must be positive.")
             .Validate(o => o.OperationTimeout > TimeSpan.Zero && o.TestTimeout > TimeSpan.Zero, "Omni__Email__OperationTimeout and TestTimeout must be positive.")
             .Validate(o => o.PollTick >= TimeSpan.FromSeconds(1) && o.LeaseDuration > TimeSpan.Zero, "Omni__Email__PollTick must be at least a second and LeaseDuration positive.")
-            .Validate(o => o.MaxMessagesPerPoll >= 1, "Omni__Email__MaxMessagesPerPoll must be at least 1.")
+            .Validate(o => o.MaxMessagesPerPoll >= 1 && o.MaxMessageFailures >= 1, "Omni__Email__MaxMessagesPerPoll and MaxMessageFailures must be at least 1.")
             .Validate(o => string.IsNullOrEmpty(o.TrustedCertificatesFile) || File.Exists(o.TrustedCertificatesFile), "Omni__Email__TrustedCertificatesFile names a file that does not exist.")
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<MailConnector>();
+        services.AddSafeConnector().AddSingleton<MailConnector>();
         services.AddSingleton<MailboxStateStore>();
         services.AddSingleton<MailArchive>();
         services.AddSingleton<MailQuarantine>();
+        services.AddSingleton<MailFaults>();
         services.AddSingleton<MailIngestor>();
         services.AddSingleton<MailReplyBuilder>();
         services.AddSingleton<MailboxPollScheduler>();
         services.AddSingleton<MailboxPollRunner>();
         services.AddSingleton<ImapMailboxPoller>();
         services.AddSingleton<Pop3MailboxPoller>();
+        services.AddSingleton<Pop3UidlStore>();
         services.AddChannelKind(ChannelTypes.Email, kind => kind.Settings<EmailSettingsRules>().Tester<EmailChannelTester>().Transport<SmtpOutboundTransport>().Poller<EmailMailboxPoller>());
         return services;
     }

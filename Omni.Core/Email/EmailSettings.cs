@@ -32,6 +32,13 @@ public sealed record EmailSettings(string Address, string? DisplayName, Incoming
             PollSecondsOf(channel));
     }
 
+    /// <summary>
+    /// Which mailbox the incoming settings name (server, port, login, folder), hashed: a poller's cursor made for one
+    /// identity means nothing for another, even when the new mailbox hands out the same UIDVALIDITY or UIDLs.
+    /// </summary>
+    public string IncomingIdentity() => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Protocol}\n{Incoming.Host.ToLowerInvariant()}\n{Incoming.Port}\n{Address.ToLowerInvariant()}\nINBOX"))))[..16];
+
     /// <summary>Any mail channel's poll interval (<c>email</c> and <c>microsoft-email</c> share the setting), never below 10 s.</summary>
     public static int PollSecondsOf(Channel channel) =>
         channel.Settings["pollSeconds"] is JsonValue v && v.TryGetValue<int>(out var seconds) ? Math.Max(seconds, 10) : DefaultPollSeconds;

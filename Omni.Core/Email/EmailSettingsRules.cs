@@ -2,7 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Omni.Channels;
-using Omni.Webhooks;
+using Omni.Security;
 
 namespace Omni.Email;
 

@@ -17,6 +17,7 @@ internal sealed partial class ImapMailboxPoller(
     IChannelStore channels,
     MailboxStateStore states,
     MailIngestor ingestor,
+    MailFaults faults,
     TimeProvider clock,
     ILogger<ImapMailboxPoller> logger)
 {
@@ -42,13 +43,22 @@ internal sealed partial class ImapMailboxPoller(
         var inbox = client.Inbox;
         await inbox.OpenAsync(FolderAccess.ReadWrite, cancellationToken);
 
+        var identity = settings.IncomingIdentity();
         var cursor = Cursor.Parse(state.Cursor);
-        if (cursor.UidValidity != inbox.UidValidity)
+        if (cursor.Identity is { } stored && stored != identity)
+        {
+            // Another server, account or folder behind this channel: its UIDs (even under an equal UIDVALIDITY) say
+            // nothing about this one, and neither do the failure counts. Start over on its unseen mail.
+            cursor = new Cursor(identity, inbox.UidValidity, 0);
+            state = state with { Failures = null };
+        }
+        else if (cursor.UidValidity != inbox.UidValidity)
         {
             // New UIDVALIDITY: the old UIDs mean nothing now. Start over on unseen mail; Message-IDs keep it from doubling.
-            cursor = new Cursor(inbox.UidValidity, 0);
+            cursor = new Cursor(identity, inbox.UidValidity, 0);
         }
 
+        cursor = cursor with { Identity = identity };
         var query = SearchQuery.Uids(new UniqueIdRange(new UniqueId(cursor.LastUid + 1), UniqueId.MaxValue)).And(SearchQuery.NotSeen);
         var found = (await inbox.SearchAsync(query, cancellationToken)).Where(u => u.Id > cursor.LastUid).OrderBy(u => u.Id).ToList();
         if (found.Count == 0)
@@ -66,6 +76,7 @@ internal sealed partial class ImapMailboxPoller(
 
         state = leased;
         int ingested = 0, duplicates = 0, quarantined = 0;
+        uint? held = null;
         var more = found.Count > connector.Options.MaxMessagesPerPoll;
         try
         {
@@ -76,35 +87,28 @@ internal sealed partial class ImapMailboxPoller(
                 var marked = new List<UniqueId>();
                 // Read by someone else since the search: theirs, not ours.
                 var pending = summaries.Where(s => s.Flags?.HasFlag(MessageFlags.Seen) != true).OrderBy(s => s.UniqueId.Id).ToList();
-                var outcomes = new List<(UniqueId Uid, IngestOutcome Outcome)>();
-                if (pending.All(s => s.Size <= connector.Options.MaxMessageBytes) && pending.Sum(s => (long)(s.Size ?? 0)) <= PrefetchBytes)
+                foreach (var (uid, attempt) in await IngestBatchAsync(client, inbox, channel, cursor, pending, cancellationToken))
                 {
-                    // Small mail: read the batch first, then store it side by side (storage round trips dominate).
-                    var raw = new List<(string, byte[])>();
-                    foreach (var summary in pending)
+                    var providerId = ProviderId(cursor, uid);
+                    if (attempt.Fault is { } fault)
                     {
-                        using var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken);
-                        using var buffer = new MemoryStream();
-                        await stream.CopyToAsync(buffer, cancellationToken);
-                        raw.Add((ProviderId(cursor, summary.UniqueId), buffer.ToArray()));
+                        (state, var given) = await faults.FailedAsync(channel, state, providerId, fault, cancellationToken);
+                        if (given)
+                        {
+                            quarantined++;
+                            marked.Add(uid);
+                        }
+                        else
+                        {
+                            // Left unseen for the next poll; the cursor must not pass it.
+                            held = Math.Min(held ?? uint.MaxValue, uid.Id);
+                        }
+
+                        continue;
                     }
 
-                    var results = await ingestor.IngestManyAsync(channel, raw, cancellationToken: cancellationToken);
-                    outcomes.AddRange(pending.Select((s, i) => (s.UniqueId, results[i])));
-                }
-                else
-                {
-                    foreach (var summary in pending)
-                    {
-                        // Oversized mail is streamed whole into the quarantine; the rest is parsed and stored.
-                        using var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken);
-                        outcomes.Add((summary.UniqueId, await ingestor.IngestAsync(channel, stream, ProviderId(cursor, summary.UniqueId), summary.Size, cancellationToken)));
-                    }
-                }
-
-                foreach (var (uid, outcome) in outcomes)
-                {
-                    switch (outcome)
+                    state = MailFaults.Succeeded(state, providerId);
+                    switch (attempt.Outcome)
                     {
                         case IngestOutcome.Ingested: ingested++; seen.Add(uid); break;
                         case IngestOutcome.Duplicate: duplicates++; seen.Add(uid); break;
@@ -123,7 +127,8 @@ internal sealed partial class ImapMailboxPoller(
                     await inbox.StoreAsync(marked, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Seen, [QuarantinedKeyword]) { Silent = true }, cancellationToken);
                 }
 
-                cursor = cursor with { LastUid = batch[^1].Id };
+                // Past a held message only what was stored is \Seen, so the next search finds just the held one again.
+                cursor = cursor with { LastUid = held is { } h ? Math.Max(cursor.LastUid, Math.Min(h - 1, batch[^1].Id)) : batch[^1].Id };
                 state = await states.SaveAsync(state, cursor.ToString(), connector.Options.LeaseDuration, cancellationToken);
             }
         }
@@ -148,6 +153,47 @@ internal sealed partial class ImapMailboxPoller(
         return new PollResult(ingested, duplicates, quarantined, more ? TimeSpan.Zero : null);
     }
 
+    /// <summary>Reads and stores one batch, each message on its own: a message that fails is returned with its fault.</summary>
+    private async Task<List<(UniqueId Uid, IngestAttempt Attempt)>> IngestBatchAsync(MailKit.Net.Imap.ImapClient client, IMailFolder inbox, Channel channel, Cursor cursor, List<IMessageSummary> pending, CancellationToken cancellationToken)
+    {
+        var outcomes = new List<(UniqueId Uid, IngestAttempt Attempt)>();
+        var small = pending.All(s => s.Size <= connector.Options.MaxMessageBytes) && pending.Sum(s => (long)(s.Size ?? 0)) <= PrefetchBytes;
+        var raw = new List<(string, byte[])>();
+        var read = new List<UniqueId>();
+        foreach (var summary in pending)
+        {
+            try
+            {
+                using var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken);
+                if (small)
+                {
+                    // Small mail: read the batch first, then store it side by side (storage round trips dominate).
+                    using var buffer = new MemoryStream();
+                    await stream.CopyToAsync(buffer, cancellationToken);
+                    raw.Add((ProviderId(cursor, summary.UniqueId), buffer.ToArray()));
+                    read.Add(summary.UniqueId);
+                }
+                else
+                {
+                    // Oversized mail is streamed whole into the quarantine; the rest is parsed and stored.
+                    outcomes.Add((summary.UniqueId, new IngestAttempt(await ingestor.IngestAsync(channel, stream, ProviderId(cursor, summary.UniqueId), summary.Size, cancellationToken), null)));
+                }
+            }
+            catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)
+            {
+                outcomes.Add((summary.UniqueId, new IngestAttempt(null, ex)));
+            }
+        }
+
+        if (raw.Count > 0)
+        {
+            var results = await ingestor.IngestManyAsync(channel, raw, cancellationToken: cancellationToken);
+            outcomes.AddRange(read.Select((uid, i) => (uid, results[i])));
+        }
+
+        return outcomes.OrderBy(o => o.Uid.Id).ToList();
+    }
+
     private static string ProviderId(Cursor cursor, UniqueId uid) => string.Create(CultureInfo.InvariantCulture, $"imap:{cursor.UidValidity}:{uid.Id}");
 
 
@@ -157,17 +203,21 @@ internal sealed partial class ImapMailboxPoller(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the poll lease of channel {ChannelId}; it expires on its own")]
     private partial void LogReleaseFailed(Exception exception, string channelId);
 
-    /// <summary>"uidvalidity:lastuid", the whole IMAP cursor.</summary>
-    private sealed record Cursor(uint UidValidity, uint LastUid)
+    /// <summary>
+    /// "identity:uidvalidity:lastuid", the whole IMAP cursor; identity is a hash of the server, port, login and folder
+    /// (null in cursors written before it was kept, which are taken as this server's).
+    /// </summary>
+    private sealed record Cursor(string? Identity, uint UidValidity, uint LastUid)
     {
         public static Cursor Parse(string? s)
         {
             var parts = s?.Split(':');
-            return parts is [var v, var u] && uint.TryParse(v, CultureInfo.InvariantCulture, out var validity) && uint.TryParse(u, CultureInfo.InvariantCulture, out var last)
-                ? new Cursor(validity, last)
-                : new Cursor(0, 0);
+            var (identity, numbers) = parts is [var i, _, _] ? (i, parts[1..]) : (null, parts);
+            return numbers is [var v, var u] && uint.TryParse(v, CultureInfo.InvariantCulture, out var validity) && uint.TryParse(u, CultureInfo.InvariantCulture, out var last)
+                ? new Cursor(identity, validity, last)
+                : new Cursor(null, 0, 0);
         }
 
-        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{UidValidity}:{LastUid}");
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Identity}:{UidValidity}:{LastUid}");
     }
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -8,7 +7,7 @@ using MailKit.Net.Pop3;
 using MailKit.Net.Smtp;
 using MailKit.Security;
 using Microsoft.Extensions.Options;
-using Omni.Webhooks;
+using Omni.Security;
 
 namespace Omni.Email;
 
@@ -33,8 +32,8 @@ public sealed record MailFailure(MailFailureKind Kind, string Message, bool Tran
 /// Connects MailKit clients the one way the app does everywhere (poll, send, test): <c>ssl: true</c> is TLS from
 /// the first byte; <c>ssl: false</c> requires STARTTLS, so a password never crosses the network in clear (a server
 /// without it, or a network stripping it, is a TLS failure). Short timeouts; certificates checked against the
-/// system roots plus <see cref="EmailOptions.TrustedCertificatesFile"/>. The name is resolved here and only a public
-/// address (<see cref="TargetAddressPolicy"/>) is connected to, unless <see cref="EmailOptions.AllowPrivateHosts"/>.
+/// system roots plus <see cref="EmailOptions.TrustedCertificatesFile"/>. Sockets come from <see cref="SafeConnector"/>, so
+/// only a public address is connected to, unless <see cref="EmailOptions.AllowPrivateHosts"/>.
 /// Failures come back classified (<see cref="Classify"/>), so a TLS mismatch is reported as one.
 /// </summary>
 public sealed class MailConnector
@@ -53,9 +52,11 @@ public sealed class MailConnector
     }
 
     private readonly X509Certificate2Collection _extraTrust;
+    private readonly SafeConnector _connector;
 
-    public MailConnector(IOptions<EmailOptions> options)
+    public MailConnector(IOptions<EmailOptions> options, SafeConnector connector)
     {
+        _connector = connector;
         Options = options.Value;
         _extraTrust = [];
         if (Options.TrustedCertificatesFile is { Length: > 0 } file)
@@ -108,43 +109,20 @@ public sealed class MailConnector
         }
     }
 
-    /// <summary>
-    /// Resolves the host and connects to the first address the policy allows. The check is on the address actually
-    /// connected to, so a name that resolves to a private address (or is re-pointed there later) gets nowhere.
-    /// </summary>
+    /// <summary>Through the app's one SSRF-safe connector; its refusal becomes the mail failure a person fixing the settings reads.</summary>
     private async Task<Socket> ConnectSocketAsync(MailServer server, CancellationToken cancellationToken)
     {
-        var addresses = IPAddress.TryParse(server.Host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(server.Host, cancellationToken);
-        var allowed = Options.AllowPrivateHosts ? addresses : addresses.Where(TargetAddressPolicy.IsPublic).ToArray();
-        if (allowed.Length == 0)
+        try
         {
-            throw new MailConnectionException(addresses.Length == 0
+            return await _connector.ConnectAsync(server.Host, server.Port, Options.AllowPrivateHosts, cancellationToken);
+        }
+        catch (TargetRefusedException refused)
+        {
+            throw new MailConnectionException(refused.Addresses.Count == 0
                 ? new MailFailure(MailFailureKind.NameResolution, $"Name resolution failed: the host name {server.Host} has no address.", Transient: true)
-                : new MailFailure(MailFailureKind.PrivateAddress, $"Refused: {server.Host} is a private address ({string.Join(", ", addresses.Take(4))}); private, loopback, link-local and cloud metadata addresses are never connected to.", Transient: false));
+                : new MailFailure(MailFailureKind.PrivateAddress, $"Refused: {server.Host} is a private address ({string.Join(", ", refused.Addresses.Take(4))}); private, loopback, link-local and cloud metadata addresses are never connected to.", Transient: false),
+                refused);
         }
-
-        SocketException? last = null;
-        foreach (var address in allowed)
-        {
-            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                await socket.ConnectAsync(new IPEndPoint(address, server.Port), cancellationToken);
-                return socket;
-            }
-            catch (SocketException ex)
-            {
-                socket.Dispose();
-                last = ex;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-
-        throw last!;
     }
 
     /// <summary>Logs in as <paramref name="user"/>; a rejected password throws <see cref="MailConnectionException"/> of kind Authentication.</summary>

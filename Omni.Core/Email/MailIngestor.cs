@@ -37,7 +37,7 @@ public sealed partial class MailIngestor(
         var max = options.Value.MaxMessageBytes;
         if (size > max)
         {
-            await QuarantineAsync(channel, rawMime, null, providerId, "oversized", size.Value, null, null, cancellationToken);
+            await QuarantineAsync(channel, rawMime, null, providerId, "size:" + size.Value, "oversized", size.Value, null, null, cancellationToken);
             return IngestOutcome.Quarantined;
         }
 
@@ -46,7 +46,7 @@ public sealed partial class MailIngestor(
         if (buffer.Length > max)
         {
             buffer.Position = 0;
-            await QuarantineAsync(channel, buffer, rawMime, providerId, "oversized", size ?? buffer.Length, null, null, cancellationToken);
+            await QuarantineAsync(channel, buffer, rawMime, providerId, "size:" + (size ?? buffer.Length), "oversized", size ?? buffer.Length, null, null, cancellationToken);
             return IngestOutcome.Quarantined;
         }
 
@@ -58,35 +58,45 @@ public sealed partial class MailIngestor(
         }
         catch (FormatException)
         {
-            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, "unparseable", raw.Length, null, null, cancellationToken);
+            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, HashOf(raw), "unparseable", raw.Length, null, null, cancellationToken);
             return IngestOutcome.Quarantined;
         }
 
         var sender = message.From.Mailboxes.FirstOrDefault(m => m.Address.Contains('@', StringComparison.Ordinal)) ?? message.Sender;
         if (sender is null || message.Headers.Count == 0)
         {
-            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, "no-sender", raw.Length, message.From.ToString(), message.Subject, cancellationToken);
+            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, HashOf(raw), "no-sender", raw.Length, message.From.ToString(), message.Subject, cancellationToken);
             return IngestOutcome.Quarantined;
         }
 
         var externalId = ExternalIdOf(message, raw);
         var key = KeyOf(externalId);
-        var rawBlob = await archive.PutAsync(MailArchive.RawName(channel, key), new BinaryData(raw), "message/rfc822", cancellationToken);
+        var content = HashOf(raw);
+        var rawBlob = await archive.PutAsync(MailArchive.RawName(channel, key, content), new BinaryData(raw), "message/rfc822", cancellationToken);
         var attachments = new List<AttachmentRef>();
+        // What makes two copies of one mail the same message whatever their transport headers (Received, delivery ids).
+        using var fingerprint = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var part in new[] { sender.Address, message.Subject, message.TextBody, message.HtmlBody })
+        {
+            fingerprint.AppendData(Encoding.UTF8.GetBytes((part ?? "") + "\0"));
+        }
+
         var index = 0;
         // The refs live in the message's row (64 KiB a property); the raw MIME in blobs keeps every attachment anyway.
         foreach (var part in message.Attachments.OfType<MimePart>().Take(MaxAttachmentRefs))
         {
             var fileName = SafeFileName(part.FileName) ?? $"attachment-{index + 1}";
-            using var content = new MemoryStream();
+            using var decoded = new MemoryStream();
             if (part.Content is not null)
             {
-                await part.Content.DecodeToAsync(content, cancellationToken);
+                await part.Content.DecodeToAsync(decoded, cancellationToken);
             }
 
-            content.Position = 0;
-            var blob = await archive.PutAsync(MailArchive.AttachmentName(channel, key, index, fileName), content, part.ContentType.MimeType, cancellationToken);
-            attachments.Add(new AttachmentRef(fileName, part.ContentType.MimeType, content.Length, blob));
+            decoded.Position = 0;
+            fingerprint.AppendData(SHA256.HashData(decoded));
+            decoded.Position = 0;
+            var blob = await archive.PutAsync(MailArchive.AttachmentName(channel, key, content, index, fileName), decoded, part.ContentType.MimeType, cancellationToken);
+            attachments.Add(new AttachmentRef(fileName, part.ContentType.MimeType, decoded.Length, blob));
             index++;
         }
 
@@ -113,7 +123,8 @@ public sealed partial class MailIngestor(
             Metadata: null,
             Mail: new MailHeaders(message.MessageId is { Length: > 0 } ? Normalize(message.MessageId) : null, inReplyTo, references, Cap(sender.ToString(), MaxSubjectLength),
                 message.To.Mailboxes.Select(m => Cap(m.Address, 254)!).Take(MaxRecipients).ToList(), rawBlob),
-            ConversationKeys: keys);
+            ConversationKeys: keys,
+            BodyHash: Convert.ToHexStringLower(fingerprint.GetHashAndReset())[..32]);
 
         AppendResult result;
         try
@@ -124,15 +135,19 @@ public sealed partial class MailIngestor(
         {
             // Table Storage refuses the row (a property over 64 KiB, an entity over 1 MiB) whatever the caps missed:
             // retrying cannot help, and a poll that fails on it would never get past it. The raw MIME is stored.
-            await quarantine.RecordAsync(channel, QuarantineId(channel, providerId), Unstorable, raw.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
+            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId), Unstorable, raw.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
             LogQuarantined(channel.Id, providerId, Unstorable, raw.Length);
             return IngestOutcome.Quarantined;
         }
 
-        if (result.Outcome == AppendOutcome.Mismatch)
+        // Another mail under a Message-ID already stored (a sender reusing ids, a forged copy): never dropped, never
+        // mixed into the first one's history. Messages stored before bodies were fingerprinted have no fingerprint to
+        // compare with (their raw name says so): a second copy of one of them stays a duplicate.
+        if (result.Outcome == AppendOutcome.Mismatch && result.Message.Mail?.RawMimeBlob is { } first && !MailArchive.IsLegacyRawName(first))
         {
-            // The same Message-ID with other bytes (another copy of one mail): still the same message, never two.
-            LogMismatch(channel.Id, providerId);
+            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId + "/" + content), DuplicateMessageId, raw.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
+            LogQuarantined(channel.Id, providerId, DuplicateMessageId, raw.Length);
+            return IngestOutcome.Quarantined;
         }
 
         return result.Outcome == AppendOutcome.Created ? IngestOutcome.Ingested : IngestOutcome.Duplicate;
@@ -141,11 +156,12 @@ public sealed partial class MailIngestor(
     /// <summary>
     /// Ingests several messages already read from the server, side by side where that cannot change the outcome:
     /// messages of one sender stay in their order on one worker, and a batch in which one message answers another
-    /// runs in order. Returns the outcomes in the order given; every outcome is durable when this returns.
+    /// runs in order. Returns the outcomes in the order given; every outcome is durable when this returns. A message
+    /// that fails on its own (<see cref="MailFaults.IsMessageFault"/>) is returned with its fault; anything else throws.
     /// </summary>
-    public async Task<IReadOnlyList<IngestOutcome>> IngestManyAsync(Channel channel, IReadOnlyList<(string ProviderId, byte[] Raw)> messages, int parallelism = 4, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<IngestAttempt>> IngestManyAsync(Channel channel, IReadOnlyList<(string ProviderId, byte[] Raw)> messages, int parallelism = 4, CancellationToken cancellationToken = default)
     {
-        var outcomes = new IngestOutcome[messages.Count];
+        var outcomes = new IngestAttempt[messages.Count];
         var keys = new string[messages.Count];
         var ids = new HashSet<string>(StringComparer.Ordinal);
         var parents = new List<string>();
@@ -184,7 +200,15 @@ public sealed partial class MailIngestor(
             {
                 foreach (var i in group)
                 {
-                    outcomes[i] = await IngestAsync(channel, new MemoryStream(messages[i].Raw, writable: false), messages[i].ProviderId, messages[i].Raw.Length, cancellationToken);
+                    try
+                    {
+                        outcomes[i] = new IngestAttempt(await IngestAsync(channel, new MemoryStream(messages[i].Raw, writable: false), messages[i].ProviderId, messages[i].Raw.Length, cancellationToken), null);
+                    }
+                    catch (Exception ex) when (MailFaults.IsMessageFault(ex))
+                    {
+                        // This message's own failure: the rest of the batch goes on, and the poller counts it.
+                        outcomes[i] = new IngestAttempt(null, ex);
+                    }
                 }
             }
             finally
@@ -202,6 +226,9 @@ public sealed partial class MailIngestor(
     /// <summary>Quarantine reason of mail whose row Table Storage refused: it could not be stored as a message.</summary>
     public const string Unstorable = "unstorable";
 
+    /// <summary>Quarantine reason of mail whose Message-ID names a stored message with another body.</summary>
+    public const string DuplicateMessageId = "duplicate-message-id";
+
     // What one message puts in its row stays well inside Table Storage's 64 KiB a property and 1 MiB an entity.
     private const int MaxRecipients = 100;
     private const int MaxSubjectLength = 1000;
@@ -210,15 +237,16 @@ public sealed partial class MailIngestor(
     private static string? Cap(string? value, int max) =>
         value is not { Length: var n } || n <= max ? value : value[..(char.IsHighSurrogate(value[max - 1]) ? max - 1 : max)];
 
-    private static string QuarantineId(Channel channel, string providerId) => "q_" + KeyOf(channel.Id + "/" + providerId)[..24];
-
     private static string Normalize(string id) => id.Trim().Trim('<', '>').Trim();
+
+    private static string HashOf(byte[] raw) => Convert.ToHexStringLower(SHA256.HashData(raw))[..32];
 
     private static string KeyOf(string externalId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(externalId)))[..32];
 
-    private async Task QuarantineAsync(Channel channel, Stream head, Stream? rest, string providerId, string reason, long size, string? from, string? subject, CancellationToken cancellationToken)
+    /// <param name="variant">Tells apart two mails that share a provider id (another mailbox behind the same channel): a content hash, or the size of mail too large to hash first.</param>
+    private async Task QuarantineAsync(Channel channel, Stream head, Stream? rest, string providerId, string variant, string reason, long size, string? from, string? subject, CancellationToken cancellationToken)
     {
-        var id = QuarantineId(channel, providerId);
+        var id = MailQuarantine.IdOf(channel, providerId + "/" + variant);
         var content = rest is null ? head : new ConcatenatedStream(head, rest);
         var blob = await archive.PutAsync(MailArchive.QuarantineName(channel, id), content, "message/rfc822", cancellationToken);
         await quarantine.RecordAsync(channel, id, reason, size, blob, providerId, from, subject, cancellationToken);
@@ -250,51 +278,4 @@ public sealed partial class MailIngestor(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Mail {ProviderId} on channel {ChannelId} was quarantined ({Reason}, {Size} bytes)")]
     private partial void LogQuarantined(string channelId, string providerId, string reason, long size);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Mail {ProviderId} on channel {ChannelId} repeats a stored Message-ID with other bytes; kept the first")]
-    private partial void LogMismatch(string channelId, string providerId);
-
-    /// <summary>Reads one stream, then another: the part already buffered, then the rest of the server's stream.</summary>
-    private sealed class ConcatenatedStream(Stream first, Stream second) : Stream
-    {
-        private bool _firstDone;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (!_firstDone)
-            {
-                var n = await first.ReadAsync(buffer, cancellationToken);
-                if (n > 0)
-                {
-                    return n;
-                }
-
-                _firstDone = true;
-            }
-
-            return await second.ReadAsync(buffer, cancellationToken);
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    }
 }

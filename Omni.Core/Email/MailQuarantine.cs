@@ -5,7 +5,7 @@ using Omni.Storage;
 
 namespace Omni.Email;
 
-/// <summary>A message that could not be ingested (too large, unparseable, no sender): kept raw, listed, never retried.</summary>
+/// <summary>A message that could not be ingested (too large, unparseable, no sender, unreadable, a reused Message-ID): kept, listed, never retried.</summary>
 public sealed record QuarantinedMail(string Id, string CompanyId, string ChannelId, string Reason, long Size, string BlobName, string ProviderId, string? From, string? Subject, DateTimeOffset At);
 
 /// <summary>
@@ -47,6 +47,10 @@ public sealed class MailQuarantine(TableServiceClient tables, IAuditLog audit, T
             e.GetString("Id"), companyId, channelId, e.GetString("Reason"), e.GetInt64("Size") ?? 0, e.GetString("BlobName"), e.GetString("ProviderId"),
             e.GetString("From"), e.GetString("Subject"), e.GetDateTimeOffset("At") ?? default), cancellationToken);
     }
+
+    /// <summary>The quarantine id of one message: the same on every retry of it, so a retried poll lists it once.</summary>
+    public static string IdOf(Channel channel, string providerId) =>
+        "q_" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(channel.Id + "/" + providerId)))[..24];
 
     private static string? Truncate(string? s) => s is { Length: > 500 } ? s[..500] : s;
 }

@@ -42,7 +42,7 @@ internal sealed class MailReplyBuilder(IConversationStore conversations, Attachm
         }
 
         var signature = SignatureSanitizer.Sanitize(identity.SignatureHtml ?? "");
-        var bodyHtml = message.Html is { Length: > 0 } html ? SignatureSanitizer.Sanitize(html) : TextToHtml(message.Text ?? "");
+        var bodyHtml = message.Html is { Length: > 0 } html ? SignatureSanitizer.SanitizeBody(html) : TextToHtml(message.Text ?? "");
         var builder = new BodyBuilder
         {
             TextBody = (message.Text ?? (message.Html is { } h ? MailText.FromHtml(h) : "")) + (signature.Length > 0 ? "\n\n-- \n" + MailText.FromHtml(signature) : ""),

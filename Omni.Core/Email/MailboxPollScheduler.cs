@@ -50,8 +50,7 @@ public sealed partial class MailboxPollScheduler(
             foreach (var due in DueInstants(channel.Id, EmailSettings.PollSecondsOf(channel), windowStart, tick))
             {
                 var delay = due - now;
-                await _queue.SendMessageAsync(JsonSerializer.Serialize(new MailboxPollRequest(channel.CompanyId, channel.Id), EmailJsonContext.Default.MailboxPollRequest),
-                    visibilityTimeout: delay > TimeSpan.Zero ? delay : null, cancellationToken: cancellationToken);
+                await Storage.QueueSendPolicy.EnqueueAsync(_queue, JsonSerializer.Serialize(new MailboxPollRequest(channel.CompanyId, channel.Id), EmailJsonContext.Default.MailboxPollRequest), delay, cancellationToken);
                 queued++;
             }
         }
@@ -84,4 +83,5 @@ public sealed partial class MailboxPollScheduler(
 
 [System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
 [System.Text.Json.Serialization.JsonSerializable(typeof(MailboxPollRequest))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, int>))]
 internal sealed partial class EmailJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -1,4 +1,5 @@
 using Azure;
+using System.Text.Json;
 using Azure.Data.Tables;
 using Omni.Channels;
 
@@ -7,8 +8,10 @@ namespace Omni.Email;
 /// <summary>
 /// Where a mailbox's poller keeps its place (<see cref="Cursor"/>, opaque to everyone but that poller) and who is
 /// ingesting it right now. One row per mailbox; <see cref="ETag"/> null when the row does not exist yet.
+/// <see cref="Failures"/> counts, per provider message id, the polls a message failed in (see <see cref="MailFaults"/>).
 /// </summary>
-public sealed record MailboxState(string CompanyId, string ChannelId, string? Cursor, string? LeaseOwner, DateTimeOffset? LeaseUntil, string? ETag)
+public sealed record MailboxState(string CompanyId, string ChannelId, string? Cursor, string? LeaseOwner, DateTimeOffset? LeaseUntil, string? ETag,
+    IReadOnlyDictionary<string, int>? Failures = null)
 {
     public bool IsLeasedByAnother(string owner, DateTimeOffset now) => LeaseOwner is not null && LeaseOwner != owner && LeaseUntil > now;
 }
@@ -35,7 +38,8 @@ public sealed class MailboxStateStore(TableServiceClient tables, TimeProvider cl
             return new MailboxState(channel.CompanyId, channel.Id, null, null, null, null);
         }
 
-        return new MailboxState(channel.CompanyId, channel.Id, e.GetString("Cursor"), e.GetString("LeaseOwner"), e.GetDateTimeOffset("LeaseUntil"), e.ETag.ToString());
+        var failures = e.GetString("Failures") is { Length: > 0 } json ? JsonSerializer.Deserialize(json, EmailJsonContext.Default.DictionaryStringInt32) : null;
+        return new MailboxState(channel.CompanyId, channel.Id, e.GetString("Cursor"), e.GetString("LeaseOwner"), e.GetDateTimeOffset("LeaseUntil"), e.ETag.ToString(), failures);
     }
 
     /// <summary>Takes the lease for <paramref name="owner"/>; null when another poller holds it or won the race.</summary>
@@ -84,6 +88,7 @@ public sealed class MailboxStateStore(TableServiceClient tables, TimeProvider cl
             ["Cursor"] = state.Cursor,
             ["LeaseOwner"] = state.LeaseOwner,
             ["LeaseUntil"] = state.LeaseUntil,
+            ["Failures"] = state.Failures is { Count: > 0 } f ? JsonSerializer.Serialize(f.ToDictionary(), EmailJsonContext.Default.DictionaryStringInt32) : null,
         };
         var response = state.ETag is { } etag
             ? await _table.UpdateEntityAsync(entity, new ETag(etag), TableUpdateMode.Replace, cancellationToken)

@@ -6,16 +6,20 @@ using Omni.Channels;
 namespace Omni.Email;
 
 /// <summary>
-/// Polls an <c>email</c> channel over POP3, which has no \Seen flag: what was taken is tracked by UIDL in Blob
-/// Storage, and nothing is ever deleted from the server. The table cursor holds a hash of the server's last UIDL
-/// listing, so an idle poll (same listing) costs one table read and USER/PASS, UIDL, QUIT, and writes nothing.
+/// Polls an <c>email</c> channel over POP3, which has no \Seen flag: what was taken is tracked by UIDL in table rows
+/// (<see cref="Pop3UidlStore"/>), and nothing is ever deleted from the server. The first poll of a mailbox (or of
+/// a new server or account behind the channel) takes what is already there as read: only mail that arrives later
+/// is ingested. The table cursor holds a hash of the server's last UIDL listing, so an idle poll (same listing)
+/// costs one table read and USER/PASS, UIDL, QUIT, and writes nothing.
 /// </summary>
 internal sealed partial class Pop3MailboxPoller(
     MailConnector connector,
     IChannelStore channels,
     MailboxStateStore states,
     MailArchive archive,
+    Pop3UidlStore uidls,
     MailIngestor ingestor,
+    MailFaults faults,
     TimeProvider clock,
     ILogger<Pop3MailboxPoller> logger)
 {
@@ -34,7 +38,8 @@ internal sealed partial class Pop3MailboxPoller(
         await connector.ConnectAsync(client, settings.Incoming, cancellationToken: cancellationToken);
         await connector.AuthenticateAsync(client, settings.Address, channels.RevealSecret(channel, EmailSettings.PasswordField) ?? "", cancellationToken: cancellationToken);
         var uids = await client.GetMessageUidsAsync(cancellationToken);
-        var listing = HashOf(uids);
+        var identity = settings.IncomingIdentity();
+        var listing = HashOf(identity, uids);
         if (state.Cursor == listing)
         {
             await MailConnector.DisconnectQuietlyAsync(client);
@@ -49,23 +54,49 @@ internal sealed partial class Pop3MailboxPoller(
         }
 
         state = leased;
-        var setBlob = MailArchive.StateName(channel, "pop3-uidl.txt");
-        var taken = (await archive.GetAsync(setBlob, cancellationToken))?.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal)
-            ?? new HashSet<string>(StringComparer.Ordinal);
+        var before = await uidls.GetAsync(channel, identity, cancellationToken);
+        var taken = before.All();
+        var cursorParts = state.Cursor?.Split(':') ?? [];
+        if (cursorParts.Length == 3)
+        {
+            // Written before the set moved to table rows: it is still in its blob, and moves over with this poll.
+            taken.UnionWith((await archive.GetAsync(MailArchive.StateName(channel, "pop3-uidl.txt"), cancellationToken))?.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries) ?? []);
+        }
+        else if (cursorParts is not [_, var polled, ..] || polled != identity)
+        {
+            // The first poll of this mailbox: what is on it was there before the channel, the history, not new mail.
+            taken.UnionWith(uids);
+            LogFirstPoll(channel.Id, uids.Count);
+        }
+
         var fresh = Enumerable.Range(0, uids.Count).Where(i => !taken.Contains(uids[i])).ToList();
         var todo = fresh.Take(connector.Options.MaxMessagesPerPoll).ToList();
         var complete = todo.Count == fresh.Count;
         int ingested = 0, duplicates = 0, quarantined = 0, sinceSave = 0;
-        var finished = false;
+        bool finished = false, held = false;
         var sizes = todo.Count > 0 ? await client.GetMessageSizesAsync(cancellationToken) : [];
         try
         {
             foreach (var index in todo)
             {
+                var providerId = "pop3:" + uids[index];
                 IngestOutcome outcome;
-                using (var stream = await client.GetStreamAsync(index, headersOnly: false, cancellationToken))
+                try
                 {
-                    outcome = await ingestor.IngestAsync(channel, stream, "pop3:" + uids[index], index < sizes.Count ? sizes[index] : null, cancellationToken);
+                    using var stream = await client.GetStreamAsync(index, headersOnly: false, cancellationToken);
+                    outcome = await ingestor.IngestAsync(channel, stream, providerId, index < sizes.Count ? sizes[index] : null, cancellationToken);
+                    state = MailFaults.Succeeded(state, providerId);
+                }
+                catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)
+                {
+                    (state, var given) = await faults.FailedAsync(channel, state, providerId, ex, cancellationToken);
+                    // Not taken: the next poll tries it again, until it is given up on.
+                    held |= !given;
+                    outcome = IngestOutcome.Quarantined;
+                    if (!given)
+                    {
+                        continue;
+                    }
                 }
 
                 switch (outcome)
@@ -79,12 +110,12 @@ internal sealed partial class Pop3MailboxPoller(
                 if (++sinceSave == SaveEvery)
                 {
                     sinceSave = 0;
-                    await SaveSetAsync(setBlob, taken, uids, cancellationToken);
+                    before = await uidls.SaveAsync(channel, identity, before, uids, taken, cancellationToken);
                     state = await states.SaveAsync(state, state.Cursor, connector.Options.LeaseDuration, cancellationToken);
                 }
             }
 
-            await SaveSetAsync(setBlob, taken, uids, cancellationToken);
+            await uidls.SaveAsync(channel, identity, before, uids, taken, cancellationToken);
             finished = true;
         }
         finally
@@ -93,8 +124,9 @@ internal sealed partial class Pop3MailboxPoller(
             {
                 try
                 {
-                    // The listing hash is recorded only once everything on it was taken; otherwise the next poll continues.
-                    await states.SaveAsync(state, finished && complete ? listing : state.Cursor, renewFor: null, CancellationToken.None);
+                    // The listing hash is recorded only once everything on it was taken; otherwise the next poll continues
+                    // (a finished first poll that could not take all still records whose mailbox the rows are).
+                    await states.SaveAsync(state, !finished ? state.Cursor : complete && !held ? listing : state.Cursor ?? "uidl:" + identity, renewFor: null, CancellationToken.None);
                 }
                 catch (Exception ex) when (ex is MailboxLeaseLostException or Azure.RequestFailedException)
                 {
@@ -109,13 +141,11 @@ internal sealed partial class Pop3MailboxPoller(
         return new PollResult(ingested, duplicates, quarantined, complete ? null : TimeSpan.Zero);
     }
 
-    // Only UIDLs still on the server are kept, so the set does not grow forever when the user deletes mail elsewhere.
-    private Task SaveSetAsync(string blob, HashSet<string> taken, IList<string> onServer, CancellationToken cancellationToken) =>
-        archive.PutAsync(blob, new BinaryData(string.Join('\n', onServer.Where(taken.Contains))), "text/plain", cancellationToken);
+    private static string HashOf(string identity, IList<string> uids) =>
+        "uidl:" + identity + ":" + uids.Count + ":" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', uids))))[..32];
 
-    private static string HashOf(IList<string> uids) =>
-        "uidl:" + uids.Count + ":" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', uids))))[..32];
-
+    [LoggerMessage(Level = LogLevel.Information, Message = "First POP3 poll of channel {ChannelId}: the {Count} messages already on the server are taken as read")]
+    private partial void LogFirstPoll(string channelId, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "POP3 poll of channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
     private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);

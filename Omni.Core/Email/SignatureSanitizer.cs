@@ -9,9 +9,17 @@ namespace Omni.Email;
 /// </summary>
 public static class SignatureSanitizer
 {
+    // A signature is sanitized on every reply: its parse cost is bounded like an inbound mail's (see MailText),
+    // far below what any real signature needs, so a deeply nested one cannot make each send slow.
+    public const int MaxTags = 2_000;
+    public const int MaxDepth = 64;
+
     private static readonly HtmlSanitizer Sanitizer = Create();
 
-    public static string Sanitize(string html) => Sanitizer.Sanitize(html);
+    public static string Sanitize(string html) => Sanitizer.Sanitize(MailText.Bound(html, EmailSettingsRules.MaxSignatureLength, MaxTags, MaxDepth));
+
+    /// <summary>The same rules for an agent's HTML body, which is not cut: the API bounds what an agent may send.</summary>
+    public static string SanitizeBody(string html) => Sanitizer.Sanitize(html);
 
     private static HtmlSanitizer Create()
     {

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Graph.Users.Item;
@@ -24,6 +22,7 @@ internal sealed partial class GraphMailboxPoller(
     GraphClientCache clients,
     MailboxStateStore states,
     MailIngestor ingestor,
+    MailFaults faults,
     IOptions<MicrosoftGraphOptions> options,
     IOptions<EmailOptions> emailOptions,
     TimeProvider clock,
@@ -35,7 +34,7 @@ internal sealed partial class GraphMailboxPoller(
 
     public async Task<PollResult> PollAsync(Channel channel, CancellationToken cancellationToken = default)
     {
-        var run = new Run(Guid.NewGuid().ToString("N"), await states.GetAsync(channel, cancellationToken));
+        var run = new GraphPollRun(Guid.NewGuid().ToString("N"), await states.GetAsync(channel, cancellationToken));
         var now = clock.GetUtcNow();
         if (run.State.IsLeasedByAnother(run.Owner, now))
         {
@@ -107,7 +106,7 @@ internal sealed partial class GraphMailboxPoller(
         }
     }
 
-    private async Task<PollResult> PollOnceAsync(Channel channel, string mailboxId, string? link, GraphCursor stored, Run run, CancellationToken cancellationToken)
+    private async Task<PollResult> PollOnceAsync(Channel channel, string mailboxId, string? link, GraphCursor stored, GraphPollRun run, CancellationToken cancellationToken)
     {
         var mailbox = clients.Get(channel)!.Client.Users[mailboxId];
         var delta = mailbox.MailFolders["inbox"].Messages.Delta;
@@ -143,7 +142,7 @@ internal sealed partial class GraphMailboxPoller(
             }
 
             next = response?.OdataDeltaLink ?? response?.OdataNextLink;
-            if (run.Leased && next is not null)
+            if (run.Leased && next is not null && !run.Held)
             {
                 // A finished page is a safe place to resume from, and saving it renews the lease.
                 run.State = await states.SaveAsync(run.State, new GraphCursor(mailboxId, next, null).ToString(), emailOptions.Value.LeaseDuration, cancellationToken);
@@ -178,18 +177,33 @@ internal sealed partial class GraphMailboxPoller(
         return run.Counts.Result(more ? TimeSpan.Zero : null);
     }
 
-    private async Task IngestAsync(Channel channel, UserItemRequestBuilder mailbox, string graphId, Run run, CancellationToken cancellationToken)
+    private async Task IngestAsync(Channel channel, UserItemRequestBuilder mailbox, string graphId, GraphPollRun run, CancellationToken cancellationToken)
     {
         var item = mailbox.Messages[graphId];
+        var providerId = "graph:" + graphId;
         IngestOutcome outcome;
-        await using (var mime = await item.Content.GetAsync(cancellationToken: cancellationToken))
+        try
         {
+            await using var mime = await item.Content.GetAsync(cancellationToken: cancellationToken);
             if (mime is null)
             {
                 return;
             }
 
-            outcome = await ingestor.IngestAsync(channel, mime, "graph:" + graphId, size: null, cancellationToken);
+            outcome = await ingestor.IngestAsync(channel, mime, providerId, size: null, cancellationToken);
+            run.State = MailFaults.Succeeded(run.State, providerId);
+        }
+        catch (Exception ex) when (IsMessageFault(ex))
+        {
+            (run.State, var given) = await faults.FailedAsync(channel, run.State, providerId, ex, cancellationToken);
+            if (!given)
+            {
+                // Left unread; the page's link is not saved, so the next poll sees this message again.
+                run.Held = true;
+                return;
+            }
+
+            outcome = IngestOutcome.Quarantined;
         }
 
         run.Counts.Add(outcome);
@@ -197,7 +211,13 @@ internal sealed partial class GraphMailboxPoller(
         await item.PatchAsync(new Microsoft.Graph.Models.Message { IsRead = true }, cancellationToken: cancellationToken);
     }
 
-    private async Task<bool> LeaseAsync(Run run, CancellationToken cancellationToken)
+    // This one message's failure (Graph cannot give its MIME, it cannot be parsed or stored), not the mailbox's:
+    // throttling, a refused token or no access stop the poll, as does Graph being unreachable.
+    private bool IsMessageFault(Exception exception) => GraphFailure.From(exception, clock) is { } failure
+        ? failure.Kind is GraphFailureKind.NotFound or GraphFailureKind.Rejected || (failure.Kind == GraphFailureKind.Unavailable && failure.Status is not null)
+        : MailFaults.IsMessageFault(exception);
+
+    private async Task<bool> LeaseAsync(GraphPollRun run, CancellationToken cancellationToken)
     {
         if (await states.TryLeaseAsync(run.State, run.Owner, emailOptions.Value.LeaseDuration, cancellationToken) is not { } leased)
         {
@@ -209,7 +229,7 @@ internal sealed partial class GraphMailboxPoller(
         return true;
     }
 
-    private async Task<PollResult> FailedAsync(Channel channel, string mailboxId, string? link, Run run, GraphFailure failure, CancellationToken cancellationToken)
+    private async Task<PollResult> FailedAsync(Channel channel, string mailboxId, string? link, GraphPollRun run, GraphFailure failure, CancellationToken cancellationToken)
     {
         if (failure.Kind == GraphFailureKind.Throttled)
         {
@@ -235,7 +255,7 @@ internal sealed partial class GraphMailboxPoller(
         return run.Counts.Result(failure.RetryAfter);
     }
 
-    private async Task SaveWithoutLeaseAsync(Channel channel, Run run, GraphCursor cursor, CancellationToken cancellationToken)
+    private async Task SaveWithoutLeaseAsync(Channel channel, GraphPollRun run, GraphCursor cursor, CancellationToken cancellationToken)
     {
         try
         {
@@ -268,72 +288,4 @@ internal sealed partial class GraphMailboxPoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not release the poll lease of channel {ChannelId}; it expires on its own")]
     private partial void LogReleaseFailed(Exception exception, string channelId);
-
-    private sealed class Run(string owner, MailboxState state)
-    {
-        public string Owner { get; } = owner;
-
-        public MailboxState State { get; set; } = state;
-
-        public bool Leased { get; set; }
-
-        public Counts Counts { get; } = new();
-    }
-
-    private sealed class Counts
-    {
-        public int Ingested { get; private set; }
-
-        public int Duplicates { get; private set; }
-
-        public int Quarantined { get; private set; }
-
-        public int Total => Ingested + Duplicates + Quarantined;
-
-        public void Add(IngestOutcome outcome)
-        {
-            switch (outcome)
-            {
-                case IngestOutcome.Ingested: Ingested++; break;
-                case IngestOutcome.Duplicate: Duplicates++; break;
-                default: Quarantined++; break;
-            }
-        }
-
-        public PollResult Result(TimeSpan? retryAfter = null) => new(Ingested, Duplicates, Quarantined, retryAfter);
-    }
 }
-
-/// <summary>
-/// A Graph mailbox's place in <see cref="MailboxState.Cursor"/>: the delta (or next page) link, the mailbox it was
-/// made for, and the instant before which Graph asked not to be called.
-/// </summary>
-internal sealed record GraphCursor(
-    [property: JsonPropertyName("mailbox")] string? Mailbox,
-    [property: JsonPropertyName("link")] string? Link,
-    [property: JsonPropertyName("notBefore")] DateTimeOffset? NotBefore)
-{
-    public static GraphCursor Parse(string? value)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return new GraphCursor(null, null, null);
-        }
-
-        try
-        {
-            return JsonSerializer.Deserialize(value, GraphJsonContext.Default.GraphCursor) ?? new GraphCursor(null, null, null);
-        }
-        catch (JsonException)
-        {
-            // Not ours (a channel whose type changed): start over.
-            return new GraphCursor(null, null, null);
-        }
-    }
-
-    public override string ToString() => JsonSerializer.Serialize(this, GraphJsonContext.Default.GraphCursor);
-}
-
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
-[JsonSerializable(typeof(GraphCursor))]
-internal sealed partial class GraphJsonContext : JsonSerializerContext;

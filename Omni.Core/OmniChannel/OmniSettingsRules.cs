@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Omni.Channels;
+using Omni.Security;
 using Omni.Webhooks;
 
 namespace Omni.OmniChannel;

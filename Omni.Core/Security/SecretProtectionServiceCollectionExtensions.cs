@@ -5,13 +5,12 @@ namespace Omni.Security;
 
 public static class SecretProtectionServiceCollectionExtensions
 {
-    /// <summary>The secrets key ring (validated at start), the protector that uses it, and the re-wrap pass.</summary>
+    /// <summary>The secrets key ring (validated at start), and the protector that uses it.</summary>
     public static IServiceCollection AddOmniSecretProtection(this IServiceCollection services)
     {
         services.AddOptions<SecretProtectionOptions>().BindConfiguration(SecretProtectionOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<SecretProtectionOptions>, SecretKeyRingValidation>();
         services.AddSingleton<SecretProtector>();
-        services.AddSingleton<SecretRewrap>();
         return services;
     }
 

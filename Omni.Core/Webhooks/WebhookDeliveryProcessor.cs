@@ -1,15 +1,16 @@
-using Azure;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Audit;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Storage;
 
 namespace Omni.Webhooks;
 
 /// <summary>What a redeliver request came to.</summary>
 internal enum RedeliverOutcome
 {
+    NotFound,
     Queued,
     InFlight,
     Conflict,
@@ -69,7 +70,7 @@ internal sealed partial class WebhookDeliveryProcessor(
             {
                 claimed = await store.UpdateAsync(delivery with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken);
             }
-            catch (RequestFailedException ex) when (ex.Status == 412)
+            catch (StorageConflictException)
             {
                 continue;
             }
@@ -104,7 +105,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             next = await store.UpdateAsync(next, cancellationToken);
         }
-        catch (RequestFailedException ex) when (ex.Status == 412)
+        catch (StorageConflictException)
         {
             return RedeliverOutcome.Conflict;
         }
@@ -168,7 +169,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             var attempt = delivery.NextAttempt + 1;
             var delay = schedule.DelayBefore(attempt, result.RetryAfter, (Random.Shared.NextDouble() * 2) - 1);
-            delay = delay > WebhookQueue.MaxDelay ? WebhookQueue.MaxDelay : delay;
+            delay = delay > QueueSendPolicy.MaxDelay ? QueueSendPolicy.MaxDelay : delay;
             recorded = recorded with { NextAttempt = attempt, NextAttemptAt = now + delay };
             // Queued before the row moves on: if recording fails, this message finds the row behind and is dropped,
             // while the current message comes back and the attempt is made again.
@@ -185,7 +186,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         {
             await store.UpdateAsync(recorded, cancellationToken);
         }
-        catch (RequestFailedException ex) when (ex.Status == 412)
+        catch (StorageConflictException)
         {
             // Our claim ran out and another worker took the attempt over; its record stands.
             LogClaimLost(delivery.Id, delivery.NextAttempt);
@@ -230,7 +231,7 @@ internal sealed partial class WebhookDeliveryProcessor(
                 LogDisabled(channel.Id, deliveryId);
                 return;
             }
-            catch (RequestFailedException ex) when (ex.Status == 412)
+            catch (StorageConflictException)
             {
                 channel = await channels.GetAsync(channel.CompanyId, channel.Id, includeDeleted: true, cancellationToken) ?? channel;
                 if (channel.WebhookDisabledAt is not null)

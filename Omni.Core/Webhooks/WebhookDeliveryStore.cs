@@ -20,7 +20,7 @@ internal interface IWebhookDeliveryStore
     /// <summary>The delivery with its attempts and payload; null when it is not this channel's.</summary>
     Task<WebhookDelivery?> GetAsync(string companyId, string channelId, string deliveryId, CancellationToken cancellationToken = default);
 
-    /// <summary>Replaces the delivery if it has not changed since it was read; throws <see cref="RequestFailedException"/> 412 on a race.</summary>
+    /// <summary>Replaces the delivery if it has not changed since it was read; throws <see cref="StorageConflictException"/> when it has.</summary>
     Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default);
 
     /// <summary>A page of summaries (no payload, no attempt list), newest first.</summary>
@@ -112,8 +112,15 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
     public async Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default)
     {
         var etag = delivery.ETag is { } tag ? new ETag(tag) : ETag.All;
-        var response = await _table.UpdateEntityAsync(ToEntity(delivery), etag, TableUpdateMode.Replace, cancellationToken);
-        return delivery with { ETag = response.Headers.ETag?.ToString() };
+        try
+        {
+            var response = await _table.UpdateEntityAsync(ToEntity(delivery), etag, TableUpdateMode.Replace, cancellationToken);
+            return delivery with { ETag = response.Headers.ETag?.ToString() };
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            throw new StorageConflictException($"Webhook delivery {delivery.Id} changed since it was read.", ex);
+        }
     }
 
     public Task<PagedResult<WebhookDelivery>> ListAsync(string companyId, string channelId, DeliveryStatus? status, DateTimeOffset? since, int limit, string? continuationToken, CancellationToken cancellationToken = default)

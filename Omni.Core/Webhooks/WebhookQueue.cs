@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Options;
+using Omni.Storage;
 
 namespace Omni.Webhooks;
 
@@ -10,17 +11,8 @@ namespace Omni.Webhooks;
 /// </summary>
 internal sealed class WebhookQueue(QueueServiceClient queues, IOptions<WebhookOptions> options)
 {
-    // The queue service's limit for visibility.
-    public static readonly TimeSpan MaxDelay = TimeSpan.FromDays(7);
-
-    public async Task EnqueueAsync(DeliveryTask task, TimeSpan delay, CancellationToken cancellationToken = default)
-    {
-        // The service counts visibility in whole seconds and the client truncates: round up, never retry early.
-        delay = delay <= TimeSpan.Zero ? TimeSpan.Zero : delay >= MaxDelay ? MaxDelay : TimeSpan.FromSeconds(Math.Ceiling(delay.TotalSeconds));
-        var body = JsonSerializer.Serialize(task, WebhookJsonContext.Default.DeliveryTask);
-        // Never expiring: a message waiting days for its attempt must not vanish before it.
-        await queues.GetQueueClient(options.Value.QueueName).SendMessageAsync(body, delay, TimeSpan.FromSeconds(-1), cancellationToken);
-    }
+    public Task EnqueueAsync(DeliveryTask task, TimeSpan delay, CancellationToken cancellationToken = default) =>
+        queues.GetQueueClient(options.Value.QueueName).EnqueueAsync(JsonSerializer.Serialize(task, WebhookJsonContext.Default.DeliveryTask), delay, cancellationToken);
 
     public static DeliveryTask Parse(string body)
     {

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using Microsoft.Extensions.Options;
+using Omni.Security;
 
 namespace Omni.Webhooks;
 
@@ -76,11 +76,11 @@ internal sealed class WebhookSender(IHttpClientFactory httpClients, TimeProvider
         }
     }
 
-    private static WebhookTargetRefusedException? FindRefusal(Exception? ex)
+    private static TargetRefusedException? FindRefusal(Exception? ex)
     {
         for (; ex is not null; ex = ex.InnerException)
         {
-            if (ex is WebhookTargetRefusedException refused)
+            if (ex is TargetRefusedException refused)
             {
                 return refused;
             }
@@ -116,18 +116,5 @@ internal sealed class WebhookSender(IHttpClientFactory httpClients, TimeProvider
         { Delta: { } delta } => delta,
         { Date: { } date } => date - clock.GetUtcNow() is var d && d > TimeSpan.Zero ? d : TimeSpan.Zero,
         _ => null,
-    };
-
-    internal static SocketsHttpHandler CreateHandler(WebhookConnectGuard guard) => new()
-    {
-        AllowAutoRedirect = false,
-        UseCookies = false,
-        // Through a proxy the guard would vet the proxy's address, not the target's.
-        UseProxy = false,
-        AutomaticDecompression = DecompressionMethods.None,
-        // Connections are renewed so a changed DNS answer is seen (and checked) again.
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-        ConnectTimeout = TimeSpan.FromSeconds(10),
-        ConnectCallback = guard.ConnectAsync,
     };
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Omni.Security;
 using Omni.Storage;
 
 namespace Omni.Webhooks;
@@ -18,11 +19,11 @@ public static class WebhooksServiceCollectionExtensions
         services.AddStorageResources(tables: [TableWebhookDeliveryStore.TableName], containers: [TableWebhookDeliveryStore.ContainerName]);
         services.AddOptions<StorageOptions>().Configure<IOptions<WebhookOptions>>((storage, webhooks) => storage.Queues.Add(webhooks.Value.QueueName));
 
-        services.AddSingleton<IWebhookHostResolver, DnsWebhookHostResolver>();
-        services.AddSingleton<WebhookConnectGuard>();
+        services.AddSafeConnector();
         services.AddHttpClient(WebhookSender.ClientName)
             .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan)
-            .ConfigurePrimaryHttpMessageHandler(sp => WebhookSender.CreateHandler(sp.GetRequiredService<WebhookConnectGuard>()))
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<SafeConnector>()
+                .CreateHttpHandler(() => sp.GetRequiredService<IOptionsMonitor<WebhookOptions>>().CurrentValue.AllowPrivateTargets))
             // The factory's default logs name the URL, and integrators put tokens in webhook URLs.
             .RemoveAllLoggers();
 
@@ -32,6 +33,8 @@ public static class WebhooksServiceCollectionExtensions
         services.AddSingleton<IWebhookDeliveryStore, TableWebhookDeliveryStore>();
         services.AddSingleton<IWebhookPublisher, WebhookPublisher>();
         services.AddSingleton<WebhookDeliveryProcessor>();
+        services.AddSingleton<WebhookSecretRotation>();
+        services.AddSingleton<WebhookDeliveries>();
         return services;
     }
 }

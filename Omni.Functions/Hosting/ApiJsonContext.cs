@@ -46,5 +46,5 @@ namespace Omni.Functions.Hosting;
 [JsonSerializable(typeof(ListResponse<QuarantinedMailResponse>))]
 [JsonSerializable(typeof(InvocationRequest))]
 [JsonSerializable(typeof(InvocationResponse))]
-[JsonSerializable(typeof(Omni.Security.SecretRewrapResult))]
+[JsonSerializable(typeof(Omni.Channels.SecretRewrapResult))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

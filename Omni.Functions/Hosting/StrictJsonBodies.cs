@@ -49,7 +49,17 @@ internal sealed class StrictJsonBodyMiddleware(RequestDelegate next, IProblemDet
 
         ApplyEndpointSizeLimit(context);
         var body = new MemoryStream();
-        await request.Body.CopyToAsync(body, context.RequestAborted);
+        try
+        {
+            await request.Body.CopyToAsync(body, context.RequestAborted);
+        }
+        catch (IOException e) when (e is not BadHttpRequestException)
+        {
+            // The client went away mid-body, as the binder sees it too: no one to answer, no server error to log.
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+
         var problem = Check(body.GetBuffer().AsSpan(0, (int)body.Length), encoding);
         if (problem is not null)
         {

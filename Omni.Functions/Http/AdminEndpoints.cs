@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Omni.Functions.Hosting;
-using Omni.Security;
+using Omni.Channels;
 
 namespace Omni.Functions.Http;
 

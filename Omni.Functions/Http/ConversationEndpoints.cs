@@ -71,8 +71,8 @@ internal static class ConversationEndpoints
 
     /// <summary>The SendOutbound queue function and the OutboxSweep timer, run by the Functions host or the local trigger runner.</summary>
     public static IServiceCollection AddConversationFunctions(this IServiceCollection services) => services
-        .AddQueueFunction<OutboundSender>(OutboundSender.FunctionName, (sender, message, cancellationToken) => sender.HandleAsync(message.Body, cancellationToken))
-        .AddTimerFunction<OutboxSweep>(OutboxSweep.FunctionName, (sweep, _, cancellationToken) => sweep.SweepAsync(cancellationToken));
+        .AddQueueFunction<OutboundSender>(FunctionNames.SendOutbound, (sender, message, cancellationToken) => sender.HandleAsync(message.Body, cancellationToken))
+        .AddTimerFunction<OutboxSweep>(FunctionNames.OutboxSweep, (sweep, _, cancellationToken) => sweep.SweepAsync(cancellationToken));
 
     private static async Task<Results<Ok<ListResponse<ConversationResponse>>, ValidationProblem>> ListAsync(
         string? channelId, string? contactExternalId, string? status, int? limit, string? continuationToken,

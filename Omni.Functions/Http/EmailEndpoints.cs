@@ -12,8 +12,8 @@ public sealed record QuarantinedMailResponse(string Id, string ChannelId, string
 
 internal static class EmailEndpoints
 {
-    public const string PollTimerFunction = "MailboxPollTimer";
-    public const string PollFunction = "MailboxPoll";
+    public const string PollTimerFunction = FunctionNames.MailboxPollTimer;
+    public const string PollFunction = FunctionNames.MailboxPoll;
 
     public static IEndpointRouteBuilder MapEmailEndpoints(this IEndpointRouteBuilder routes)
     {

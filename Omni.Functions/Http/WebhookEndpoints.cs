@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Omni.Audit;
-using Omni.Channels;
 using Omni.Credentials;
 using Omni.Functions.Hosting;
 using Omni.Storage;
@@ -63,7 +61,7 @@ internal static class WebhookEndpoints
     }
 
     private static async Task<Results<Ok<ListResponse<DeliverySummaryResponse>>, NotFound, ValidationProblem>> ListAsync(
-        string? status, string? since, int? limit, string? continuationToken, string? channelId, IWebhookDeliveryStore store, IChannelStore channels,
+        string? status, string? since, int? limit, string? continuationToken, string? channelId, WebhookDeliveries deliveries,
         TenantContext tenant, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
@@ -103,69 +101,33 @@ internal static class WebhookEndpoints
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        if (await ChannelAsync(channels, tenant, channelId, cancellationToken) is not { } channel)
-        {
-            return TypedResults.NotFound();
-        }
-
-        var page = await store.ListAsync(tenant.CompanyId, channel, statusFilter, sinceFilter, limit ?? TablePaging.DefaultLimit, continuationToken, cancellationToken);
-        return TypedResults.Ok(new ListResponse<DeliverySummaryResponse>(page.Items.Select(ToSummary).ToList(), page.ContinuationToken));
+        var page = await deliveries.ListAsync(Reader(tenant, channelId), statusFilter, sinceFilter, limit ?? TablePaging.DefaultLimit, continuationToken, cancellationToken);
+        return page is null
+            ? TypedResults.NotFound()
+            : TypedResults.Ok(new ListResponse<DeliverySummaryResponse>(page.Items.Select(ToSummary).ToList(), page.ContinuationToken));
     }
 
     private static async Task<Results<Ok<DeliveryResponse>, NotFound>> GetAsync(
-        string deliveryId, string? channelId, IWebhookDeliveryStore store, IChannelStore channels, TenantContext tenant, CancellationToken cancellationToken)
-    {
-        if (await ChannelAsync(channels, tenant, channelId, cancellationToken) is not { } channel
-            || await store.GetAsync(tenant.CompanyId, channel, deliveryId, cancellationToken) is not { } delivery)
-        {
-            return TypedResults.NotFound();
-        }
-
-        return TypedResults.Ok(ToResponse(delivery));
-    }
+        string deliveryId, string? channelId, WebhookDeliveries deliveries, TenantContext tenant, CancellationToken cancellationToken) =>
+        await deliveries.GetAsync(Reader(tenant, channelId), deliveryId, cancellationToken) is { } delivery ? TypedResults.Ok(ToResponse(delivery)) : TypedResults.NotFound();
 
     private static async Task<Results<Accepted<DeliverySummaryResponse>, NotFound, ProblemHttpResult>> RedeliverAsync(
-        string deliveryId, string? channelId, IWebhookDeliveryStore store, IChannelStore channels, WebhookDeliveryProcessor processor, IAuditLog audit,
-        TenantContext tenant, CancellationToken cancellationToken)
+        string deliveryId, string? channelId, WebhookDeliveries deliveries, TenantContext tenant, CancellationToken cancellationToken)
     {
-        if (await ChannelAsync(channels, tenant, channelId, cancellationToken) is not { } channel
-            || await store.GetAsync(tenant.CompanyId, channel, deliveryId, cancellationToken) is not { } delivery)
+        var result = await deliveries.RedeliverAsync(Reader(tenant, channelId), deliveryId, cancellationToken);
+        return result switch
         {
-            return TypedResults.NotFound();
-        }
-
-        switch (await processor.RedeliverAsync(delivery, cancellationToken))
-        {
-            case RedeliverOutcome.InFlight:
-                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
-                    detail: "An attempt of this delivery is being made right now; retry in a minute.");
-            case RedeliverOutcome.Conflict:
-                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
-                    detail: "The delivery changed while the request was made; read it again and retry.");
-        }
-
-        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "webhook-delivery.redelivered", $"channels/{channel}/deliveries/{deliveryId}", null, cancellationToken);
-        var queued = await store.GetAsync(tenant.CompanyId, channel, deliveryId, cancellationToken) ?? delivery;
-        return TypedResults.Accepted($"/api/audit/deliveries/{deliveryId}", ToSummary(queued));
+            { Outcome: RedeliverOutcome.Queued, Delivery: { } queued } => TypedResults.Accepted($"/api/audit/deliveries/{deliveryId}", ToSummary(queued)),
+            { Outcome: RedeliverOutcome.InFlight } => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
+                detail: "An attempt of this delivery is being made right now; retry in a minute."),
+            { Outcome: RedeliverOutcome.Conflict } => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict",
+                detail: "The delivery changed while the request was made; read it again and retry."),
+            _ => TypedResults.NotFound(),
+        };
     }
 
-    /// <summary>The channel the caller may read: its own (channel key) or the one it named in its company (management key).</summary>
-    private static async Task<string?> ChannelAsync(IChannelStore channels, TenantContext tenant, string? requested, CancellationToken cancellationToken)
-    {
-        if (tenant.ChannelId is not { } channelId)
-        {
-            return null;
-        }
-
-        if (tenant.CredentialKind == CredentialKind.Channel)
-        {
-            // As on /api/audit/messages: a channel key naming another channel is answered as a channel that does not exist.
-            return requested is null || requested == channelId ? channelId : null;
-        }
-
-        // A management key names the channel itself: it must be an omni channel of its own company (deleted ones keep their history).
-        return await channels.GetAsync(tenant.CompanyId, channelId, includeDeleted: true, cancellationToken) is { Type: ChannelTypes.Omni } ? channelId : null;
-    }
+    private static DeliveryReader Reader(TenantContext tenant, string? requestedChannelId) =>
+        new(tenant.CompanyId, tenant.ChannelId, tenant.CredentialKind == CredentialKind.Channel, requestedChannelId, tenant.Actor);
 
     private static DeliverySummaryResponse ToSummary(WebhookDelivery d) => new(
         d.Id, d.ChannelId, d.EventType, d.MessageId, d.ConversationId, d.Status, d.AttemptCount, d.LastStatusCode, d.LastError, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt);

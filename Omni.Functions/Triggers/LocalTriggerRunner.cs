@@ -3,6 +3,7 @@ using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Cronos;
 using Microsoft.Extensions.Options;
+using Omni.Storage;
 
 namespace Omni.Functions.Triggers;
 
@@ -68,7 +69,7 @@ internal sealed partial class LocalTriggerRunner(
     {
         var o = options.Value;
         var queue = queues.GetQueueClient(function.QueueName);
-        var poison = queues.GetQueueClient(function.QueueName + "-poison");
+        var poison = queues.GetQueueClient(QueueSendPolicy.PoisonQueueOf(queue.Name));
         await queue.CreateIfNotExistsAsync(cancellationToken: stoppingToken);
         await poison.CreateIfNotExistsAsync(cancellationToken: stoppingToken);
         var idleDelay = TimeSpan.FromMilliseconds(100);
@@ -131,7 +132,7 @@ internal sealed partial class LocalTriggerRunner(
         {
             if (message.DequeueCount >= options.Value.MaxDequeueCount)
             {
-                await poison.SendMessageAsync(message.MessageText, stoppingToken);
+                await poison.EnqueueAsync(message.MessageText, cancellationToken: stoppingToken);
                 await queue.DeleteMessageAsync(message.MessageId, popReceipt, stoppingToken);
                 LogPoisoned(function.Name, message.MessageId, poison.Name);
             }

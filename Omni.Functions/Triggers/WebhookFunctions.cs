@@ -4,15 +4,13 @@ namespace Omni.Functions.Triggers;
 
 internal static class WebhookFunctions
 {
-    public const string DeliverWebhook = "DeliverWebhook";
-
     /// <summary>The DeliverWebhook queue function, and a start check that the publisher queues where its function.json listens.</summary>
     public static IServiceCollection AddWebhookFunctions(this IServiceCollection services)
     {
-        services.AddQueueFunction<WebhookDeliveryProcessor>(DeliverWebhook, (processor, message, cancellationToken) => processor.ProcessAsync(message.Body, cancellationToken));
+        services.AddQueueFunction<WebhookDeliveryProcessor>(FunctionNames.DeliverWebhook, (processor, message, cancellationToken) => processor.ProcessAsync(message.Body, cancellationToken));
         services.AddOptions<WebhookOptions>()
-            .Validate<FunctionCatalog>((o, catalog) => catalog.Functions.Any(f => f.Name == DeliverWebhook && f.QueueName == o.QueueName),
-                $"Omni__Webhooks__QueueName must be the queueName of functions/{DeliverWebhook}/function.json.");
+            .Validate<FunctionCatalog>((o, catalog) => catalog.Functions.Any(f => f.Name == FunctionNames.DeliverWebhook && f.QueueName == o.QueueName),
+                $"Omni__Webhooks__QueueName must be the queueName of functions/{FunctionNames.DeliverWebhook}/function.json.");
         return services;
     }
 }

@@ -11,8 +11,8 @@ internal static class IsolatedQueues
 {
     private static readonly Dictionary<string, (string Queue, string Setting)> Real = new()
     {
-        ["DeliverWebhook"] = ("webhook-deliveries", "Omni:Webhooks:QueueName"),
-        ["SendOutbound"] = ("outbound-messages", "Omni:Conversations:OutboundQueueName"),
+        [FunctionNames.DeliverWebhook] = ("webhook-deliveries", "Omni:Webhooks:QueueName"),
+        [FunctionNames.SendOutbound] = ("outbound-messages", "Omni:Conversations:OutboundQueueName"),
     };
 
     /// <param name="functionsDirectory">A copy of the functions folder to rewrite in place; null makes one from the app's own.</param>

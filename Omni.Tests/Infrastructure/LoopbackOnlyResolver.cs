@@ -1,13 +1,13 @@
 using System.Net;
-using Omni.Webhooks;
+using Omni.Security;
 
 namespace Omni.Tests.Infrastructure;
 
 /// <summary>
-/// The webhook client's resolver in every test app: <c>localhost</c> and names under <c>.test</c> are 127.0.0.1,
+/// The resolver of every outbound connection (webhooks, mail) in every test app: <c>localhost</c> and names under <c>.test</c> are 127.0.0.1,
 /// loopback literals are themselves, and anything else is refused, so no test ever connects off this machine.
 /// </summary>
-internal sealed class LoopbackOnlyResolver : IWebhookHostResolver
+internal sealed class LoopbackOnlyResolver : IHostResolver
 {
     public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken = default)
     {
@@ -21,6 +21,6 @@ internal sealed class LoopbackOnlyResolver : IWebhookHostResolver
             return Task.FromResult(new[] { IPAddress.Loopback });
         }
 
-        throw new WebhookTargetRefusedException($"Tests never resolve '{host}': use 127.0.0.1, localhost or a .test name.");
+        throw new TargetRefusedException(host, [], $"Tests never resolve '{host}': use 127.0.0.1, localhost or a .test name.");
     }
 }

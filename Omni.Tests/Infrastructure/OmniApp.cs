@@ -75,8 +75,8 @@ public sealed class OmniApp : WebApplicationFactory<Program>
         }
 
         builder.ConfigureLogging(logging => logging.ClearProviders().AddProvider(Logs));
-        // Webhook deliveries from any test app reach only this machine, whatever URL a test's channel holds.
-        builder.ConfigureServices(services => services.AddSingleton<Omni.Webhooks.IWebhookHostResolver, LoopbackOnlyResolver>());
+        // Webhook deliveries and mail connections from any test app reach only this machine, whatever host a test's channel holds.
+        builder.ConfigureServices(services => services.AddSingleton<Omni.Security.IHostResolver, LoopbackOnlyResolver>());
         if (_configureServices is not null)
         {
             builder.ConfigureServices(_configureServices);

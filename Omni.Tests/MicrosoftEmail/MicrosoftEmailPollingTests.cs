@@ -99,6 +99,31 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
     }
 
     [Fact]
+    public async Task AMessageThatFailsEveryPollIsQuarantinedAfterThreeAndTheMailBehindItIsTaken()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        var poison = channel.Mailbox.Deliver(Mail("rui@example.com", "Veneno"));
+        channel.Mailbox.Deliver(Mail("maria@example.com", "Depois do veneno"));
+        var store = (SwitchableConversationStore)_app.Services.GetRequiredService<IConversationStore>();
+        store.Poisoned = m => m.ChannelId == channel.ChannelId && m.Subject == "Veneno";
+
+        var results = new List<PollResult>();
+        var unreadWhileTried = new List<bool>();
+        for (var i = 0; i < 4; i++)
+        {
+            results.Add(await PollAsync(channel));
+            unreadWhileTried.Add(!poison.IsRead);
+        }
+
+        Assert.Equal([(1, 0), (0, 0), (0, 1), (0, 0)], results.Select(r => (r.Ingested, r.Quarantined)));
+        Assert.Equal([true, true, false, false], unreadWhileTried);
+        Assert.Equal("Depois do veneno", Assert.Single(await _app.ConversationsAsync(channel.Tenant, channel.ChannelId))["subject"]!.GetValue<string>());
+        var quarantine = await Arrange.ReadAsync(await _app.As(channel.Tenant.ManagementKey).GetAsync($"/api/companies/{channel.Tenant.CompanyId}/channels/{channel.ChannelId}/quarantine"), System.Net.HttpStatusCode.OK);
+        var item = Assert.Single(quarantine["items"]!.AsArray())!;
+        Assert.Equal((MailFaults.Unreadable, $"graph:{poison.Id}"), (item["reason"]!.GetValue<string>(), item["providerId"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task OversizedMailIsQuarantinedMarkedReadAndDoesNotBlockTheMailbox()
     {
         var channel = await _app.GraphChannelAsync(Cloud);

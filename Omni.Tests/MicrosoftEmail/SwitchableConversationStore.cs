@@ -9,6 +9,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
 {
     public bool Failing { get; set; }
 
+    /// <summary>Messages this picks fail every time, as a message no code path can store would (a fault of its own, not storage's).</summary>
+    public Func<InboundMessage, bool>? Poisoned { get; set; }
+
     /// <summary>Wraps the app's registered store; the test finds it as the app's <see cref="IConversationStore"/>.</summary>
     public static void Install(IServiceCollection services)
     {
@@ -18,7 +21,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     }
 
     public Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default) =>
-        Failing ? throw new Azure.RequestFailedException(503, "Storage is down (test).") : inner.AppendInboundAsync(message, cancellationToken);
+        Failing ? throw new Azure.RequestFailedException(503, "Storage is down (test).")
+        : Poisoned?.Invoke(message) == true ? throw new InvalidOperationException("This message cannot be stored (test).")
+        : inner.AppendInboundAsync(message, cancellationToken);
 
     public Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default) =>
         inner.AppendOutboundAsync(conversation, text, html, attachments, cancellationToken);

@@ -26,6 +26,11 @@ public sealed class FunctionManifestTests(AzuriteFixture azurite) : IAsyncLifeti
     }
 
     [Fact]
+    public void TheTimerAndQueueFunctionJsonFilesAreExactlyTheFunctionNames() =>
+        Assert.Equal(FunctionNames.All.Order(StringComparer.Ordinal),
+            Functions.Where(f => f.Kind is TriggerKind.Timer or TriggerKind.Queue).Select(f => f.Name).Order(StringComparer.Ordinal));
+
+    [Fact]
     public void EveryHttpRouteOfTheAppIsProxiedByAnHttpFunction()
     {
         var http = Functions.Where(f => f.Kind == TriggerKind.Http).ToList();

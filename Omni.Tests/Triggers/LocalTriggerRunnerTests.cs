@@ -103,6 +103,24 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
     }
 
     [Fact]
+    public async Task APoisonedMessageNeverExpiresSoAPersonCanStillLookAtItAfterAWeek()
+    {
+        await Queue(_queueName).CreateIfNotExistsAsync();
+
+        await Queue(_queueName).SendMessageAsync("always fail, kept");
+
+        Azure.Storage.Queues.Models.PeekedMessage? poisoned = null;
+        await EventuallyAsync(async () =>
+        {
+            var poison = Queue(_queueName + "-poison");
+            poisoned = await poison.ExistsAsync() ? (await poison.PeekMessagesAsync(32)).Value.FirstOrDefault(m => m.MessageText == "always fail, kept") : null;
+            return poisoned is not null;
+        }, "the message is in the poison queue");
+        // The service's default time-to-live is 7 days; "never" is its end-of-time expiry.
+        Assert.Equal(9999, poisoned!.ExpiresOn!.Value.Year);
+    }
+
+    [Fact]
     public async Task TimersFireOnTheScheduleInTheirFunctionJson()
     {
         await EventuallyAsync(() => Task.FromResult(_probe.Ticks.Count >= 2), "the every-second timer fired twice");

@@ -105,4 +105,18 @@ public sealed class WebhookProcessorTests(AzuriteFixture azurite) : IAsyncLifeti
         await Assert.ThrowsAsync<FormatException>(() => Processor.ProcessAsync("""{"companyId":"x"}"""));
         await Assert.ThrowsAnyAsync<System.Text.Json.JsonException>(() => Processor.ProcessAsync("not json"));
     }
+
+    [Fact]
+    public async Task UpdatingADeliveryAnotherWriterChangedSinceItWasReadIsAStorageConflict()
+    {
+        var channel = await _app.OmniChannelAsync(webhookUrl: _sink.Url());
+        var id = await _app.PublishAsync(channel);
+        var store = _app.Services.GetRequiredService<IWebhookDeliveryStore>();
+        var read = (await StoredAsync(channel, id!))!;
+        await store.UpdateAsync(read with { UpdatedAt = _clock.GetUtcNow() });
+
+        // The store's own exception, not the SDK's 412: callers decide by meaning, never by HTTP status.
+        await Assert.ThrowsAsync<Omni.Storage.StorageConflictException>(() => store.UpdateAsync(read with { LastError = "stale writer" }));
+        Assert.Null((await StoredAsync(channel, id!))!.LastError);
+    }
 }

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
+using Omni.Security;
 using Omni.Tests.Infrastructure;
 using Omni.Webhooks;
 
@@ -29,13 +29,10 @@ public sealed class WebhookTargetGuardTests(AzuriteFixture azurite) : IAsyncLife
 
     private int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
-    private sealed class FixedResolver(params IPAddress[] addresses) : IWebhookHostResolver
+    private sealed class FixedResolver(params IPAddress[] addresses) : IHostResolver
     {
         public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken = default) => Task.FromResult(addresses);
     }
-
-    private static WebhookConnectGuard Guard(IWebhookHostResolver resolver, bool allowPrivateTargets) =>
-        new(resolver, new StaticOptionsMonitor<WebhookOptions>(new WebhookOptions { AllowPrivateTargets = allowPrivateTargets }));
 
     [Fact]
     public async Task ADeliveryToANameThatResolvesToLoopbackIsRefusedAtConnectAndRecorded()
@@ -74,12 +71,12 @@ public sealed class WebhookTargetGuardTests(AzuriteFixture azurite) : IAsyncLife
     [Fact]
     public async Task TheConnectGuardConnectsOnlyWhenPrivateTargetsAreAllowed()
     {
-        var endpoint = new DnsEndPoint("sink.test", Port);
+        var connector = new SafeConnector(new LoopbackOnlyResolver());
 
-        await Assert.ThrowsAsync<WebhookTargetRefusedException>(async () => await Guard(new LoopbackOnlyResolver(), false).ConnectAsync(endpoint, default));
+        await Assert.ThrowsAsync<TargetRefusedException>(async () => await connector.ConnectAsync("sink.test", Port, allowPrivate: false));
         Assert.False(_listener.Pending());
 
-        await using var stream = await Guard(new LoopbackOnlyResolver(), true).ConnectAsync(endpoint, default);
+        using var socket = await connector.ConnectAsync("sink.test", Port, allowPrivate: true);
         using var accepted = await _listener.AcceptTcpClientAsync(TestContext.Current.CancellationToken);
         Assert.True(accepted.Connected);
     }
@@ -94,19 +91,10 @@ public sealed class WebhookTargetGuardTests(AzuriteFixture azurite) : IAsyncLife
     [InlineData("::ffff:127.0.0.1")]
     public async Task ANameThatResolvesToAPrivateOrMetadataAddressIsRefusedBeforeConnecting(string address)
     {
-        var guard = Guard(new FixedResolver(IPAddress.Parse(address)), allowPrivateTargets: false);
+        var connector = new SafeConnector(new FixedResolver(IPAddress.Parse(address)));
 
-        var refused = await Assert.ThrowsAsync<WebhookTargetRefusedException>(async () => await guard.ConnectAsync(new DnsEndPoint("rebound.example", 443), default));
+        var refused = await Assert.ThrowsAsync<TargetRefusedException>(async () => await connector.ConnectAsync("rebound.example", 443, allowPrivate: false));
 
         Assert.Contains("not a public address", refused.Message);
     }
-}
-
-internal sealed class StaticOptionsMonitor<T>(T value) : IOptionsMonitor<T>
-{
-    public T CurrentValue => value;
-
-    public T Get(string? name) => value;
-
-    public IDisposable? OnChange(Action<T, string?> listener) => null;
 }

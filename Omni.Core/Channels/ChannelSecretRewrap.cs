@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
-using Omni.Channels;
+using Omni.Security;
 using Omni.Storage;
 
-namespace Omni.Security;
+namespace Omni.Channels;
 
 /// <summary>What one re-wrap pass did. <see cref="Complete"/>: nothing live is left under another key, so old keys can go.</summary>
 public sealed record SecretRewrapResult(string CurrentKeyId, int Channels, int Rewrapped, int AlreadyCurrent, int Busy, IReadOnlyList<UnreadableSecret> Unreadable)

@@ -1,0 +1,59 @@
+using Azure;
+using Azure.Data.Tables;
+using Omni.Channels;
+
+namespace Omni.Email;
+
+/// <summary>The UIDLs a POP3 poller has taken, as rows of <see cref="Pop3UidlStore"/>: row key to newline-joined UIDLs.</summary>
+internal sealed record Pop3Taken(IReadOnlyDictionary<string, string> Rows)
+{
+    public HashSet<string> All() => Rows.Values.SelectMany(r => r.Split('\n', StringSplitOptions.RemoveEmptyEntries)).ToHashSet(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// What a POP3 mailbox's poller has taken, in rows of the <c>MailboxState</c> table beside the mailbox's state row
+/// (row key <c>{channel}_pop3_{identity}_{n}</c>), a few hundred UIDLs a row: a mailbox of any size never makes one
+/// growing blob, and a save rewrites only the rows that changed (new mail lands in the last one).
+/// </summary>
+internal sealed class Pop3UidlStore(TableServiceClient tables)
+{
+    // 400 UIDLs of at most 70 characters stay under Table Storage's 64 KiB a property.
+    private const int PerRow = 400;
+
+    private readonly TableClient _table = tables.GetTableClient(MailboxStateStore.Table);
+
+    public async Task<Pop3Taken> GetAsync(Channel channel, string identity, CancellationToken cancellationToken = default)
+    {
+        var prefix = Prefix(channel, identity);
+        var rows = new Dictionary<string, string>(StringComparer.Ordinal);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {channel.CompanyId} and RowKey ge {prefix} and RowKey lt {prefix + "~"}");
+        await foreach (var e in _table.QueryAsync<TableEntity>(filter, select: ["RowKey", "Uidls"], cancellationToken: cancellationToken))
+        {
+            rows[e.RowKey] = e.GetString("Uidls") ?? "";
+        }
+
+        return new Pop3Taken(rows);
+    }
+
+    /// <summary>Keeps the taken UIDLs still on the server (mail deleted elsewhere drops out), in server order; writes only changed rows.</summary>
+    public async Task<Pop3Taken> SaveAsync(Channel channel, string identity, Pop3Taken before, IList<string> onServer, IReadOnlySet<string> taken, CancellationToken cancellationToken = default)
+    {
+        var prefix = Prefix(channel, identity);
+        var rows = onServer.Where(taken.Contains).Distinct(StringComparer.Ordinal).Chunk(PerRow)
+            .Select((chunk, i) => (Key: prefix + i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture), Value: string.Join('\n', chunk)))
+            .ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal);
+        var actions = rows.Where(r => before.Rows.GetValueOrDefault(r.Key) != r.Value)
+            .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(channel.CompanyId, r.Key) { ["Uidls"] = r.Value }))
+            .Concat(before.Rows.Keys.Where(k => !rows.ContainsKey(k)).Select(k => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(channel.CompanyId, k), ETag.All)))
+            .ToList();
+        // A transaction carries at most 4 MiB: 50 full rows stay well inside it.
+        foreach (var batch in actions.Chunk(50))
+        {
+            await _table.SubmitTransactionAsync(batch, cancellationToken);
+        }
+
+        return new Pop3Taken(rows);
+    }
+
+    private static string Prefix(Channel channel, string identity) => $"{channel.Id}_pop3_{identity}_";
+}

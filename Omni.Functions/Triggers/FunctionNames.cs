@@ -1,0 +1,17 @@
+namespace Omni.Functions.Triggers;
+
+/// <summary>
+/// The app's timer and queue functions by name: the one list the trigger registrations use. Each is the folder of a
+/// <c>functions/&lt;Name&gt;/function.json</c> and the <c>POST /&lt;Name&gt;</c> the host invokes; Core handlers know
+/// nothing of these names. <see cref="FunctionCatalog"/> checks the registrations against the files at start.
+/// </summary>
+internal static class FunctionNames
+{
+    public const string DeliverWebhook = "DeliverWebhook";
+    public const string SendOutbound = "SendOutbound";
+    public const string MailboxPollTimer = "MailboxPollTimer";
+    public const string MailboxPoll = "MailboxPoll";
+    public const string OutboxSweep = "OutboxSweep";
+
+    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep];
+}
