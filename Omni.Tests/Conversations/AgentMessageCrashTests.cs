@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Omni.Functions.Triggers;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.Conversations;
@@ -35,7 +34,7 @@ public sealed class AgentMessageCrashTests : IAsyncLifetime
             ["AzureWebJobsStorage"] = _storage.ConnectionString,
             ["Omni__AdminToken"] = _admin,
             ["Omni__SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Omni__Triggers__FunctionsDirectory"] = FastSweepFunctions(),
+            ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedule("OutboxSweep", "*/5 * * * * *"),
             ["Omni__Conversations__OutboxGrace"] = "00:00:05",
             ["Logging__LogLevel__Default"] = "Warning",
         };
@@ -96,25 +95,6 @@ public sealed class AgentMessageCrashTests : IAsyncLifetime
 
         Assert.Empty(outbound.Where(m => m["status"]!.GetValue<string>() != "sent").Select(m => $"{m["id"]}: {m["status"]} {m["error"]}"));
         Assert.All(acknowledged, id => Assert.Contains(outbound, m => m["id"]!.GetValue<string>() == id));
-    }
-
-    /// <summary>The app's function.json files with OutboxSweep every 5 s instead of every minute.</summary>
-    private static string FastSweepFunctions()
-    {
-        var dir = Directory.CreateTempSubdirectory("omni-functions-").FullName;
-        foreach (var source in Directory.GetDirectories(FunctionManifest.DefaultDirectory))
-        {
-            var target = Directory.CreateDirectory(Path.Combine(dir, Path.GetFileName(source))).FullName;
-            var json = File.ReadAllText(Path.Combine(source, "function.json"));
-            if (Path.GetFileName(source) == "OutboxSweep")
-            {
-                json = json.Replace("\"30 * * * * *\"", "\"*/5 * * * * *\"", StringComparison.Ordinal);
-            }
-
-            File.WriteAllText(Path.Combine(target, "function.json"), json);
-        }
-
-        return dir;
     }
 
     private async Task<(string CompanyId, string Key, string ConversationId)> ArrangeAsync(OmniProcess app)
