@@ -123,16 +123,22 @@ internal sealed class SettingsReader(JsonObject? source, string path, Validation
         return value;
     }
 
-    public SettingsReader? Object(string name, bool required)
+    /// <summary>The node, or null when it is absent (an error when it is required).</summary>
+    private JsonNode? Present(string name, bool required)
     {
         var node = Node(name);
-        if (node is null)
+        if (node is null && required)
         {
-            if (required)
-            {
-                errors.Add(PathOf(name), "Required.");
-            }
+            errors.Add(PathOf(name), "Required.");
+        }
 
+        return node;
+    }
+
+    public SettingsReader? Object(string name, bool required)
+    {
+        if (Present(name, required) is not { } node)
+        {
             return null;
         }
 
@@ -149,14 +155,8 @@ internal sealed class SettingsReader(JsonObject? source, string path, Validation
 
     public List<string>? StringArray(string name, bool required, int maxItems, int maxLength = 200)
     {
-        var node = Node(name);
-        if (node is null)
+        if (Present(name, required) is not { } node)
         {
-            if (required)
-            {
-                errors.Add(PathOf(name), "Required.");
-            }
-
             return null;
         }
 

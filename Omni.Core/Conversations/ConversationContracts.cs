@@ -81,6 +81,19 @@ public interface IConversationStore
     Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Claims an outbound message for one send attempt before its transport is called, so one message is handed to a
+    /// transport by one worker at a time (see <see cref="SendClaim"/>). A claim younger than <paramref name="claimTimeout"/>
+    /// is another worker's send in progress; an older one was left by a crash mid-send and is taken over.
+    /// </summary>
+    Task<SendClaim> ClaimSendAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives up a claim after the transport said the message did not go out, so the retry sends it without suspicion.</summary>
+    Task ReleaseSendAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
+
+    /// <summary>What an e-mail reply threads to: the conversation's last inbound Message-ID and its References (null: no inbound mail).</summary>
+    Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Marks (channel, external id) in flight before slow work, so a concurrent duplicate is told to wait (409)
     /// instead of repeating it. A marker older than the in-flight timeout (a crashed request) is taken over.
     /// </summary>
@@ -105,6 +118,9 @@ public enum SendOutcome
     Sent,
     Transient,
     Permanent,
+
+    /// <summary>The transport may have delivered it and cannot tell (an SMTP answer lost after DATA): never retried, visible as failed.</summary>
+    Unknown,
 }
 
 /// <summary>The answer of a transport; <see cref="Mail"/> carries the Message-ID it sent with, so replies to it thread.</summary>
@@ -119,4 +135,42 @@ public interface IOutboundTransport
     string ChannelType { get; }
 
     Task<SendResult> SendAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// An earlier attempt claimed the message and never recorded how it ended (a crash mid-send). Says what became of
+    /// it: <see cref="SendOutcome.Sent"/> when the transport can see it went out, null when sending again is safe, or
+    /// <see cref="SendOutcome.Transient"/> to ask again later. By default a transport cannot tell, and a message that
+    /// may have reached the customer is never sent twice blindly.
+    /// </summary>
+    Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default) =>
+        Task.FromResult<SendResult?>(new SendResult(SendOutcome.Unknown, InterruptedSend.UnknownError));
+}
+
+/// <summary>What the claim before a send found.</summary>
+public enum ClaimOutcome
+{
+    /// <summary>The message is this worker's to send now; <see cref="SendClaim.TookOver"/> says whether a crashed attempt had it.</summary>
+    Claimed,
+
+    /// <summary>Another worker claimed it and may be sending right now: leave it alone.</summary>
+    InFlight,
+
+    /// <summary>Missing, not outbound, or already sent or failed: nothing to do.</summary>
+    Finished,
+}
+
+/// <param name="Message">The message as read (null when missing).</param>
+/// <param name="TookOver">The attempt and claim time of the crashed attempt this claim replaced, or of the worker holding it (<see cref="ClaimOutcome.InFlight"/>).</param>
+public sealed record SendClaim(ClaimOutcome Outcome, Message? Message, HeldClaim? TookOver = null);
+
+public sealed record HeldClaim(int Attempt, DateTimeOffset ClaimedAt);
+
+/// <summary>What an e-mail reply threads to, kept on the conversation row as inbound mail arrives.</summary>
+public sealed record MailThread(string MessageId, IReadOnlyList<string> References, string? Subject);
+
+public static class InterruptedSend
+{
+    public const string UnknownError =
+        "Delivery is unknown: an earlier attempt was interrupted while handing this message over, so it may or may not have reached the customer. "
+        + "Check with the customer (or the mailbox's sent mail) before sending it again.";
 }

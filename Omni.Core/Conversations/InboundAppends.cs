@@ -59,7 +59,9 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         {
             var conversation = new Conversation(conversationId, company, message.ChannelId, message.Contact, lookupKeys.FirstOrDefault(),
                 message.Subject, ConversationStatus.Open, now, now, null);
-            actions.Add(new(TableTransactionActionType.Add, ToEntity(conversation, now)));
+            var row = ToEntity(conversation, now);
+            MailThreads.Write(row, message.Mail, message.Subject);
+            actions.Add(new(TableTransactionActionType.Add, row));
             // Add, not upsert: two first messages of one contact racing must not open two conversations.
             actions.Add(new(TableTransactionActionType.Add, RoutingRow(company, Open(message.ChannelId, message.Contact.ExternalId), conversationId, now)));
         }
@@ -67,7 +69,9 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         {
             // Rewriting the routing row with its ETag guards against a close that deleted it meanwhile.
             actions.Add(new(TableTransactionActionType.UpdateMerge, RoutingRow(company, route.Row.RowKey, conversationId, now), route.Row.ETag));
-            actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(company, Conversation(conversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now }, ETag.All));
+            var row = new TableEntity(company, Conversation(conversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now };
+            MailThreads.Write(row, message.Mail, message.Subject);
+            actions.Add(new(TableTransactionActionType.UpdateMerge, row, ETag.All));
             guardedKey = route.Row.RowKey;
         }
 

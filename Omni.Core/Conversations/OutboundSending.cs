@@ -3,6 +3,7 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Channels;
+using Omni.Storage;
 
 namespace Omni.Conversations;
 
@@ -18,9 +19,12 @@ internal sealed class OutboundQueue(QueueServiceClient queues, IOptions<Conversa
 }
 
 /// <summary>
-/// The SendOutbound function: sends one queued message by its channel's transport. Delivery is at least once, so a
-/// message already sent or failed is left alone. A transient failure schedules a new queue message with a growing
-/// delay (the invocation itself succeeds: the host's poison queue is kept for bugs), until the attempts run out.
+/// The SendOutbound function: sends one queued message by its channel's transport. Delivery is at least once, so the
+/// message is first claimed for this attempt (<see cref="IConversationStore.ClaimSendAsync"/>): a message already sent
+/// or failed, or claimed by another worker sending it now, is left alone, and one whose claim outlived a crash is not
+/// sent blindly again: its transport says what became of it (<see cref="IOutboundTransport.ResolveInterruptedAsync"/>).
+/// A transient failure schedules a new queue message with a growing delay (the invocation itself succeeds: the host's
+/// poison queue is kept for bugs), until the attempts run out; an outcome the transport cannot know is failed visibly.
 /// </summary>
 internal sealed partial class OutboundSender(
     IConversationStore store,
@@ -28,6 +32,7 @@ internal sealed partial class OutboundSender(
     ChannelKinds kinds,
     OutboundQueue queue,
     IOptions<ConversationOptions> options,
+    TimeProvider clock,
     ILogger<OutboundSender> logger)
 {
     public const string FunctionName = "SendOutbound";
@@ -36,10 +41,8 @@ internal sealed partial class OutboundSender(
     {
         var work = JsonSerializer.Deserialize(body, ConversationJsonContext.Default.OutboundWork)
             ?? throw new InvalidOperationException("The outbound queue message is empty.");
-        var message = await store.GetMessageAsync(work.CompanyId, work.ConversationId, work.MessageId, cancellationToken);
-        if (message is null || message.Direction != MessageDirection.Outbound || message.Status is MessageStatus.Sent or MessageStatus.Failed)
+        if (await ClaimAsync(work, cancellationToken) is not { Message: { } message } claim)
         {
-            LogSkipped(work.MessageId, message?.Status.ToString() ?? "missing");
             return;
         }
 
@@ -65,27 +68,90 @@ internal sealed partial class OutboundSender(
             return;
         }
 
-        SendResult result;
+        var resolved = claim.TookOver is { } crashed ? await ResolveAsync(transport, channel, conversation, message, work, crashed, cancellationToken) : null;
+        var result = resolved ?? await SendAsync(transport, channel, conversation, message, work, cancellationToken);
+        await RecordAsync(work, channel.Type, result, sentNow: resolved is null, cancellationToken);
+    }
+
+    /// <summary>The claimed message, or null when this worker must leave it alone (a later check is queued if another holds it).</summary>
+    private async Task<SendClaim?> ClaimAsync(OutboundWork work, CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.OutboundClaimTimeout;
+        SendClaim claim;
         try
         {
-            result = await transport.SendAsync(channel, conversation, message, cancellationToken);
+            claim = await store.ClaimSendAsync(work.CompanyId, work.ConversationId, work.MessageId, work.Attempt, timeout, cancellationToken);
+        }
+        catch (StorageConflictException)
+        {
+            LogInFlight(work.MessageId, work.Attempt, null);
+            await queue.EnqueueAsync(work, timeout, cancellationToken);
+            return null;
+        }
+
+        switch (claim.Outcome)
+        {
+            case ClaimOutcome.Finished:
+                LogSkipped(work.MessageId, claim.Message?.Status.ToString() ?? "missing");
+                return null;
+
+            case ClaimOutcome.InFlight:
+                // Its holder finishes it, or crashed: this check comes back once the claim can be judged stale.
+                var held = claim.TookOver!;
+                LogInFlight(work.MessageId, work.Attempt, held.Attempt);
+                var wait = held.ClaimedAt + timeout - clock.GetUtcNow();
+                await queue.EnqueueAsync(work, wait > TimeSpan.Zero ? wait + TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(1), cancellationToken);
+                return null;
+
+            default:
+                return claim;
+        }
+    }
+
+    private async Task<SendResult?> ResolveAsync(IOutboundTransport transport, Channel channel, Conversation conversation, Message message, OutboundWork work, HeldClaim crashed, CancellationToken cancellationToken)
+    {
+        LogInterrupted(work.MessageId, crashed.Attempt, channel.Type);
+        try
+        {
+            return await transport.ResolveInterruptedAsync(channel, conversation, message, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogTransportThrew(ex, channel.Type, work.MessageId);
+            return new SendResult(SendOutcome.Transient, $"The {channel.Type} transport could not tell whether an interrupted attempt went out ({ex.GetType().Name}).");
+        }
+    }
+
+    private async Task<SendResult> SendAsync(IOutboundTransport transport, Channel channel, Conversation conversation, Message message, OutboundWork work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await transport.SendAsync(channel, conversation, message, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // An adapter that throws has not said what to do; retrying (bounded) is the safe reading.
             LogTransportThrew(ex, channel.Type, work.MessageId);
-            result = new SendResult(SendOutcome.Transient, $"The {channel.Type} transport failed unexpectedly ({ex.GetType().Name}).");
+            return new SendResult(SendOutcome.Transient, $"The {channel.Type} transport failed unexpectedly ({ex.GetType().Name}).");
         }
+    }
 
+    /// <param name="sentNow">The result is of a send just made (not of a look-up after a crash), so a transient one means it did not go out.</param>
+    private async Task RecordAsync(OutboundWork work, string channelType, SendResult result, bool sentNow, CancellationToken cancellationToken)
+    {
         switch (result.Outcome)
         {
             case SendOutcome.Sent:
                 await store.SetStatusAsync(work.CompanyId, work.ConversationId, work.MessageId, MessageStatus.Sent, null, result.Mail, cancellationToken);
-                LogSent(work.MessageId, channel.Type, work.Attempt);
+                LogSent(work.MessageId, channelType, work.Attempt);
                 break;
 
             case SendOutcome.Permanent:
                 await FailAsync(work, result.Error ?? "The transport refused the message.", cancellationToken);
+                break;
+
+            case SendOutcome.Unknown:
+                await FailAsync(work, result.Error ?? InterruptedSend.UnknownError, cancellationToken);
                 break;
 
             default:
@@ -95,6 +161,13 @@ internal sealed partial class OutboundSender(
                 {
                     await FailAsync(work, $"Gave up after {work.Attempt} attempts. Last error: {error}", cancellationToken);
                     break;
+                }
+
+                if (sentNow)
+                {
+                    // The transport said it did not go out: the next attempt may send without suspicion. After a failed
+                    // look-up the claim stays, so the next attempt looks again instead of sending.
+                    await store.ReleaseSendAsync(work.CompanyId, work.ConversationId, work.MessageId, cancellationToken);
                 }
 
                 var delay = Backoff(work.Attempt, result.RetryAfter, o);
@@ -131,6 +204,12 @@ internal sealed partial class OutboundSender(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Outbound message {MessageId} skipped: it is {Status}")]
     private partial void LogSkipped(string messageId, string status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Outbound message {MessageId} (attempt {Attempt}) left alone: attempt {HeldBy} is sending it")]
+    private partial void LogInFlight(string messageId, int attempt, int? heldBy);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Outbound message {MessageId} was claimed by attempt {Attempt} that never finished; asking the {ChannelType} transport what became of it")]
+    private partial void LogInterrupted(string messageId, int attempt, string channelType);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The {ChannelType} transport threw on outbound message {MessageId}")]
     private partial void LogTransportThrew(Exception exception, string channelType, string messageId);

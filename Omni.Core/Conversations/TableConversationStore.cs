@@ -15,6 +15,8 @@ internal sealed class TableConversationStore : IConversationStore
     private readonly InboundReservations _reservations;
     private readonly OutboundWrites _outbound;
     private readonly ConversationCloses _closes;
+    private readonly OutboundClaims _claims;
+    private readonly MailThreads _threads;
 
     public TableConversationStore(TableServiceClient tables, TimeProvider clock, IOptions<ConversationOptions> options, ConversationOutbox outbox)
     {
@@ -24,6 +26,8 @@ internal sealed class TableConversationStore : IConversationStore
         _reservations = new InboundReservations(table, _reads, clock, options);
         _outbound = new OutboundWrites(table, _reads, outbox, clock);
         _closes = new ConversationCloses(table, _reads, outbox, clock);
+        _claims = new OutboundClaims(table, clock);
+        _threads = new MailThreads(table, _reads);
     }
 
     public Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default) =>
@@ -40,6 +44,15 @@ internal sealed class TableConversationStore : IConversationStore
 
     public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
         _outbound.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
+
+    public Task<SendClaim> ClaimSendAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
+        _claims.ClaimAsync(companyId, conversationId, messageId, attempt, claimTimeout, cancellationToken);
+
+    public Task ReleaseSendAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        _claims.ReleaseAsync(companyId, conversationId, messageId, cancellationToken);
+
+    public Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
+        _threads.GetAsync(companyId, conversationId, cancellationToken);
 
     public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         _closes.CloseAsync(companyId, conversationId, cancellationToken);

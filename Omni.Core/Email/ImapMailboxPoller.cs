@@ -67,10 +67,8 @@ internal sealed partial class ImapMailboxPoller(
             return new PollResult(0, 0, 0);
         }
 
-        var leased = await states.TryLeaseAsync(state, owner, connector.Options.LeaseDuration, cancellationToken);
-        if (leased is null)
+        if (await states.LeaseOrDisconnectAsync(state, owner, connector.Options.LeaseDuration, client, cancellationToken) is not { } leased)
         {
-            await MailConnector.DisconnectQuietlyAsync(client);
             return new PollResult(0, 0, 0);
         }
 

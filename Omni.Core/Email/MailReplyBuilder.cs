@@ -12,7 +12,7 @@ public sealed record MailReply(MimeMessage Message, MailHeaders Headers);
 
 /// <summary>
 /// Builds an agent's reply in the customer's thread, for any mail channel type (SMTP here, Graph for
-/// <c>microsoft-email</c>): In-Reply-To = the last inbound Message-ID, References = its References plus it,
+/// <c>microsoft-email</c>): In-Reply-To = the last inbound Message-ID, References = its References plus it (both kept on the conversation row),
 /// "Re:" once, From = the channel, To = the contact, text and HTML bodies with the signature appended exactly as
 /// the preview shows it. The Message-ID is derived from the message id, so a retried send carries the same one.
 /// </summary>
@@ -20,21 +20,20 @@ internal sealed class MailReplyBuilder(IConversationStore conversations, Attachm
 {
     public async Task<MailReply> BuildAsync(MailIdentity identity, Conversation conversation, Message message, CancellationToken cancellationToken = default)
     {
-        var parent = await LastInboundMailAsync(conversation, cancellationToken);
+        var thread = await conversations.GetMailThreadAsync(conversation.CompanyId, conversation.Id, cancellationToken);
         var mime = new MimeMessage();
         mime.From.Add(new MailboxAddress(identity.DisplayName ?? "", identity.Address));
         var to = conversation.Contact.Email ?? conversation.Contact.ExternalId;
         mime.To.Add(new MailboxAddress(conversation.Contact.Name ?? "", to));
-        mime.Subject = ReplySubject(conversation.Subject ?? parent?.Subject);
+        mime.Subject = ReplySubject(conversation.Subject ?? thread?.Subject);
         mime.Date = message.CreatedAt;
-        var domain = identity.Address[(identity.Address.LastIndexOf('@') + 1)..];
-        mime.MessageId = $"{message.Id}@{domain}";
+        mime.MessageId = MessageIdOf(message, identity.Address);
         var references = new List<string>();
-        if (parent?.Mail is { MessageId: { Length: > 0 } parentId } parentMail)
+        if (thread is not null)
         {
-            mime.InReplyTo = parentId;
-            references.AddRange(parentMail.References);
-            references.Add(parentId);
+            mime.InReplyTo = thread.MessageId;
+            references.AddRange(thread.References);
+            references.Add(thread.MessageId);
             foreach (var r in references.Distinct())
             {
                 mime.References.Add(r);
@@ -63,6 +62,9 @@ internal sealed class MailReplyBuilder(IConversationStore conversations, Attachm
         return new MailReply(mime, headers);
     }
 
+    /// <summary>The Message-ID a reply is sent with: derived from the message id, so a retry (or a look-up after a crash) names the same mail.</summary>
+    public static string MessageIdOf(Message message, string fromAddress) => $"{message.Id}@{fromAddress[(fromAddress.LastIndexOf('@') + 1)..]}";
+
     /// <summary>"Re: " + subject, unless it already starts with a reply prefix.</summary>
     public static string ReplySubject(string? subject)
     {
@@ -71,25 +73,4 @@ internal sealed class MailReplyBuilder(IConversationStore conversations, Attachm
     }
 
     private static string TextToHtml(string text) => WebUtility.HtmlEncode(text).Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "<br>", StringComparison.Ordinal);
-
-    private async Task<Message?> LastInboundMailAsync(Conversation conversation, CancellationToken cancellationToken)
-    {
-        Message? last = null;
-        string? token = null;
-        do
-        {
-            var page = await conversations.ListMessagesAsync(conversation.CompanyId, conversation.Id, 200, token, cancellationToken);
-            foreach (var m in page.Items.Where(m => m.Direction == MessageDirection.Inbound && m.Mail?.MessageId is { Length: > 0 }))
-            {
-                if (last is null || m.CreatedAt >= last.CreatedAt)
-                {
-                    last = m;
-                }
-            }
-
-            token = page.ContinuationToken;
-        }
-        while (token is not null);
-        return last;
-    }
 }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
+using Omni.Storage;
 
 namespace Omni.Email;
 
@@ -48,7 +49,7 @@ public sealed partial class MailboxPollRunner(
             if (result.RetryAfter is { } after)
             {
                 // More mail than one poll takes: carry on soon instead of waiting a whole interval.
-                await queues.GetQueueClient(MailboxPollScheduler.Queue).SendMessageAsync(body, visibilityTimeout: after > TimeSpan.Zero ? after : null, cancellationToken: cancellationToken);
+                await queues.GetQueueClient(MailboxPollScheduler.Queue).EnqueueAsync(body, after, cancellationToken);
             }
 
             return result;

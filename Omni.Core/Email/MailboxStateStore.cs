@@ -42,6 +42,18 @@ public sealed class MailboxStateStore(TableServiceClient tables, TimeProvider cl
         return new MailboxState(channel.CompanyId, channel.Id, e.GetString("Cursor"), e.GetString("LeaseOwner"), e.GetDateTimeOffset("LeaseUntil"), e.ETag.ToString(), failures);
     }
 
+    /// <summary>Leases the mailbox for this poll, or, when another instance holds it, ends the session and says so (null).</summary>
+    public async Task<MailboxState?> LeaseOrDisconnectAsync(MailboxState state, string owner, TimeSpan duration, MailKit.IMailService client, CancellationToken cancellationToken = default)
+    {
+        var leased = await TryLeaseAsync(state, owner, duration, cancellationToken);
+        if (leased is null)
+        {
+            await MailConnector.DisconnectQuietlyAsync(client);
+        }
+
+        return leased;
+    }
+
     /// <summary>Takes the lease for <paramref name="owner"/>; null when another poller holds it or won the race.</summary>
     public async Task<MailboxState?> TryLeaseAsync(MailboxState state, string owner, TimeSpan duration, CancellationToken cancellationToken = default)
     {

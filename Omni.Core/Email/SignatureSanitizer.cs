@@ -27,16 +27,15 @@ public static class SignatureSanitizer
         sanitizer.AllowedSchemes.Add("mailto");
         sanitizer.AllowedSchemes.Add("tel");
         sanitizer.AllowedSchemes.Add("cid");
-        sanitizer.AllowedTags.Remove("form");
-        sanitizer.AllowedTags.Remove("input");
-        sanitizer.AllowedTags.Remove("button");
-        sanitizer.AllowedTags.Remove("textarea");
-        sanitizer.AllowedTags.Remove("select");
-        sanitizer.AllowedAttributes.Add("align");
-        sanitizer.AllowedAttributes.Add("bgcolor");
-        sanitizer.AllowedAttributes.Add("color");
-        sanitizer.AllowedAttributes.Add("size");
-        sanitizer.AllowedAttributes.Add("face");
+        foreach (var tag in (string[])["form", "input", "button", "textarea", "select"])
+        {
+            sanitizer.AllowedTags.Remove(tag);
+        }
+
+        foreach (var attribute in (string[])["align", "bgcolor", "color", "size", "face"])
+        {
+            sanitizer.AllowedAttributes.Add(attribute);
+        }
         // Inline images are common in signatures; only image data URIs are let through, never data:text/html.
         sanitizer.FilterUrl += (_, e) =>
         {

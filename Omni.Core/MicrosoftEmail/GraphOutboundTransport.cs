@@ -24,4 +24,22 @@ internal sealed class GraphOutboundTransport(MailReplyBuilder replies, GraphMail
         var result = await sender.SendAsync(channel, reply.Message, cancellationToken);
         return result.Outcome == SendOutcome.Sent ? result with { Mail = reply.Headers } : result;
     }
+
+    /// <summary>A crashed attempt may have gone out: found in Sent Items by its Message-ID it is sent (with the headers replies thread to), else it is sent now.</summary>
+    public async Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default)
+    {
+        if (channel.GetString("address") is not { } address)
+        {
+            return null;
+        }
+
+        var found = await sender.FindSentAsync(channel, MailReplyBuilder.MessageIdOf(message, address), cancellationToken);
+        if (found?.Outcome != SendOutcome.Sent)
+        {
+            return found;
+        }
+
+        var reply = await replies.BuildAsync(new MailIdentity(address, null, channel.GetString("signatureHtml")), conversation, message, cancellationToken);
+        return found with { Mail = reply.Headers };
+    }
 }

@@ -39,4 +39,8 @@ internal sealed class OmniOutboundTransport(IWebhookPublisher publisher) : IOutb
                 : "The channel has no webhook URL.")
             : new SendResult(SendOutcome.Sent);
     }
+
+    /// <summary>Publishing again is safe: the delivery is keyed by the message id, so a crashed attempt is re-driven.</summary>
+    public Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default) =>
+        Task.FromResult<SendResult?>(null);
 }

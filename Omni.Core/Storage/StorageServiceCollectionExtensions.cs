@@ -30,6 +30,7 @@ public static class StorageServiceCollectionExtensions
 
         builder.Services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section);
         builder.Services.AddHostedService<StorageProvisioner>();
+        builder.Services.AddSingleton<StorageHealth>();
         return builder;
     }
 

@@ -1,6 +1,5 @@
-using Azure;
-using Azure.Data.Tables;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Omni.Storage;
 using Scalar.AspNetCore;
 
 namespace Omni.Functions.Http;
@@ -22,25 +21,8 @@ internal static class OperationsEndpoints
         return routes;
     }
 
-    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> HealthAsync(TableServiceClient tables, CancellationToken cancellationToken)
-    {
-        try
-        {
-            // One cheap read that needs the account, the credential and the network to all work.
-            await foreach (var _ in tables.QueryAsync(maxPerPage: 1, cancellationToken: cancellationToken).AsPages(pageSizeHint: 1))
-            {
-                break;
-            }
-
-            return TypedResults.Ok(new HealthResponse("ok"));
-        }
-        catch (RequestFailedException ex)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: $"Storage answered {ex.Status}.");
-        }
-        catch (Exception ex) when (ex is HttpRequestException or AggregateException)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: "Storage could not be reached.");
-        }
-    }
+    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> HealthAsync(StorageHealth storage, CancellationToken cancellationToken) =>
+        await storage.ProblemAsync(cancellationToken) is { } problem
+            ? TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: problem)
+            : TypedResults.Ok(new HealthResponse("ok"));
 }

@@ -11,15 +11,15 @@ namespace Omni.Tests.Email;
 internal sealed class FakeMailServer : IAsyncDisposable
 {
     private readonly TcpListener _listener;
-    private readonly string _banner;
+    private readonly Func<Stream, CancellationToken, Task> _session;
     private readonly CancellationTokenSource _stop = new();
     private readonly StringBuilder _received = new();
     private readonly Task _loop;
     private int _connections;
 
-    private FakeMailServer(string banner)
+    private FakeMailServer(Func<FakeMailServer, Func<Stream, CancellationToken, Task>> session)
     {
-        _banner = banner;
+        _session = session(this);
         _listener = new TcpListener(IPAddress.Loopback, 0);
         _listener.Start();
         _loop = AcceptAsync();
@@ -40,7 +40,10 @@ internal sealed class FakeMailServer : IAsyncDisposable
         }
     }
 
-    public static Task<FakeMailServer> StartAsync(string banner) => Task.FromResult(new FakeMailServer(banner));
+    public static Task<FakeMailServer> StartAsync(string banner) => Task.FromResult(new FakeMailServer(server => (stream, stop) => server.RecordAsync(stream, banner, stop)));
+
+    /// <summary>A server that plays <paramref name="session"/> on each connection (its I/O failures end the connection quietly).</summary>
+    public static FakeMailServer Start(Func<Stream, CancellationToken, Task> session) => new(_ => session);
 
     private async Task AcceptAsync()
     {
@@ -67,20 +70,24 @@ internal sealed class FakeMailServer : IAsyncDisposable
         {
             try
             {
-                var stream = client.GetStream();
-                await stream.WriteAsync(Encoding.ASCII.GetBytes(_banner), _stop.Token);
-                var buffer = new byte[4096];
-                int read;
-                while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)
-                {
-                    lock (_received)
-                    {
-                        _received.Append(Encoding.ASCII.GetString(buffer, 0, read));
-                    }
-                }
+                await _session(client.GetStream(), _stop.Token);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException or System.Security.Authentication.AuthenticationException)
             {
+            }
+        }
+    }
+
+    private async Task RecordAsync(Stream stream, string banner, CancellationToken cancellationToken)
+    {
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(banner), cancellationToken);
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            lock (_received)
+            {
+                _received.Append(Encoding.ASCII.GetString(buffer, 0, read));
             }
         }
     }

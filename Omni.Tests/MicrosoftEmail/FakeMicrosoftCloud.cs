@@ -180,6 +180,7 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
             ("GET", ["messages", var id, "$value"]) => mailbox.Find(id) is { } m ? (200, null, none, m.Mime) : (404, GraphError("ErrorItemNotFound", "The specified object was not found in the store."), none, null),
             ("PATCH", ["messages", var id]) => Patch(mailbox, id, body),
             ("POST", ["sendMail"]) => SendMail(request, mailbox, body),
+            ("GET", ["mailFolders", var folder, "messages"]) when folder.Equals("sentitems", StringComparison.OrdinalIgnoreCase) => SentItems(request, mailbox),
             _ => (404, GraphError("UnknownRoute", $"No fake route for {request.Method} {path}."), none, null),
         };
     }
@@ -308,6 +309,21 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
         {
             return (400, GraphError("ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content."), none, null);
         }
+    }
+
+    /// <summary>Sent Items filtered as Graph takes it: <c>$filter=internetMessageId eq '&lt;id&gt;'</c> (any other filter is refused).</summary>
+    private static (int, JsonNode?, Dictionary<string, string>, byte[]?) SentItems(HttpRequest request, FakeMailbox mailbox)
+    {
+        var filter = request.Query["$filter"].ToString();
+        const string Prefix = "internetMessageId eq '";
+        if (!filter.StartsWith(Prefix, StringComparison.Ordinal) || !filter.EndsWith('\''))
+        {
+            return (400, GraphError("BadRequest", $"This fake filters Sent Items by internetMessageId only, not '{filter}'."), new Dictionary<string, string>(), null);
+        }
+
+        var wanted = filter[Prefix.Length..^1].Replace("''", "'", StringComparison.Ordinal);
+        var found = mailbox.Sent.Where(m => $"<{m.MessageId}>" == wanted).Select((m, i) => (JsonNode)new JsonObject { ["id"] = $"AAMkAGI2-sent-{i}" }).ToArray();
+        return (200, new JsonObject { ["value"] = new JsonArray(found) }, new Dictionary<string, string>(), null);
     }
 
     private static (int, JsonNode?, Dictionary<string, string>, byte[]?) Unauthorized(string message) =>

@@ -9,6 +9,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
 {
     public bool Failing { get; set; }
 
+    /// <summary>Recording a message as sent fails, as if storage went down right after the transport delivered it.</summary>
+    public bool FailingSentWrites { get; set; }
+
     /// <summary>Messages this picks fail every time, as a message no code path can store would (a fault of its own, not storage's).</summary>
     public Func<InboundMessage, bool>? Poisoned { get; set; }
 
@@ -38,7 +41,16 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
         inner.ListMessagesAsync(companyId, conversationId, limit, continuationToken, cancellationToken);
 
     public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
-        inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
+        FailingSentWrites && status == MessageStatus.Sent ? throw new Azure.RequestFailedException(503, "Storage is down (test).") : inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
+
+    public Task<SendClaim> ClaimSendAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
+        inner.ClaimSendAsync(companyId, conversationId, messageId, attempt, claimTimeout, cancellationToken);
+
+    public Task ReleaseSendAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        inner.ReleaseSendAsync(companyId, conversationId, messageId, cancellationToken);
+
+    public Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
+        inner.GetMailThreadAsync(companyId, conversationId, cancellationToken);
 
     public Task ReleaseAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default) =>
         inner.ReleaseAsync(companyId, channelId, externalId, cancellationToken);
