@@ -60,6 +60,7 @@ var storageTables = [
   'CredentialIndex'
   'AuditEvents'
   'Conversations'
+  'Outbox'
   'WebhookDeliveries'
   'MailboxState'
   'MailQuarantine'

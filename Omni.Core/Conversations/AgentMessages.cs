@@ -1,14 +1,12 @@
-using System.Text.Json.Nodes;
 using Omni.Channels;
 using Omni.Validation;
-using Omni.Webhooks;
 
 namespace Omni.Conversations;
 
 /// <summary>What became of an agent's message.</summary>
 internal enum SendMessageOutcome
 {
-    /// <summary>Stored and handed to the transport's queue (202).</summary>
+    /// <summary>Stored with its outbox item, so it reaches the transport's queue even if handing it on fails now (202).</summary>
     Queued,
 
     /// <summary>No such conversation in this company (404).</summary>
@@ -31,9 +29,10 @@ internal sealed record SendMessageResult(SendMessageOutcome Outcome, Message? Me
 
 /// <summary>
 /// What an agent does on a conversation: send a message to the contact, by the channel's transport (the SendOutbound
-/// function does the sending), and close it, which tells an omni channel's integrator by webhook.
+/// function does the sending), and close it, which tells an omni channel's integrator by webhook. Both are stored with
+/// an outbox item in the same transaction and handed on right after; <see cref="OutboxSweep"/> hands on what was not.
 /// </summary>
-internal sealed class AgentMessages(IConversationStore store, IChannelStore channels, AttachmentStore attachments, OutboundQueue queue, IWebhookPublisher publisher)
+internal sealed class AgentMessages(IConversationStore store, IChannelStore channels, AttachmentStore attachments, ConversationOutbox outbox, OutboxHandOff handOff)
 {
     public async Task<SendMessageResult> SendAsync(string companyId, string conversationId, string? text, IReadOnlyList<AttachmentUpload?>? uploads, CancellationToken cancellationToken = default)
     {
@@ -73,17 +72,7 @@ internal sealed class AgentMessages(IConversationStore store, IChannelStore chan
         }
 
         var message = await store.AppendOutboundAsync(conversation, text, null, refs, cancellationToken);
-        try
-        {
-            await queue.EnqueueAsync(new OutboundWork(companyId, conversation.Id, message.Id), cancellationToken: cancellationToken);
-        }
-        catch
-        {
-            // Never leave a message that looks queued but is not: the caller gets an error and retries with a new one.
-            await store.SetStatusAsync(companyId, conversation.Id, message.Id, MessageStatus.Failed, "The message could not be queued for sending.", cancellationToken: CancellationToken.None);
-            throw;
-        }
-
+        await handOff.TryHandOnAsync(outbox.ForMessage(message), cancellationToken);
         return new SendMessageResult(SendMessageOutcome.Queued, message);
     }
 
@@ -97,19 +86,9 @@ internal sealed class AgentMessages(IConversationStore store, IChannelStore chan
         }
 
         // Every close publishes, the repeated one too: the publisher keys the event by conversation, so a close retried
-        // after a failed publish delivers it and concurrent closes deliver it once under one webhook-id.
-        if (await channels.GetAsync(companyId, closed.ChannelId, cancellationToken: cancellationToken) is { Type: ChannelTypes.Omni } channel)
-        {
-            await publisher.PublishAsync(channel, WebhookEventTypes.ConversationClosed, new JsonObject
-            {
-                ["conversationId"] = closed.Id,
-                ["channelId"] = closed.ChannelId,
-                ["externalId"] = closed.ExternalId,
-                ["contact"] = new JsonObject { ["externalId"] = closed.Contact.ExternalId },
-                ["closedAt"] = closed.ClosedAt,
-            }, cancellationToken: cancellationToken);
-        }
-
+        // after a failed publish delivers it and concurrent closes deliver it once under one webhook-id. A publish that
+        // fails is left to the outbox sweep, as the close is stored with its outbox item.
+        await handOff.TryHandOnAsync(outbox.ForClose(companyId, closed.Id, closed.ClosedAt ?? closed.UpdatedAt), cancellationToken);
         return closed;
     }
 }

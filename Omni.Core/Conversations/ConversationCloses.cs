@@ -7,9 +7,10 @@ namespace Omni.Conversations;
 
 /// <summary>
 /// Closing for <see cref="TableConversationStore"/>: the conversation's routing rows go, so its keys and its contact
-/// stop routing messages to it, then the conversation is marked closed against the version read first.
+/// stop routing messages to it, then the conversation is marked closed against the version read first, in the same
+/// transaction as its outbox item, so <c>conversation.closed</c> is published even if this process dies first.
 /// </summary>
-internal sealed class ConversationCloses(TableClient table, ConversationReads reads, TimeProvider clock)
+internal sealed class ConversationCloses(TableClient table, ConversationReads reads, ConversationOutbox outbox, TimeProvider clock)
 {
     public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         StorageRetry.OnConflictAsync(clock, $"closing conversation {conversationId}", _ => AttemptAsync(companyId, conversationId, cancellationToken), cancellationToken);
@@ -56,7 +57,7 @@ internal sealed class ConversationCloses(TableClient table, ConversationReads re
 
         // Key rows first, in chunks; the last transaction closes the conversation against the ETag read above, so a
         // message routed here meanwhile (which touches the conversation) makes the close start over.
-        var chunks = actions.Chunk(99).ToList();
+        var chunks = actions.Chunk(98).ToList();
         for (var i = 0; i < chunks.Count - 1; i++)
         {
             await table.SubmitAsync(chunks[i], cancellationToken);
@@ -69,6 +70,9 @@ internal sealed class ConversationCloses(TableClient table, ConversationReads re
             ["ClosedAt"] = now,
             ["UpdatedAt"] = now,
         }, entity.ETag));
+        var handOff = outbox.ForClose(companyId, conversationId, now);
+        last.Add(ConversationOutbox.Row(handOff));
+        await outbox.IndexAsync(handOff, cancellationToken);
         await table.SubmitAsync(last, cancellationToken);
         return conversation with { Status = ConversationStatus.Closed, ClosedAt = now, UpdatedAt = now };
     }

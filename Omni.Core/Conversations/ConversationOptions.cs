@@ -23,4 +23,10 @@ public sealed class ConversationOptions
 
     /// <summary>The queue SendOutbound listens on: the queueName of its function.json (tests give each app its own).</summary>
     public string OutboundQueueName { get; set; } = OutboundQueue.QueueName;
+
+    /// <summary>How long after an agent's message or a close its hand-off counts as lost, so the OutboxSweep function hands it on again.</summary>
+    public TimeSpan OutboxGrace { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The table of the outbox's due-time index (tests give each app its own, as its queues).</summary>
+    public string OutboxTableName { get; set; } = ConversationOutbox.Table;
 }

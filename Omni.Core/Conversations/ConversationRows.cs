@@ -22,6 +22,7 @@ namespace Omni.Conversations;
 /// <item><c>o|{channelId}|{hash(contactExternalId)}</c> the contact's open conversation on the channel.</item>
 /// <item><c>x|{channelId}|{hash(key)}</c> a conversation key (external id, e-mail Message-ID) of an open conversation,
 /// and <c>y|{conversationId}|{hash(key)}</c> its reverse row, so closing finds the keys to drop.</item>
+/// <item><c>q|{messageId or conversationId}</c> an outbox item: a send or a close not handed on yet (<see cref="ConversationOutbox"/>).</item>
 /// </list>
 /// Routing rows (<c>o</c>, <c>x</c>) exist only while their conversation is open; a message that routes through one
 /// rewrites it with its ETag, so a concurrent close (which deletes it) makes the append retry instead of landing in a

@@ -5,19 +5,25 @@ using static Omni.Conversations.ConversationRows;
 
 namespace Omni.Conversations;
 
-/// <summary>The writes of <see cref="TableConversationStore"/> for an agent's message: stored as queued, then its status after each transport attempt.</summary>
-internal sealed class OutboundWrites(TableClient table, ConversationReads reads, TimeProvider clock)
+/// <summary>
+/// The writes of <see cref="TableConversationStore"/> for an agent's message: stored as queued together with its
+/// outbox item (so it is handed to the queue even if this process dies first), then its status after each attempt.
+/// </summary>
+internal sealed class OutboundWrites(TableClient table, ConversationReads reads, ConversationOutbox outbox, TimeProvider clock)
 {
     public async Task<Message> AppendAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default)
     {
         var now = clock.GetUtcNow();
         var message = new Message(Ids.New("msg"), conversation.CompanyId, conversation.ChannelId, conversation.Id, MessageDirection.Outbound, null,
             ConversationLimits.TruncateBody(text), ConversationLimits.TruncateBody(html), null, attachments, null, null, MessageStatus.Queued, null, now);
+        var handOff = outbox.ForMessage(message);
+        await outbox.IndexAsync(handOff, cancellationToken);
         await table.SubmitAsync(
         [
             new(TableTransactionActionType.Add, ToEntity(message, ConversationRows.Message(conversation.Id, message.Id))),
             new(TableTransactionActionType.Add, ToEntity(message, AuditRow(conversation.ChannelId, message.Id))),
             new(TableTransactionActionType.UpdateMerge, new TableEntity(conversation.CompanyId, Conversation(conversation.Id)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now }, ETag.All),
+            ConversationOutbox.Row(handOff),
         ], cancellationToken);
         return message;
     }

@@ -18,14 +18,14 @@ internal sealed class TableConversationStore : IConversationStore
     private readonly OutboundClaims _claims;
     private readonly MailThreads _threads;
 
-    public TableConversationStore(TableServiceClient tables, TimeProvider clock, IOptions<ConversationOptions> options)
+    public TableConversationStore(TableServiceClient tables, TimeProvider clock, IOptions<ConversationOptions> options, ConversationOutbox outbox)
     {
         var table = tables.GetTableClient(ConversationRows.Table);
         _reads = new ConversationReads(table);
         _inbound = new InboundAppends(table, _reads, clock);
         _reservations = new InboundReservations(table, _reads, clock, options);
-        _outbound = new OutboundWrites(table, _reads, clock);
-        _closes = new ConversationCloses(table, _reads, clock);
+        _outbound = new OutboundWrites(table, _reads, outbox, clock);
+        _closes = new ConversationCloses(table, _reads, outbox, clock);
         _claims = new OutboundClaims(table, clock);
         _threads = new MailThreads(table, _reads);
     }

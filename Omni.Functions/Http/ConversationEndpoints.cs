@@ -69,9 +69,10 @@ internal static class ConversationEndpoints
         return routes;
     }
 
-    /// <summary>The SendOutbound queue function, run by the Functions host or the local trigger runner.</summary>
-    public static IServiceCollection AddConversationFunctions(this IServiceCollection services) =>
-        services.AddQueueFunction<OutboundSender>(FunctionNames.SendOutbound, (sender, message, cancellationToken) => sender.HandleAsync(message.Body, cancellationToken));
+    /// <summary>The SendOutbound queue function and the OutboxSweep timer, run by the Functions host or the local trigger runner.</summary>
+    public static IServiceCollection AddConversationFunctions(this IServiceCollection services) => services
+        .AddQueueFunction<OutboundSender>(FunctionNames.SendOutbound, (sender, message, cancellationToken) => sender.HandleAsync(message.Body, cancellationToken))
+        .AddTimerFunction<OutboxSweep>(FunctionNames.OutboxSweep, (sweep, _, cancellationToken) => sweep.SweepAsync(cancellationToken));
 
     private static async Task<Results<Ok<ListResponse<ConversationResponse>>, ValidationProblem>> ListAsync(
         string? channelId, string? contactExternalId, string? status, int? limit, string? continuationToken,

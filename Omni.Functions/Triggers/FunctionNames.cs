@@ -11,6 +11,7 @@ internal static class FunctionNames
     public const string SendOutbound = "SendOutbound";
     public const string MailboxPollTimer = "MailboxPollTimer";
     public const string MailboxPoll = "MailboxPoll";
+    public const string OutboxSweep = "OutboxSweep";
 
-    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll];
+    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep];
 }

@@ -11,7 +11,9 @@ namespace Omni.Functions.Triggers;
 /// Without the Functions host, this process does what the host would: fires the timers on their function.json
 /// schedules and listens to the queues, calling the same handlers. A message that fails is tried again after
 /// <see cref="TriggerOptions.RetryDelay"/>, and after <see cref="TriggerOptions.MaxDequeueCount"/> failed
-/// dequeues it moves to &lt;queue&gt;-poison, as the host does.
+/// dequeues it moves to &lt;queue&gt;-poison, as the host does. A message's lease is renewed while its handler runs
+/// (<see cref="QueueLease"/>), so a killed process frees its messages within one visibility timeout. A storage
+/// failure never ends a listener: it is logged and the loop goes on after a pause.
 /// </summary>
 internal sealed partial class LocalTriggerRunner(
     FunctionCatalog catalog,
@@ -74,60 +76,79 @@ internal sealed partial class LocalTriggerRunner(
 
         while (!stoppingToken.IsCancellationRequested)
         {
-            QueueMessage[] batch;
             try
             {
-                batch = (await queue.ReceiveMessagesAsync(o.BatchSize, o.VisibilityTimeout, stoppingToken)).Value;
+                var batch = (await queue.ReceiveMessagesAsync(o.BatchSize, o.VisibilityTimeout, stoppingToken)).Value;
+                if (batch.Length > 0)
+                {
+                    idleDelay = TimeSpan.FromMilliseconds(100);
+                    await Task.WhenAll(batch.Select(m => ProcessAsync(function, handler, queue, poison, m, stoppingToken)));
+                    continue;
+                }
             }
-            catch (RequestFailedException ex)
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
+                // A listener that died here would leave its queue unread until restart: log, back off, go on.
                 LogReceiveFailed(ex, function.QueueName!);
-                batch = [];
             }
 
-            if (batch.Length == 0)
-            {
-                await Task.Delay(idleDelay, clock, stoppingToken);
-                idleDelay = TimeSpan.FromTicks(Math.Min(idleDelay.Ticks * 2, o.MaxPollingInterval.Ticks));
-                continue;
-            }
-
-            idleDelay = TimeSpan.FromMilliseconds(100);
-            await Task.WhenAll(batch.Select(m => ProcessAsync(function, handler, queue, poison, m, stoppingToken)));
+            await Task.Delay(idleDelay, clock, stoppingToken);
+            idleDelay = TimeSpan.FromTicks(Math.Min(idleDelay.Ticks * 2, o.MaxPollingInterval.Ticks));
         }
     }
 
     private async Task ProcessAsync(FunctionDefinition function, QueueFunctionHandler handler, QueueClient queue, QueueClient poison, QueueMessage message, CancellationToken stoppingToken)
     {
+        var lease = new QueueLease(queue, message, options.Value.VisibilityTimeout, clock, logger);
         try
         {
-            await using (var scope = scopes.CreateAsyncScope())
+            using (var renewal = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
             {
-                await handler(scope.ServiceProvider, new QueueTriggerMessage(message.MessageId, message.MessageText, message.DequeueCount, message.InsertedOn), stoppingToken);
+                var renewing = lease.RenewAsync(renewal.Token);
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    await handler(scope.ServiceProvider, new QueueTriggerMessage(message.MessageId, message.MessageText, message.DequeueCount, message.InsertedOn), stoppingToken);
+                }
+                finally
+                {
+                    await renewal.CancelAsync();
+                    await renewing;
+                }
             }
 
-            await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, stoppingToken);
+            await queue.DeleteMessageAsync(message.MessageId, lease.PopReceipt, stoppingToken);
         }
         catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
         {
             LogMessageFailed(ex, function.Name, message.MessageId, message.DequeueCount);
-            try
+            await RetryOrPoisonAsync(function, queue, poison, message, lease.PopReceipt, stoppingToken);
+        }
+    }
+
+    private async Task RetryOrPoisonAsync(FunctionDefinition function, QueueClient queue, QueueClient poison, QueueMessage message, string popReceipt, CancellationToken stoppingToken)
+    {
+        try
+        {
+            if (message.DequeueCount >= options.Value.MaxDequeueCount)
             {
-                if (message.DequeueCount >= options.Value.MaxDequeueCount)
-                {
-                    await poison.EnqueueAsync(message.MessageText, cancellationToken: stoppingToken);
-                    await queue.DeleteMessageAsync(message.MessageId, message.PopReceipt, stoppingToken);
-                    LogPoisoned(function.Name, message.MessageId, poison.Name);
-                }
-                else
-                {
-                    await queue.UpdateMessageAsync(message.MessageId, message.PopReceipt, visibilityTimeout: options.Value.RetryDelay, cancellationToken: stoppingToken);
-                }
+                await poison.EnqueueAsync(message.MessageText, cancellationToken: stoppingToken);
+                await queue.DeleteMessageAsync(message.MessageId, popReceipt, stoppingToken);
+                LogPoisoned(function.Name, message.MessageId, poison.Name);
             }
-            catch (RequestFailedException inner) when (inner.Status == 404)
+            else
             {
-                // The lease ran out and another receiver has the message: it will be retried there.
+                await queue.UpdateMessageAsync(message.MessageId, popReceipt, visibilityTimeout: options.Value.RetryDelay, cancellationToken: stoppingToken);
             }
+        }
+        catch (RequestFailedException inner) when (inner.Status == 404)
+        {
+            // The lease ran out and another receiver has the message: it will be retried there.
+        }
+        catch (Exception inner) when (!stoppingToken.IsCancellationRequested)
+        {
+            // Storage failed too: the message comes back when its lease runs out, so the listener just goes on.
+            LogRetryFailed(inner, function.Name, message.MessageId);
         }
     }
 
@@ -142,6 +163,9 @@ internal sealed partial class LocalTriggerRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Queue function {Function} failed on message {MessageId} (dequeue {DequeueCount})")]
     private partial void LogMessageFailed(Exception exception, string function, string messageId, long dequeueCount);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Queue function {Function} could not reschedule message {MessageId}; it returns when its lease runs out")]
+    private partial void LogRetryFailed(Exception exception, string function, string messageId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Queue function {Function} gave up on message {MessageId}; moved to {PoisonQueue}")]
     private partial void LogPoisoned(string function, string messageId, string poisonQueue);

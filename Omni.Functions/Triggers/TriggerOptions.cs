@@ -16,8 +16,11 @@ public sealed class TriggerOptions
     /// <summary>As the host's extensions.queues.maxDequeueCount: failures before a message goes to &lt;queue&gt;-poison.</summary>
     public int MaxDequeueCount { get; set; } = 5;
 
-    /// <summary>How long a received message stays invisible while a handler works on it.</summary>
-    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long a received message stays invisible; renewed every half of it while its handler works, so a process
+    /// that dies frees its messages within this time.
+    /// </summary>
+    public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>How soon a failed message is tried again (the host's visibilityTimeout setting).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using MailKit;
-using Omni.Functions.Triggers;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.Email;
@@ -41,23 +40,7 @@ public sealed class EmailLiveTests(AzuriteFixture azurite, MailServerFixture mai
     };
 
     /// <summary>A copy of the app's function.json files with the poll timer's schedule at every 2 s.</summary>
-    public static string FastPollFunctions()
-    {
-        var dir = Directory.CreateTempSubdirectory("omni-functions-").FullName;
-        foreach (var source in Directory.GetDirectories(FunctionManifest.DefaultDirectory))
-        {
-            var target = Directory.CreateDirectory(Path.Combine(dir, Path.GetFileName(source))).FullName;
-            var json = File.ReadAllText(Path.Combine(source, "function.json"));
-            if (Path.GetFileName(source) == "MailboxPollTimer")
-            {
-                json = json.Replace("\"0 * * * * *\"", "\"*/2 * * * * *\"", StringComparison.Ordinal);
-            }
-
-            File.WriteAllText(Path.Combine(target, "function.json"), json);
-        }
-
-        return dir;
-    }
+    public static string FastPollFunctions() => FunctionsFolder.WithSchedule("MailboxPollTimer", "*/2 * * * * *");
 
     [Fact]
     public async Task MailSentThroughPostfixAppearsInHistoryWithinThePollIntervalAndIsMarkedSeen()

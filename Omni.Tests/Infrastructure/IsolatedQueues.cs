@@ -5,7 +5,7 @@ namespace Omni.Tests.Infrastructure;
 /// <summary>
 /// Test classes share one Azurite, and an app that runs its queue functions locally takes whatever is on their
 /// queues. These settings give one app queues of its own (function.json files and the features' queue names
-/// alike), so no app takes another's deliveries or outbound messages.
+/// alike) and an outbox index of its own, so no app takes another's deliveries or outbound messages.
 /// </summary>
 internal static class IsolatedQueues
 {
@@ -20,7 +20,8 @@ internal static class IsolatedQueues
     {
         var dir = functionsDirectory ?? CopyOfRealFunctions();
         var suffix = Guid.NewGuid().ToString("N")[..10];
-        var settings = new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = dir };
+        // The outbox index too: an app's OutboxSweep hands on only the items its own writes left.
+        var settings = new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = dir, ["Omni:Conversations:OutboxTableName"] = "Outbox" + suffix };
         foreach (var (function, (queue, setting)) in Real)
         {
             var file = Path.Combine(dir, function, "function.json");

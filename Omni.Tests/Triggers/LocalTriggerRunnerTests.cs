@@ -1,4 +1,7 @@
+using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Storage.Queues;
+using Microsoft.Extensions.DependencyInjection;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.Triggers;
@@ -7,6 +10,7 @@ namespace Omni.Tests.Triggers;
 public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLifetime
 {
     private readonly TriggerProbe _probe = new();
+    private readonly FailingUpdates _updates = new();
     private readonly string _queueName = "probe-" + Guid.NewGuid().ToString("N")[..12];
     private OmniApp _app = null!;
 
@@ -17,7 +21,15 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
         settings["Omni:Triggers:RunLocally"] = "true";
         settings["Omni:Triggers:RetryDelay"] = "00:00:00.100";
         settings["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200";
-        _app = new OmniApp(azurite, settings, services => TestFunctions.Register(services, _probe));
+        settings["Omni:Triggers:VisibilityTimeout"] = "00:00:02";
+        _app = new OmniApp(azurite, settings, services =>
+        {
+            TestFunctions.Register(services, _probe);
+            // The runner's queue client, with message updates failing on demand.
+            var options = new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 };
+            options.AddPolicy(_updates, HttpPipelinePosition.PerCall);
+            services.AddSingleton(new QueueServiceClient(azurite.ConnectionString, options));
+        });
         _app.StartServer();
         return ValueTask.CompletedTask;
     }
@@ -114,5 +126,59 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
         await EventuallyAsync(() => Task.FromResult(_probe.Ticks.Count >= 2), "the every-second timer fired twice");
 
         Assert.All(_probe.Ticks, t => Assert.False(t.IsPastDue));
+    }
+
+    [Fact]
+    public async Task AHandlerRunningLongerThanTheVisibilityTimeoutKeepsItsMessageFromOtherWorkers()
+    {
+        await Queue(_queueName).CreateIfNotExistsAsync();
+
+        await Queue(_queueName).SendMessageAsync("slow");
+        await EventuallyAsync(() => Task.FromResult(_probe.Messages.Any(m => m.Body == "slow")), "the handler started");
+        // A second worker polls for the whole run, longer than the visibility timeout: the lease keeps the message from it.
+        var stolen = 0;
+        while (!_probe.Finished.Any(m => m.Body == "slow"))
+        {
+            stolen += (await Queue(_queueName).ReceiveMessagesAsync(1, TimeSpan.FromSeconds(30))).Value.Length;
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(0, stolen);
+        await EventuallyAsync(async () => (await Queue(_queueName).PeekMessagesAsync()).Value.Length == 0, "the message is deleted");
+        Assert.Single(_probe.Messages, m => m.Body == "slow");
+    }
+
+    [Fact]
+    public async Task AStorageFailureWhileReschedulingAFailedMessageDoesNotStopTheListener()
+    {
+        await Queue(_queueName).CreateIfNotExistsAsync();
+        _updates.Remaining = 1;
+
+        await Queue(_queueName).SendMessageAsync("fail, then storage fails too");
+        await EventuallyAsync(() => Task.FromResult(_updates.Remaining <= 0), "the runner's reschedule failed");
+        await Queue(_queueName).SendMessageAsync("the next one");
+
+        await EventuallyAsync(() => Task.FromResult(_probe.Finished.Any(m => m.Body == "the next one")), "the listener handled the next message");
+    }
+
+    /// <summary>Fails the next <see cref="Remaining"/> message updates (the reschedule of a failed message, or a lease renewal).</summary>
+    private sealed class FailingUpdates : HttpPipelineSynchronousPolicy
+    {
+        private int _remaining;
+
+        public int Remaining
+        {
+            get => Volatile.Read(ref _remaining);
+            set => Volatile.Write(ref _remaining, value);
+        }
+
+        public override void OnSendingRequest(HttpMessage message)
+        {
+            if (message.Request.Method == RequestMethod.Put && message.Request.Uri.Query.Contains("popreceipt=", StringComparison.OrdinalIgnoreCase)
+                && Interlocked.Decrement(ref _remaining) >= 0)
+            {
+                throw new Azure.RequestFailedException(500, "The queue service failed (injected by the test).");
+            }
+        }
     }
 }

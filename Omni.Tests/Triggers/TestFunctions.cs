@@ -11,12 +11,26 @@ public sealed class TriggerProbe
 
     public ConcurrentQueue<TimerTriggerInfo> Ticks { get; } = new();
 
-    public Task HandleAsync(QueueTriggerMessage message)
+    /// <summary>The messages whose handler has returned.</summary>
+    public ConcurrentQueue<QueueTriggerMessage> Finished { get; } = new();
+
+    /// <summary>How long a message whose body says "slow" keeps its handler busy.</summary>
+    public TimeSpan SlowFor { get; set; } = TimeSpan.FromSeconds(5);
+
+    public async Task HandleAsync(QueueTriggerMessage message)
     {
         Messages.Enqueue(message);
-        return message.Body.Contains("fail", StringComparison.Ordinal)
-            ? throw new InvalidOperationException("The probe was told to fail.")
-            : Task.CompletedTask;
+        if (message.Body.Contains("fail", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("The probe was told to fail.");
+        }
+
+        if (message.Body.Contains("slow", StringComparison.Ordinal))
+        {
+            await Task.Delay(SlowFor);
+        }
+
+        Finished.Enqueue(message);
     }
 
     public Task TickAsync(TimerTriggerInfo timer)
