@@ -16,10 +16,12 @@ public sealed class ConversationOptions
     public TimeSpan OutboundRetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>
-    /// How long a send claim stands for a worker sending now; an older one was left by a crash mid-send. Far above any
-    /// transport's own timeouts (SMTP's per command, Graph's per request), so a slow send is never taken for a crash.
+    /// How long a send claim stands for a worker sending now; an older one was left by a crash mid-send, and its
+    /// message is resolved (mail: looked up or failed as unknown, never resent blindly) within about this long of the
+    /// crash. Above any transport's own timeouts (SMTP's per command, Graph's per request); a send slower than this is
+    /// taken for a crash and, for mail, reported as unknown rather than sent twice.
     /// </summary>
-    public TimeSpan OutboundClaimTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    public TimeSpan OutboundClaimTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The queue SendOutbound listens on: the queueName of its function.json (tests give each app its own).</summary>
     public string OutboundQueueName { get; set; } = OutboundQueue.QueueName;

@@ -36,6 +36,9 @@ public sealed class AgentMessageCrashTests : IAsyncLifetime
             ["Omni__SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedule("OutboxSweep", "*/5 * * * * *"),
             ["Omni__Conversations__OutboxGrace"] = "00:00:05",
+            // A killed instance's messages come back and its send claims go stale in seconds, not the production minutes.
+            ["Omni__Triggers__VisibilityTimeout"] = "00:00:10",
+            ["Omni__Conversations__OutboundClaimTimeout"] = "00:00:10",
             ["Logging__LogLevel__Default"] = "Warning",
         };
 

@@ -9,7 +9,8 @@ internal static partial class EmailFaults
 {
     public static Dictionary<string, string> Environment(MailServerProcess servers) => new()
     {
-        ["Omni__Triggers__FunctionsDirectory"] = EmailLiveTests.FastPollFunctions(),
+        ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedules(("MailboxPollTimer", "*/2 * * * * *"), ("OutboxSweep", "*/5 * * * * *")),
+        ["Omni__Conversations__OutboxGrace"] = "00:00:05",
         ["Omni__Email__PollTick"] = "00:00:02",
         ["Omni__Email__LeaseDuration"] = "00:00:05",
         ["Omni__Email__TrustedCertificatesFile"] = servers.CertificateFile,

@@ -22,7 +22,7 @@ public sealed class EmailReplyKillTests(MailServerFixture mail) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _storage.DisposeAsync();
 
-    [Fact(Skip = ReliabilityRun.LongRunOnly, SkipUnless = nameof(ReliabilityRun.Long), SkipType = typeof(ReliabilityRun))]
+    [Fact]
     public async Task KillingTheAppMidRepliesSendsEachAcknowledgedReplyExactlyOnce()
     {
         var replies = ReliabilityRun.Size(30);

@@ -35,7 +35,7 @@ public sealed class FaultApp : IAsyncDisposable
             ["Omni__SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             // A message a killed process held comes back within seconds, not the production five minutes.
             ["Omni__Triggers__VisibilityTimeout"] = "00:00:10",
-            ["Omni__Conversations__InFlightTimeout"] = "00:00:05",
+            ["Omni__Conversations__OutboundClaimTimeout"] = "00:00:05",
             ["Omni__Conversations__OutboundRetryDelay"] = "00:00:01",
             ["Omni__Conversations__OutboundRetryMaxDelay"] = "00:00:03",
             ["Omni__Conversations__OutboundMaxAttempts"] = "12",

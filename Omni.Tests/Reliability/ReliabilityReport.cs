@@ -27,7 +27,6 @@ public static class ReliabilityRun
 {
     private static readonly object ReportLock = new();
 
-    public const string LongRunOnly = "Long run only (scripts/reliability.sh): this scenario fails today; docs/reliability.md has the figures.";
 
     /// <summary>True under scripts/reliability.sh: the scenarios that fail today run too.</summary>
     public static bool Long => Environment.GetEnvironmentVariable("OMNI_RELIABILITY_SIZE") is { Length: > 0 };

@@ -26,7 +26,7 @@ public sealed class WebhookKillTests : IAsyncLifetime
         await _storage.DisposeAsync();
     }
 
-    [Fact(Skip = ReliabilityRun.LongRunOnly, SkipUnless = nameof(ReliabilityRun.Long), SkipType = typeof(ReliabilityRun))]
+    [Fact]
     public async Task KillingTheAppMidDeliveriesStrandsNoneAndRepeatsOnlyUnderTheSameWebhookId()
     {
         var replies = ReliabilityRun.Size(60);
