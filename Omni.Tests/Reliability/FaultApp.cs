@@ -36,6 +36,9 @@ public sealed class FaultApp : IAsyncDisposable
             // A message a killed process held comes back within seconds, not the production five minutes.
             ["Omni__Triggers__VisibilityTimeout"] = "00:00:10",
             ["Omni__Conversations__OutboundClaimTimeout"] = "00:00:05",
+            // What a killed process stored but never handed on is swept in seconds, not the production minute.
+            ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedule("OutboxSweep", "*/5 * * * * *"),
+            ["Omni__Conversations__OutboxGrace"] = "00:00:05",
             ["Omni__Conversations__OutboundRetryDelay"] = "00:00:01",
             ["Omni__Conversations__OutboundRetryMaxDelay"] = "00:00:03",
             ["Omni__Conversations__OutboundMaxAttempts"] = "12",
