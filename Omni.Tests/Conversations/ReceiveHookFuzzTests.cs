@@ -156,7 +156,19 @@ public sealed class ReceiveHookFuzzTests(AzuriteFixture azurite) : IAsyncLifetim
 
         await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (c, cancellationToken) =>
         {
-            using var response = await client.PostAsync("/api/receive_hook", c.Case.Content, cancellationToken);
+            HttpResponseMessage response;
+            try
+            {
+                response = await client.PostAsync("/api/receive_hook", c.Case.Content, cancellationToken);
+            }
+            catch (HttpRequestException e)
+            {
+                // A reset instead of an answer is a failure too, and its message says which case it was.
+                failures.Add($"case {c.Index} ({c.Case.Name}): no answer: {e.Message} {e.InnerException?.Message}");
+                return;
+            }
+
+            using var _ = response;
             var status = (int)response.StatusCode;
             statuses.AddOrUpdate(status, 1, (_, n) => n + 1);
             if (status >= 500)
