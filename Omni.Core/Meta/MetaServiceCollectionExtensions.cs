@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Channels;
 using Omni.Credentials;
+using Omni.Storage;
 
 namespace Omni.Meta;
 
@@ -17,6 +18,8 @@ public static class MetaServiceCollectionExtensions
             .ValidateOnStart();
         services.AddHttpClient(MetaGraphClient.HttpClientName);
         services.AddSingleton<MetaGraphClient>();
+        services.AddSingleton<MetaMessageIndex>();
+        services.AddOptions<StorageOptions>().Configure(o => o.Tables.Add(MetaMessageIndex.TableName));
         return services
             .AddChannelKind(ChannelTypes.WhatsApp, kind => kind
             .Settings<WhatsAppSettingsRules>()
