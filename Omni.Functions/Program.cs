@@ -25,7 +25,7 @@ builder.Services.AddOmniConversations().AddConversationFunctions();
 builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
-builder.Services.AddMetaChannels().AddWebchatChannel().AddMercadoLivreChannel();
+builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -42,6 +42,7 @@ app.MapConversationEndpoints();
 app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();
 app.MapEmailEndpoints();
+app.MapMetaProviderEndpoints();
 app.MapInvocationEndpoints();
 app.MapAdminEndpoints();
 

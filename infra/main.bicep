@@ -64,16 +64,19 @@ var storageTables = [
   'WebhookDeliveries'
   'MailboxState'
   'MailQuarantine'
+  'MetaMessages'
 ]
 var storageQueues = [
   'outbound-messages'
   'webhook-deliveries'
   'mailbox-polls'
+  'meta-events'
 ]
 var storageContainers = [
   'attachments'
   'webhook-payloads'
   'mail'
+  'meta-events'
 ]
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))

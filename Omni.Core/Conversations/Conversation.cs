@@ -60,4 +60,25 @@ public sealed record Message(
     MailHeaders? Mail,
     MessageStatus Status,
     string? Error,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    MessageDelivery? Delivery = null);
+
+/// <summary>
+/// What the provider says became of an outbound message after it took it (WhatsApp's statuses). The values are in
+/// rank order: a status only replaces a lower one, so a late <c>delivered</c> never undoes <c>read</c>, and evidence
+/// of delivery outranks a <c>failed</c>.
+/// </summary>
+public enum MessageDeliveryStatus
+{
+    Sent = 1,
+    Failed = 2,
+    Delivered = 3,
+    Read = 4,
+}
+
+/// <summary>A delivery status; <c>failed</c> keeps the provider's error code and title.</summary>
+public sealed record MessageDelivery(MessageDeliveryStatus Status, int? ErrorCode = null, string? ErrorTitle = null)
+{
+    /// <summary>Whether <paramref name="next"/> moves a message that is at <paramref name="current"/> forward.</summary>
+    public static bool Advances(MessageDelivery? current, MessageDelivery next) => current is null || next.Status > current.Status;
+}

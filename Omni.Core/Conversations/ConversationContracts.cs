@@ -81,6 +81,12 @@ public interface IConversationStore
     Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// What the provider reported after taking an outbound message (delivered, read, failed with its code). The status
+    /// never moves backwards; false when this one did not move it, or the message is missing or not outbound.
+    /// </summary>
+    Task<bool> SetDeliveryAsync(string companyId, string conversationId, string messageId, MessageDelivery delivery, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Claims an outbound message for one send attempt before its transport is called, so one message is handed to a
     /// transport by one worker at a time (see <see cref="SendClaim"/>). A claim younger than <paramref name="claimTimeout"/>
     /// is another worker's send in progress; an older one was left by a crash mid-send and is taken over.

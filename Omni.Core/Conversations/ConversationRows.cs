@@ -108,6 +108,14 @@ internal static class ConversationRows
             e["Mail"] = MailBytes(m.Mail);
         }
 
+        if (m.Delivery is not null)
+        {
+            foreach (var (name, value) in DeliveryColumns(m.Delivery))
+            {
+                e[name] = value;
+            }
+        }
+
         return e;
     }
 
@@ -129,7 +137,20 @@ internal static class ConversationRows
         e.GetBinary("Mail") is { } mail ? JsonSerializer.Deserialize(mail, ConversationJsonContext.Default.MailHeaders) : null,
         Enum.Parse<MessageStatus>(e.GetString("Status")),
         e.GetString("Error"),
-        e.GetDateTimeOffset("CreatedAt") ?? default);
+        e.GetDateTimeOffset("CreatedAt") ?? default,
+        ToDelivery(e));
+
+    public static Dictionary<string, object?> DeliveryColumns(MessageDelivery d) => new()
+    {
+        ["DeliveryStatus"] = d.Status.ToString(),
+        ["DeliveryErrorCode"] = d.ErrorCode,
+        ["DeliveryErrorTitle"] = d.ErrorTitle,
+    };
+
+    public static MessageDelivery? ToDelivery(TableEntity e) =>
+        Enum.TryParse<MessageDeliveryStatus>(e.GetString("DeliveryStatus"), out var status)
+            ? new MessageDelivery(status, e.GetInt32("DeliveryErrorCode"), e.GetString("DeliveryErrorTitle"))
+            : null;
 
     public static TableEntity ToEntity(Conversation c, DateTimeOffset lastMessageAt) => new(c.CompanyId, Conversation(c.Id))
     {

@@ -57,4 +57,27 @@ internal sealed class OutboundWrites(TableClient table, ConversationReads reads,
 
             await table.SubmitAsync(actions, cancellationToken);
         }, cancellationToken);
+
+    /// <summary>
+    /// Moves the message's delivery status forward (never back, see <see cref="MessageDelivery.Advances"/>) under the
+    /// message row's ETag, so two status webhooks processed at once cannot both win; false when it did not move.
+    /// </summary>
+    public Task<bool> SetDeliveryAsync(string companyId, string conversationId, string messageId, MessageDelivery delivery, CancellationToken cancellationToken = default) =>
+        StorageRetry.OnConflictAsync(clock, $"setting the delivery status of message {messageId}", async _ =>
+        {
+            if (await table.FindAsync(companyId, ConversationRows.Message(conversationId, messageId), cancellationToken) is not { } row
+                || row.GetString("Direction") != nameof(MessageDirection.Outbound)
+                || !MessageDelivery.Advances(ToDelivery(row), delivery))
+            {
+                return false;
+            }
+
+            var changes = DeliveryColumns(delivery);
+            await table.SubmitAsync(
+            [
+                new(TableTransactionActionType.UpdateMerge, new TableEntity(changes) { PartitionKey = companyId, RowKey = row.RowKey }, row.ETag),
+                new(TableTransactionActionType.UpdateMerge, new TableEntity(changes) { PartitionKey = companyId, RowKey = AuditRow(row.GetString("ChannelId"), messageId) }, ETag.All),
+            ], cancellationToken);
+            return true;
+        }, cancellationToken);
 }

@@ -45,6 +45,9 @@ internal sealed class TableConversationStore : IConversationStore
     public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
         _outbound.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
 
+    public Task<bool> SetDeliveryAsync(string companyId, string conversationId, string messageId, MessageDelivery delivery, CancellationToken cancellationToken = default) =>
+        _outbound.SetDeliveryAsync(companyId, conversationId, messageId, delivery, cancellationToken);
+
     public Task<SendClaim> ClaimSendAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         _claims.ClaimAsync(companyId, conversationId, messageId, attempt, claimTimeout, cancellationToken);
 

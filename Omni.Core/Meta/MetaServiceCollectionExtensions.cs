@@ -20,17 +20,18 @@ public static class MetaServiceCollectionExtensions
         services.AddSingleton<MetaGraphClient>();
         services.AddSingleton<MetaMessageIndex>();
         services.AddOptions<StorageOptions>().Configure(o => o.Tables.Add(MetaMessageIndex.TableName));
+        services.AddMetaInbound();
         return services
             .AddChannelKind(ChannelTypes.WhatsApp, kind => kind
             .Settings<WhatsAppSettingsRules>()
             .EditedWithScope(Scopes.SettingsGeneral, "WhatsApp channels are created and edited with the settings:general scope (Configurações Gerais).")
             .NoTester("Trying the number against the provider " + NotYet)
             .NoTransport("WhatsApp sending " + NotYet)
-            .NoInbound("WhatsApp's provider webhook " + NotYet))
+            .Inbound("Meta's webhook: GET/POST /api/providers/meta/{channelId}, processed by the MetaEvent queue function"))
         .AddChannelKind(ChannelTypes.Instagram, kind => kind
             .Settings<InstagramSettingsRules>()
             .NoTester("Trying the page token against the Graph API " + NotYet)
             .NoTransport("Instagram sending " + NotYet)
-            .NoInbound("Instagram's webhook " + NotYet));
+            .Inbound("Meta's webhook: GET/POST /api/providers/meta/{channelId}, processed by the MetaEvent queue function"));
     }
 }

@@ -37,7 +37,12 @@ public sealed record MessageResponse(
     IReadOnlyDictionary<string, string>? Metadata,
     MessageStatus Status,
     string? Error,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string? DeliveryStatus = null,
+    DeliveryErrorResponse? DeliveryError = null);
+
+/// <summary>The provider's reason for a <c>failed</c> delivery (Meta's error code and title).</summary>
+public sealed record DeliveryErrorResponse(int? Code, string? Title);
 
 /// <summary>An attachment as JSON carries it: the bytes base64-encoded.</summary>
 public sealed record AttachmentRequest(string? FileName, string? ContentType, string? ContentBase64);
@@ -212,5 +217,7 @@ internal static class ConversationEndpoints
 
     internal static MessageResponse ToResponse(Message m) => new(
         m.Id, m.ConversationId, m.ChannelId, m.Direction, m.ExternalId, m.Text, m.Html, m.Subject,
-        m.Attachments.Select(a => new AttachmentResponse(a.FileName, a.ContentType, a.Size)).ToList(), m.Metadata, m.Status, m.Error, m.CreatedAt);
+        m.Attachments.Select(a => new AttachmentResponse(a.FileName, a.ContentType, a.Size)).ToList(), m.Metadata, m.Status, m.Error, m.CreatedAt,
+        m.Delivery?.Status.ToString().ToLowerInvariant(),
+        m.Delivery is { Status: MessageDeliveryStatus.Failed } d ? new DeliveryErrorResponse(d.ErrorCode, d.ErrorTitle) : null);
 }

@@ -43,6 +43,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
         FailingSentWrites && status == MessageStatus.Sent ? throw new Azure.RequestFailedException(503, "Storage is down (test).") : inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
 
+    public Task<bool> SetDeliveryAsync(string companyId, string conversationId, string messageId, MessageDelivery delivery, CancellationToken cancellationToken = default) =>
+        inner.SetDeliveryAsync(companyId, conversationId, messageId, delivery, cancellationToken);
+
     public Task<SendClaim> ClaimSendAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         inner.ClaimSendAsync(companyId, conversationId, messageId, attempt, claimTimeout, cancellationToken);
 
