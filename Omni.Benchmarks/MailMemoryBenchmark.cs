@@ -1,18 +1,12 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using MailKit;
 using MailKit.Net.Imap;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using MimeKit;
-using Omni.Audit;
 using Omni.Channels;
-using Omni.Conversations;
 using Omni.Email;
-using Omni.Storage;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Benchmarks;
@@ -34,30 +28,8 @@ internal static class MailMemoryBenchmark
         const string password = "bench-password";
         servers.AddUser(mailbox, password);
 
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["AzureWebJobsStorage"] = azurite.ConnectionString,
-            ["Omni:SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Omni:Email:TrustedCertificatesFile"] = servers.CertificateFile,
-            ["Omni:Email:AllowPrivateHosts"] = "true",
-        });
-        builder.Logging.ClearProviders();
-        builder.AddOmniStorage();
-        builder.Services.AddOmniChannels().AddOmniAudit().AddOmniConversations().AddOmniEmail();
-        using var host = builder.Build();
-        await host.StartAsync();
-        var channels = host.Services.GetRequiredService<IChannelStore>();
-        var now = DateTimeOffset.UtcNow;
-        var settings = new JsonObject
-        {
-            ["address"] = mailbox,
-            ["incoming"] = new JsonObject { ["protocol"] = "imap", ["host"] = "127.0.0.1", ["port"] = servers.ImapsPort, ["ssl"] = true },
-            ["outgoing"] = new JsonObject { ["host"] = "127.0.0.1", ["port"] = servers.SmtpsPort, ["ssl"] = true },
-            ["pollSeconds"] = 60,
-        };
-        var channel = await channels.CreateAsync(new Channel(Ids.New("chn"), Ids.New("cmp"), ChannelTypes.Email, "bench", "svc", settings, new Dictionary<string, string>(), now, now),
-            new Dictionary<string, string> { [EmailSettings.PasswordField] = password });
+        var (app, channel) = await EmailBenchmarkHost.StartAsync(azurite, servers, mailbox, password);
+        using var host = app;
         var poller = host.Services.GetRequiredService<IEnumerable<IMailboxPoller>>().Single(p => p.ChannelType == ChannelTypes.Email);
         var ingestor = host.Services.GetRequiredService<MailIngestor>();
 
