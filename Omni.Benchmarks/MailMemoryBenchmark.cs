@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using MailKit;
 using MailKit.Net.Imap;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using MimeKit;
 using Omni.Channels;
 using Omni.Email;
