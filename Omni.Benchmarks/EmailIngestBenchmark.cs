@@ -1,21 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using MailKit;
 using MailKit.Net.Imap;
 using MailKit.Search;
 using MailKit.Security;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using MimeKit;
-using Omni.Audit;
 using Omni.Channels;
-using Omni.Conversations;
 using Omni.Email;
-using Omni.Storage;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Benchmarks;
@@ -38,33 +30,11 @@ internal static class EmailIngestBenchmark
         servers.AddUser(mailbox, password);
         await FillAsync(servers, mailbox, password, MessageCount);
 
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["AzureWebJobsStorage"] = azurite.ConnectionString,
-            ["Omni:SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Omni:Email:TrustedCertificatesFile"] = servers.CertificateFile,
-            ["Omni:Email:AllowPrivateHosts"] = "true",
-            ["Omni:Email:MaxMessagesPerPoll"] = MessageCount.ToString(CultureInfo.InvariantCulture),
-        });
-        builder.Logging.ClearProviders();
-        builder.AddOmniStorage();
-        var storageCalls = StorageTransactionCounter.AttachTo(builder.Services);
-        builder.Services.AddOmniChannels().AddOmniAudit().AddOmniConversations().AddOmniEmail();
-        using var host = builder.Build();
-        await host.StartAsync();
-
-        var channels = host.Services.GetRequiredService<IChannelStore>();
-        var now = DateTimeOffset.UtcNow;
-        var settings = new JsonObject
-        {
-            ["address"] = mailbox,
-            ["incoming"] = new JsonObject { ["protocol"] = "imap", ["host"] = "127.0.0.1", ["port"] = servers.ImapsPort, ["ssl"] = true },
-            ["outgoing"] = new JsonObject { ["host"] = "127.0.0.1", ["port"] = servers.SmtpsPort, ["ssl"] = true },
-            ["pollSeconds"] = 60,
-        };
-        var channel = await channels.CreateAsync(new Channel(Ids.New("chn"), Ids.New("cmp"), ChannelTypes.Email, "bench", "svc", settings, new Dictionary<string, string>(), now, now),
-            new Dictionary<string, string> { [EmailSettings.PasswordField] = password });
+        StorageTransactionCounter storageCalls = null!;
+        var (app, channel) = await EmailBenchmarkHost.StartAsync(azurite, servers, mailbox, password,
+            new Dictionary<string, string?> { ["Omni:Email:MaxMessagesPerPoll"] = MessageCount.ToString(CultureInfo.InvariantCulture) },
+            services => storageCalls = StorageTransactionCounter.AttachTo(services));
+        using var host = app;
         var poller = host.Services.GetRequiredService<IEnumerable<IMailboxPoller>>().Single(p => p.ChannelType == ChannelTypes.Email);
         var imap = host.Services.GetRequiredService<ImapMailboxPoller>();
 

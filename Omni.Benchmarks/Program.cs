@@ -11,6 +11,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>
     ["webhook-delivery"] = WebhookDeliveryBenchmark.RunAsync,
     ["graph-poll"] = run => GraphPollBenchmark.RunAsync(run),
     ["email-ingest"] = EmailIngestBenchmark.RunAsync,
+    ["mail-memory"] = MailMemoryBenchmark.RunAsync,
 };
 
 var selected = args.Where(a => !a.StartsWith('-')).ToList();

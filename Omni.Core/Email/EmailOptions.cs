@@ -8,6 +8,13 @@ public sealed class EmailOptions
     /// <summary>Mail larger than this is quarantined (stored raw, listed in audit) instead of ingested.</summary>
     public long MaxMessageBytes { get; set; } = 25L * 1024 * 1024;
 
+    /// <summary>
+    /// The bytes of mail one process ingests at once, over all its polls (<see cref="IngestBudget"/>): each ingest
+    /// holds its mail's size while it is read, parsed and stored, and waits while the budget is spent. A mail larger
+    /// than the budget is ingested alone. Sized for a 512 MB instance: a few 25 MiB mails at once, not dozens.
+    /// </summary>
+    public long IngestBudgetBytes { get; set; } = 96L * 1024 * 1024;
+
     /// <summary>Connect, TLS and each protocol command must answer within this while polling and sending.</summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -18,6 +18,7 @@ public static class EmailServiceCollectionExtensions
         services.AddStorageResources(tables: [MailboxStateStore.Table, MailQuarantine.Table], queues: [MailboxPollScheduler.Queue], containers: [MailArchive.Container]);
         services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.Section)
             .Validate(o => o.MaxMessageBytes > 0, "Omni__Email__MaxMessageBytes must be positive.")
+            .Validate(o => o.IngestBudgetBytes > 0, "Omni__Email__IngestBudgetBytes must be positive.")
             .Validate(o => o.OperationTimeout > TimeSpan.Zero && o.TestTimeout > TimeSpan.Zero, "Omni__Email__OperationTimeout and TestTimeout must be positive.")
             .Validate(o => o.PollTick >= TimeSpan.FromSeconds(1) && o.LeaseDuration > TimeSpan.Zero, "Omni__Email__PollTick must be at least a second and LeaseDuration positive.")
             .Validate(o => o.MaxMessagesPerPoll >= 1 && o.MaxMessageFailures >= 1, "Omni__Email__MaxMessagesPerPoll and MaxMessageFailures must be at least 1.")
@@ -29,6 +30,7 @@ public static class EmailServiceCollectionExtensions
         services.AddSingleton<MailArchive>();
         services.AddSingleton<MailQuarantine>();
         services.AddSingleton<MailFaults>();
+        services.AddSingleton<IngestBudget>();
         services.AddSingleton<MailIngestor>();
         services.AddSingleton<MailReplyBuilder>();
         services.AddSingleton<MailboxPollScheduler>();

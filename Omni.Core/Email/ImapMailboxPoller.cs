@@ -23,6 +23,7 @@ internal sealed partial class ImapMailboxPoller(
 {
     public const string QuarantinedKeyword = "$OmniQuarantined";
     private const int BatchSize = 25;
+    // What one batch reads ahead of storing it: disk (SpoolingImapClient), not memory, but bounded all the same.
     private const long PrefetchBytes = 16L * 1024 * 1024;
 
     /// <summary>For the benchmark: the IMAP exchange of each poll goes here (commands are counted, never logged).</summary>
@@ -156,37 +157,45 @@ internal sealed partial class ImapMailboxPoller(
     {
         var outcomes = new List<(UniqueId Uid, IngestAttempt Attempt)>();
         var small = pending.All(s => s.Size <= connector.Options.MaxMessageBytes) && pending.Sum(s => (long)(s.Size ?? 0)) <= PrefetchBytes;
-        var raw = new List<(string, byte[])>();
+        var raw = new List<(string, Stream)>();
         var read = new List<UniqueId>();
-        foreach (var summary in pending)
+        try
         {
-            try
+            foreach (var summary in pending)
             {
-                using var stream = await inbox.GetStreamAsync(summary.UniqueId, cancellationToken);
-                if (small)
+                try
                 {
-                    // Small mail: read the batch first, then store it side by side (storage round trips dominate).
-                    using var buffer = new MemoryStream();
-                    await stream.CopyToAsync(buffer, cancellationToken);
-                    raw.Add((ProviderId(cursor, summary.UniqueId), buffer.ToArray()));
-                    read.Add(summary.UniqueId);
+                    if (small)
+                    {
+                        // Small mail: read the batch first (into files, SpoolingImapClient), then store it side by side
+                        // (storage round trips dominate).
+                        raw.Add((ProviderId(cursor, summary.UniqueId), await inbox.GetStreamAsync(summary.UniqueId, cancellationToken)));
+                        read.Add(summary.UniqueId);
+                    }
+                    else
+                    {
+                        // One at a time, each within the ingest budget; oversized mail is streamed whole into the quarantine.
+                        outcomes.Add((summary.UniqueId, new IngestAttempt(await ingestor.IngestAsync(channel, ct => inbox.GetStreamAsync(summary.UniqueId, ct), ProviderId(cursor, summary.UniqueId), summary.Size, cancellationToken), null)));
+                    }
                 }
-                else
+                catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)
                 {
-                    // Oversized mail is streamed whole into the quarantine; the rest is parsed and stored.
-                    outcomes.Add((summary.UniqueId, new IngestAttempt(await ingestor.IngestAsync(channel, stream, ProviderId(cursor, summary.UniqueId), summary.Size, cancellationToken), null)));
+                    outcomes.Add((summary.UniqueId, new IngestAttempt(null, ex)));
                 }
             }
-            catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)
+
+            if (raw.Count > 0)
             {
-                outcomes.Add((summary.UniqueId, new IngestAttempt(null, ex)));
+                var results = await ingestor.IngestManyAsync(channel, raw, cancellationToken: cancellationToken);
+                outcomes.AddRange(read.Select((uid, i) => (uid, results[i])));
             }
         }
-
-        if (raw.Count > 0)
+        finally
         {
-            var results = await ingestor.IngestManyAsync(channel, raw, cancellationToken: cancellationToken);
-            outcomes.AddRange(read.Select((uid, i) => (uid, results[i])));
+            foreach (var (_, stream) in raw)
+            {
+                await stream.DisposeAsync();
+            }
         }
 
         return outcomes.OrderBy(o => o.Uid.Id).ToList();

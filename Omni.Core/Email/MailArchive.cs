@@ -1,3 +1,4 @@
+using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Omni.Channels;
@@ -44,10 +45,16 @@ public sealed class MailArchive(BlobServiceClient blobs)
     public Task<string> PutAsync(string name, BinaryData content, string contentType, CancellationToken cancellationToken = default) =>
         PutAsync(name, content.ToStream(), contentType, cancellationToken);
 
+    // One block at a time: a seekable stream (a spooled mail) is then sent straight from the file, block by block,
+    // and a forward-only one is buffered a block at a time, never whole (the SDK's defaults buffer several blocks,
+    // or the whole stream when it has no length).
+    private static readonly StorageTransferOptions Transfer = new() { InitialTransferSize = 4 * 1024 * 1024, MaximumTransferSize = 4 * 1024 * 1024, MaximumConcurrency = 1 };
+
     private static BlobUploadOptions Create(string contentType) => new()
     {
         HttpHeaders = new BlobHttpHeaders { ContentType = contentType },
         Conditions = new BlobRequestConditions { IfNoneMatch = Azure.ETag.All },
+        TransferOptions = Transfer,
     };
 
     /// <summary>The blob's content, or null when it does not exist.</summary>

@@ -69,7 +69,8 @@ public sealed class MailConnector
 
     public static SecureSocketOptions SocketOptions(MailServer server) => server.Ssl ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTls;
 
-    public ImapClient CreateImap(IProtocolLogger? logger = null) => Configure(logger is null ? new ImapClient() : new ImapClient(logger));
+    /// <summary>An IMAP client whose fetched messages go to temporary files, not memory (<see cref="SpoolingImapClient"/>).</summary>
+    public ImapClient CreateImap(IProtocolLogger? logger = null) => Configure(new SpoolingImapClient(logger));
 
     public Pop3Client CreatePop3(IProtocolLogger? logger = null) => Configure(logger is null ? new Pop3Client() : new Pop3Client(logger));
 

@@ -27,56 +27,87 @@ public sealed partial class MailIngestor(
     IConversationStore conversations,
     MailArchive archive,
     MailQuarantine quarantine,
+    IngestBudget budget,
     IOptions<EmailOptions> options,
     ILogger<MailIngestor> logger)
 {
+    /// <param name="rawMime">The server's stream; read once, into a <see cref="MailSpool"/>, and disposed.</param>
     /// <param name="providerId">The server's id of the message (IMAP UID, POP3 UIDL, Graph id), for quarantine listings and logs.</param>
     /// <param name="size">The size the server reported, when known: oversized mail is quarantined without being parsed.</param>
-    public async Task<IngestOutcome> IngestAsync(Channel channel, Stream rawMime, string providerId, long? size = null, CancellationToken cancellationToken = default)
+    public Task<IngestOutcome> IngestAsync(Channel channel, Stream rawMime, string providerId, long? size = null, CancellationToken cancellationToken = default) =>
+        IngestAsync(channel, _ => Task.FromResult(rawMime), providerId, size, cancellationToken);
+
+    /// <summary>
+    /// Ingests the mail <paramref name="fetch"/> opens. Its size (when the server reported it, else once it is spooled)
+    /// is held in the process's <see cref="IngestBudget"/> until the outcome is durable, and a known size is held
+    /// before the fetch: a client may read the whole mail into memory (MailKit's POP3 does).
+    /// </summary>
+    public async Task<IngestOutcome> IngestAsync(Channel channel, Func<CancellationToken, Task<Stream>> fetch, string providerId, long? size = null, CancellationToken cancellationToken = default)
     {
-        var max = options.Value.MaxMessageBytes;
-        if (size > max)
+        var lease = size is { } known ? await budget.ReserveAsync(known, cancellationToken) : null;
+        try
         {
-            await QuarantineAsync(channel, rawMime, null, providerId, "size:" + size.Value, "oversized", size.Value, null, null, cancellationToken);
-            return IngestOutcome.Quarantined;
-        }
+            await using var rawMime = await fetch(cancellationToken);
+            var max = options.Value.MaxMessageBytes;
+            if (size > max)
+            {
+                await QuarantineAsync(channel, rawMime, "size:" + size.Value, "oversized", size.Value, providerId, null, null, cancellationToken);
+                return IngestOutcome.Quarantined;
+            }
 
-        using var buffer = new MemoryStream();
-        await CopyAtMostAsync(rawMime, buffer, max + 1, cancellationToken);
-        if (buffer.Length > max)
+            await using var spool = await MailSpool.ReadAsync(rawMime, max + 1, cancellationToken);
+            lease ??= await budget.ReserveAsync(spool.Length, cancellationToken);
+            if (spool.Length > max)
+            {
+                var length = size ?? spool.Length;
+                await QuarantineAsync(channel, new ConcatenatedStream(spool.Content, rawMime), "size:" + length, "oversized", length, providerId, null, null, cancellationToken);
+                return IngestOutcome.Quarantined;
+            }
+
+            return await IngestSpooledAsync(channel, spool, providerId, cancellationToken);
+        }
+        finally
         {
-            buffer.Position = 0;
-            await QuarantineAsync(channel, buffer, rawMime, providerId, "size:" + (size ?? buffer.Length), "oversized", size ?? buffer.Length, null, null, cancellationToken);
-            return IngestOutcome.Quarantined;
+            lease?.Dispose();
         }
+    }
 
-        var raw = buffer.ToArray();
+    private async Task<IngestOutcome> IngestSpooledAsync(Channel channel, MailSpool spool, string providerId, CancellationToken cancellationToken)
+    {
+        var raw = spool.Content;
+        var content = spool.Sha256[..32];
         MimeMessage message;
         try
         {
-            message = await MimeMessage.LoadAsync(new MemoryStream(raw, writable: false), cancellationToken);
+            // Persistent: the parts point into the spool instead of holding copies of their content.
+            message = await MimeMessage.LoadAsync(raw, persistent: true, cancellationToken);
         }
         catch (FormatException)
         {
-            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, HashOf(raw), "unparseable", raw.Length, null, null, cancellationToken);
+            raw.Position = 0;
+            await QuarantineAsync(channel, raw, content, "unparseable", spool.Length, providerId, null, null, cancellationToken);
             return IngestOutcome.Quarantined;
         }
 
+        using var parsed = message;
         var sender = message.From.Mailboxes.FirstOrDefault(m => m.Address.Contains('@', StringComparison.Ordinal)) ?? message.Sender;
         if (sender is null || message.Headers.Count == 0)
         {
-            await QuarantineAsync(channel, new MemoryStream(raw), null, providerId, HashOf(raw), "no-sender", raw.Length, message.From.ToString(), message.Subject, cancellationToken);
+            raw.Position = 0;
+            await QuarantineAsync(channel, raw, content, "no-sender", spool.Length, providerId, message.From.ToString(), message.Subject, cancellationToken);
             return IngestOutcome.Quarantined;
         }
 
-        var externalId = ExternalIdOf(message, raw);
+        var externalId = ExternalIdOf(message, spool.Sha256);
         var key = KeyOf(externalId);
-        var content = HashOf(raw);
-        var rawBlob = await archive.PutAsync(MailArchive.RawName(channel, key, content), new BinaryData(raw), "message/rfc822", cancellationToken);
+        raw.Position = 0;
+        var rawBlob = await archive.PutAsync(MailArchive.RawName(channel, key, content), raw, "message/rfc822", cancellationToken);
         var attachments = new List<AttachmentRef>();
+        // Each decodes the whole part when read: read once.
+        var (text, html) = (message.TextBody, message.HtmlBody);
         // What makes two copies of one mail the same message whatever their transport headers (Received, delivery ids).
         using var fingerprint = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var part in new[] { sender.Address, message.Subject, message.TextBody, message.HtmlBody })
+        foreach (var part in new[] { sender.Address, message.Subject, text, html })
         {
             fingerprint.AppendData(Encoding.UTF8.GetBytes((part ?? "") + "\0"));
         }
@@ -86,17 +117,15 @@ public sealed partial class MailIngestor(
         foreach (var part in message.Attachments.OfType<MimePart>().Take(MaxAttachmentRefs))
         {
             var fileName = SafeFileName(part.FileName) ?? $"attachment-{index + 1}";
-            using var decoded = new MemoryStream();
-            if (part.Content is not null)
+            // Decoded straight out of the raw spool into its own (memory when small, else a file), hashed on the way.
+            await using (var source = part.Content?.Open() ?? Stream.Null)
+            await using (var decoded = await MailSpool.ReadAsync(source, long.MaxValue, cancellationToken))
             {
-                await part.Content.DecodeToAsync(decoded, cancellationToken);
+                fingerprint.AppendData(Convert.FromHexString(decoded.Sha256));
+                var blob = await archive.PutAsync(MailArchive.AttachmentName(channel, key, content, index, fileName), decoded.Content, part.ContentType.MimeType, cancellationToken);
+                attachments.Add(new AttachmentRef(fileName, part.ContentType.MimeType, decoded.Length, blob));
             }
 
-            decoded.Position = 0;
-            fingerprint.AppendData(SHA256.HashData(decoded));
-            decoded.Position = 0;
-            var blob = await archive.PutAsync(MailArchive.AttachmentName(channel, key, content, index, fileName), decoded, part.ContentType.MimeType, cancellationToken);
-            attachments.Add(new AttachmentRef(fileName, part.ContentType.MimeType, decoded.Length, blob));
             index++;
         }
 
@@ -116,8 +145,9 @@ public sealed partial class MailIngestor(
             channel.Id,
             externalId,
             new ContactInfo(address, string.IsNullOrWhiteSpace(sender.Name) ? null : sender.Name, address),
-            message.TextBody ?? (message.HtmlBody is { } html ? MailText.FromHtml(html) : ""),
-            message.HtmlBody,
+            text ?? (html is not null ? MailText.FromHtml(html) : ""),
+            // Served to agents' browsers: only what cannot run. The raw MIME in Blob keeps the original.
+            html is not null ? InboundHtml.Sanitize(html) : null,
             Cap(message.Subject, MaxSubjectLength),
             attachments,
             Metadata: null,
@@ -135,8 +165,8 @@ public sealed partial class MailIngestor(
         {
             // Table Storage refuses the row (a property over 64 KiB, an entity over 1 MiB) whatever the caps missed:
             // retrying cannot help, and a poll that fails on it would never get past it. The raw MIME is stored.
-            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId), Unstorable, raw.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
-            LogQuarantined(channel.Id, providerId, Unstorable, raw.Length);
+            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId), Unstorable, spool.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
+            LogQuarantined(channel.Id, providerId, Unstorable, spool.Length);
             return IngestOutcome.Quarantined;
         }
 
@@ -145,8 +175,8 @@ public sealed partial class MailIngestor(
         // compare with (their raw name says so): a second copy of one of them stays a duplicate.
         if (result.Outcome == AppendOutcome.Mismatch && result.Message.Mail?.RawMimeBlob is { } first && !MailArchive.IsLegacyRawName(first))
         {
-            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId + "/" + content), DuplicateMessageId, raw.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
-            LogQuarantined(channel.Id, providerId, DuplicateMessageId, raw.Length);
+            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId + "/" + content), DuplicateMessageId, spool.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
+            LogQuarantined(channel.Id, providerId, DuplicateMessageId, spool.Length);
             return IngestOutcome.Quarantined;
         }
 
@@ -159,7 +189,7 @@ public sealed partial class MailIngestor(
     /// runs in order. Returns the outcomes in the order given; every outcome is durable when this returns. A message
     /// that fails on its own (<see cref="MailFaults.IsMessageFault"/>) is returned with its fault; anything else throws.
     /// </summary>
-    public async Task<IReadOnlyList<IngestAttempt>> IngestManyAsync(Channel channel, IReadOnlyList<(string ProviderId, byte[] Raw)> messages, int parallelism = 4, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<IngestAttempt>> IngestManyAsync(Channel channel, IReadOnlyList<(string ProviderId, Stream Raw)> messages, int parallelism = 4, CancellationToken cancellationToken = default)
     {
         var outcomes = new IngestAttempt[messages.Count];
         var keys = new string[messages.Count];
@@ -169,7 +199,7 @@ public sealed partial class MailIngestor(
         {
             try
             {
-                var headers = await HeaderList.LoadAsync(new MemoryStream(messages[i].Raw, writable: false), cancellationToken);
+                var headers = await HeaderList.LoadAsync(messages[i].Raw, cancellationToken);
                 keys[i] = InternetAddressList.TryParse(headers[HeaderId.From] ?? "", out var from) && from.Mailboxes.FirstOrDefault() is { } m ? m.Address.ToLowerInvariant() : "";
                 if (headers[HeaderId.MessageId] is { } id)
                 {
@@ -183,6 +213,8 @@ public sealed partial class MailIngestor(
             {
                 keys[i] = "";
             }
+
+            messages[i].Raw.Position = 0;
         }
 
         // One message of the batch answers another: the answer must find its parent's conversation, so keep order.
@@ -202,7 +234,7 @@ public sealed partial class MailIngestor(
                 {
                     try
                     {
-                        outcomes[i] = new IngestAttempt(await IngestAsync(channel, new MemoryStream(messages[i].Raw, writable: false), messages[i].ProviderId, messages[i].Raw.Length, cancellationToken), null);
+                        outcomes[i] = new IngestAttempt(await IngestAsync(channel, messages[i].Raw, messages[i].ProviderId, messages[i].Raw.Length, cancellationToken), null);
                     }
                     catch (Exception ex) when (MailFaults.IsMessageFault(ex))
                     {
@@ -219,9 +251,9 @@ public sealed partial class MailIngestor(
         return outcomes;
     }
 
-    /// <summary>Message-ID without its angle brackets; a SHA-256 of the raw bytes for mail that has none, so a re-read copy still matches.</summary>
-    public static string ExternalIdOf(MimeMessage message, byte[] raw) =>
-        message.MessageId is { Length: > 0 } id ? Normalize(id) : "sha256:" + Convert.ToHexStringLower(SHA256.HashData(raw));
+    /// <summary>Message-ID without its angle brackets; the SHA-256 of the raw bytes for mail that has none, so a re-read copy still matches.</summary>
+    public static string ExternalIdOf(MimeMessage message, string rawSha256) =>
+        message.MessageId is { Length: > 0 } id ? Normalize(id) : "sha256:" + rawSha256;
 
     /// <summary>Quarantine reason of mail whose row Table Storage refused: it could not be stored as a message.</summary>
     public const string Unstorable = "unstorable";
@@ -239,30 +271,15 @@ public sealed partial class MailIngestor(
 
     private static string Normalize(string id) => id.Trim().Trim('<', '>').Trim();
 
-    private static string HashOf(byte[] raw) => Convert.ToHexStringLower(SHA256.HashData(raw))[..32];
-
     private static string KeyOf(string externalId) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(externalId)))[..32];
 
     /// <param name="variant">Tells apart two mails that share a provider id (another mailbox behind the same channel): a content hash, or the size of mail too large to hash first.</param>
-    private async Task QuarantineAsync(Channel channel, Stream head, Stream? rest, string providerId, string variant, string reason, long size, string? from, string? subject, CancellationToken cancellationToken)
+    private async Task QuarantineAsync(Channel channel, Stream content, string variant, string reason, long size, string providerId, string? from, string? subject, CancellationToken cancellationToken)
     {
         var id = MailQuarantine.IdOf(channel, providerId + "/" + variant);
-        var content = rest is null ? head : new ConcatenatedStream(head, rest);
         var blob = await archive.PutAsync(MailArchive.QuarantineName(channel, id), content, "message/rfc822", cancellationToken);
         await quarantine.RecordAsync(channel, id, reason, size, blob, providerId, from, subject, cancellationToken);
         LogQuarantined(channel.Id, providerId, reason, size);
-    }
-
-    private static async Task CopyAtMostAsync(Stream source, Stream target, long limit, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[81920];
-        long total = 0;
-        int read;
-        while (total < limit && (read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limit - total)), cancellationToken)) > 0)
-        {
-            await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-            total += read;
-        }
     }
 
     private static string? SafeFileName(string? name)

@@ -81,8 +81,8 @@ internal sealed partial class Pop3MailboxPoller(
                 IngestOutcome outcome;
                 try
                 {
-                    using var stream = await client.GetStreamAsync(index, headersOnly: false, cancellationToken);
-                    outcome = await ingestor.IngestAsync(channel, stream, providerId, index < sizes.Count ? sizes[index] : null, cancellationToken);
+                    // MailKit reads a POP3 message whole into memory: the ingest budget holds its size before the fetch.
+                    outcome = await ingestor.IngestAsync(channel, ct => client.GetStreamAsync(index, headersOnly: false, ct), providerId, index < sizes.Count ? sizes[index] : null, cancellationToken);
                     state = MailFaults.Succeeded(state, providerId);
                 }
                 catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)

@@ -5,7 +5,8 @@ namespace Omni.Email;
 /// <summary>
 /// E-mail signatures keep what a person formats (bold, italic, alignment, sizes, colours, links, images) and lose
 /// everything that could run: scripts, event handlers, forms, frames, javascript: URLs. Applied when the signature
-/// is saved, so the preview shows exactly what is sent.
+/// is saved, so the preview shows exactly what is sent. The same rules clean agents' HTML bodies and inbound mail's
+/// (<see cref="InboundHtml"/>).
 /// </summary>
 public static class SignatureSanitizer
 {
@@ -14,7 +15,7 @@ public static class SignatureSanitizer
     public const int MaxTags = 2_000;
     public const int MaxDepth = 64;
 
-    private static readonly HtmlSanitizer Sanitizer = Create();
+    internal static readonly HtmlSanitizer Sanitizer = Create();
 
     public static string Sanitize(string html) => Sanitizer.Sanitize(MailText.Bound(html, EmailSettingsRules.MaxSignatureLength, MaxTags, MaxDepth));
 

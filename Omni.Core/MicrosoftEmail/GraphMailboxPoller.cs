@@ -190,6 +190,8 @@ internal sealed partial class GraphMailboxPoller(
                 return;
             }
 
+            // Spooled as it arrives (to a file past a few hundred KiB), never buffered whole; the delta gives no size,
+            // so the ingest budget holds the spooled length before the mail is parsed.
             outcome = await ingestor.IngestAsync(channel, mime, providerId, size: null, cancellationToken);
             run.State = MailFaults.Succeeded(run.State, providerId);
         }

@@ -267,6 +267,33 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
         Assert.Null(await _app.Services.GetRequiredService<IChannelStore>().GetAsync(other.CompanyId, mine.ChannelId));
     }
 
+    [Fact]
+    public async Task HtmlMailArrivesWithNothingThatCouldRunAndItsMimeIsArchivedExactlyAsGraphGaveIt()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        var sent = Mail("ana@example.com", "Foto do pedido");
+        sent.Body = new TextPart("html") { Text = InboundHtmlTests.HostileHtml };
+        var delivered = channel.Mailbox.Deliver(sent);
+
+        Assert.Equal(1, (await PollAsync(channel)).Ingested);
+
+        var message = Assert.Single(await _app.AllMessagesAsync(channel.Tenant, channel.ChannelId));
+        InboundHtmlTests.AssertSafe(message["html"]!.GetValue<string>());
+        Assert.Equal(delivered.Mime, await InboundHtmlTests.ArchivedRawAsync(_app, channel.Tenant.CompanyId, channel.ChannelId));
+    }
+
+    [Fact]
+    public async Task AGraphMessageWhoseSizeTheDeltaDoesNotGiveHoldsItsSpooledLengthInTheIngestBudget()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        var delivered = channel.Mailbox.Deliver(Mail("maria@example.com", "Com tamanho", new string('t', 20 * 1024)));
+        var budget = _app.Services.GetRequiredService<IngestBudget>();
+
+        Assert.Equal(1, (await PollAsync(channel)).Ingested);
+
+        Assert.Equal(((long)delivered.Mime.Length, 0L), (budget.Peak, budget.InUse));
+    }
+
     internal static MimeMessage Mail(string from, string subject, string text = "Olá, preciso de ajuda.")
     {
         var message = new MimeMessage { Subject = subject, Body = new TextPart("plain") { Text = text } };
