@@ -32,6 +32,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseOversizeBodies();
 app.UseStrictJsonBodies();
 
 app.MapOperationsEndpoints();

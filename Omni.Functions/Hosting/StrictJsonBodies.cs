@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Options;
 
@@ -18,7 +17,7 @@ internal static class StrictJsonBodies
 /// <summary>
 /// Checks the JSON body of every route that binds one (<see cref="StrictJsonDocument"/>) and answers a 400 problem
 /// naming the field when it is unreadable, so that no endpoint meets such a body and throws. The body is read once
-/// into memory (the 1 MiB limit still applies) and handed on to the binder unchanged.
+/// into memory (the route's limit, applied by <see cref="OversizeBodyMiddleware"/>, still holds) and handed on to the binder unchanged.
 /// </summary>
 internal sealed class StrictJsonBodyMiddleware(RequestDelegate next, IProblemDetailsService problems, IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions> json)
 {
@@ -44,13 +43,6 @@ internal sealed class StrictJsonBodyMiddleware(RequestDelegate next, IProblemDet
         if (!TryGetEncoding(request, out var encoding))
         {
             await WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "Send the body as UTF-8 JSON: 'Content-Type: application/json; charset=utf-8'.", null);
-            return;
-        }
-
-        var limit = ApplyEndpointSizeLimit(context);
-        if (request.ContentLength > limit)
-        {
-            await RejectOversizeAsync(context, limit.Value);
             return;
         }
 
@@ -134,45 +126,6 @@ internal sealed class StrictJsonBodyMiddleware(RequestDelegate next, IProblemDet
             // NotSupportedException: UTF-7, which .NET refuses to decode at all.
             return false;
         }
-    }
-
-    /// <summary>
-    /// The endpoint middleware would raise the limit for a route that takes more; reading first, it is done here.
-    /// Returns the limit that applies to this request.
-    /// </summary>
-    private static long? ApplyEndpointSizeLimit(HttpContext context)
-    {
-        var feature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (context.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>() is { } limit && feature is { IsReadOnly: false })
-        {
-            feature.MaxRequestBodySize = limit.MaxRequestBodySize;
-        }
-
-        return feature?.MaxRequestBodySize;
-    }
-
-    /// <summary>
-    /// A declared length over the limit is refused before it is buffered. A body at most as large again is read and
-    /// thrown away first: closing a connection with unread bytes makes the TCP stack reset it, and a reset that
-    /// overtakes the 413 leaves the client with "connection reset" instead of the problem document (seen under
-    /// load). Larger bodies are not worth the bandwidth: the connection is closed after the 413.
-    /// </summary>
-    private async Task RejectOversizeAsync(HttpContext context, long limit)
-    {
-        if (context.Request.ContentLength <= 2 * limit && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
-        {
-            feature.MaxRequestBodySize = null;
-            try
-            {
-                await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
-            }
-            catch (IOException)
-            {
-                // The client stopped sending: the answer below may still reach it.
-            }
-        }
-
-        await WriteAsync(context, StatusCodes.Status413PayloadTooLarge, "The request body is larger than this endpoint accepts.", null);
     }
 
     private Task WriteAsync(HttpContext context, int status, string detail, Dictionary<string, string[]>? errors)
