@@ -64,6 +64,9 @@ var storageTables = [
   'WebhookDeliveries'
   'MailboxState'
   'MailQuarantine'
+  'MailboxSchedule'
+  'MailboxPollSlots'
+  'QuotaUsage'
 ]
 var storageQueues = [
   'outbound-messages'
