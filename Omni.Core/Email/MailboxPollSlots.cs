@@ -63,7 +63,8 @@ public sealed class MailboxPollSlots(TableServiceClient tables, IOptions<QuotaOp
             while (held is not null)
             {
                 await Task.Delay(email.Value.LeaseDuration / 3, clock, stop);
-                held = await RenewAsync(held, stop);
+                // Not cancelled midway: a renewal the service applied must leave its ETag here, or the release fails.
+                held = await RenewAsync(held, CancellationToken.None);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
