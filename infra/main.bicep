@@ -65,6 +65,9 @@ var storageTables = [
   'MailboxState'
   'MailQuarantine'
   'MetaMessages'
+  'MailboxSchedule'
+  'MailboxPollSlots'
+  'QuotaUsage'
 ]
 var storageQueues = [
   'outbound-messages'

@@ -1,5 +1,6 @@
 using Omni.Audit;
 using Omni.Credentials;
+using Omni.Quotas;
 using Omni.Storage;
 
 namespace Omni.Channels;
@@ -11,16 +12,17 @@ internal enum IssueKeyOutcome
     ChannelNotFound,
     NotAnOmniChannel,
     NameTooLong,
+    OverQuota,
 }
 
 /// <summary>The outcome, and with <see cref="IssueKeyOutcome.Issued"/> the key with its secret (shown once).</summary>
-internal sealed record IssueKeyResult(IssueKeyOutcome Outcome, IssuedKey<ChannelApiKey>? Issued = null);
+internal sealed record IssueKeyResult(IssueKeyOutcome Outcome, IssuedKey<ChannelApiKey>? Issued = null, QuotaDenial? Denial = null);
 
 /// <summary>
 /// The lifecycle of an omni channel's API keys: issue, list, revoke, each keyed by the caller's company and audited
 /// under the acting credential. Only omni channels get keys: they are how an integrator's system calls in.
 /// </summary>
-internal sealed class ChannelApiKeys(IChannelStore channels, ICredentialStore credentials, IAuditLog audit)
+internal sealed class ChannelApiKeys(IChannelStore channels, ICredentialStore credentials, IAuditLog audit, CompanyQuotas quotas)
 {
     public const int MaxNameLength = 200;
     private const string DefaultName = "default";
@@ -44,7 +46,14 @@ internal sealed class ChannelApiKeys(IChannelStore channels, ICredentialStore cr
             return new(IssueKeyOutcome.NameTooLong);
         }
 
-        var issued = await credentials.CreateChannelKeyAsync(companyId, channelId, keyName, cancellationToken);
+        var (issued, denial) = await quotas.CreateWithinAsync(companyId, QuotaCounter.ApiKeys(channelId),
+            async ct => (await credentials.ListChannelKeysAsync(companyId, channelId, ct)).Count,
+            ct => credentials.CreateChannelKeyAsync(companyId, channelId, keyName, ct), cancellationToken);
+        if (issued is null)
+        {
+            return new(IssueKeyOutcome.OverQuota, Denial: denial);
+        }
+
         await audit.WriteAsync(companyId, actor, "api-key.created", $"channels/{channelId}/api-keys/{issued.Key.Id}", ["name"], cancellationToken);
         return new(IssueKeyOutcome.Issued, issued);
     }
@@ -64,6 +73,7 @@ internal sealed class ChannelApiKeys(IChannelStore channels, ICredentialStore cr
             return false;
         }
 
+        await quotas.ReleaseAsync(companyId, QuotaCounter.ApiKeys(channelId), cancellationToken);
         await audit.WriteAsync(companyId, actor, "api-key.revoked", $"channels/{channelId}/api-keys/{keyId}", null, cancellationToken);
         return true;
     }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Omni.Audit;
 using Omni.Credentials;
+using Omni.Quotas;
 using Omni.Storage;
 using Omni.Tenancy;
 using Omni.Validation;
@@ -20,6 +21,7 @@ internal enum ChannelWriteStatus
     Invalid,
     Forbidden,
     Conflict,
+    OverQuota,
 }
 
 /// <summary>
@@ -29,6 +31,9 @@ internal enum ChannelWriteStatus
 internal sealed record ChannelWrite(ChannelWriteStatus Status, Channel? Channel = null, Dictionary<string, string[]>? Errors = null, string? Detail = null)
 {
     public IReadOnlyDictionary<string, string> ShownOnce { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>With <see cref="ChannelWriteStatus.OverQuota"/>: the quota the create would exceed.</summary>
+    public QuotaDenial? Denial { get; init; }
 
     public static ChannelWrite Invalid(ValidationErrors errors) => new(ChannelWriteStatus.Invalid, Errors: errors.ToDictionary());
 }
@@ -54,6 +59,7 @@ internal sealed class ChannelService(
     ChannelKinds kinds,
     ChannelSettingsValidator validator,
     IAuditLog audit,
+    CompanyQuotas quotas,
     TimeProvider clock)
 {
     public const string ConfigurationOk = "Configurações OK";
@@ -95,7 +101,14 @@ internal sealed class ChannelService(
             secrets[field] = value;
         }
 
-        var channel = await store.CreateAsync(draft with { Name = name!, ServiceId = serviceId!, Settings = settings.Public }, secrets, cancellationToken);
+        var (channel, denial) = await quotas.CreateWithinAsync(caller.CompanyId, QuotaCounter.Channels,
+            async ct => (await store.ListAsync(caller.CompanyId, cancellationToken: ct)).Count,
+            ct => store.CreateAsync(draft with { Name = name!, ServiceId = serviceId!, Settings = settings.Public }, secrets, ct), cancellationToken);
+        if (channel is null)
+        {
+            return new ChannelWrite(ChannelWriteStatus.OverQuota, Detail: denial!.Detail) { Denial = denial };
+        }
+
         await audit.WriteAsync(caller.CompanyId, caller.Actor, "channel.created", $"channels/{channel.Id}", ["type", "name", "serviceId", .. FieldNames(settings)], cancellationToken);
         return new ChannelWrite(ChannelWriteStatus.Saved, channel) { ShownOnce = made };
     }
@@ -180,6 +193,8 @@ internal sealed class ChannelService(
                 return ChannelDeleteStatus.Conflict;
             }
 
+            await quotas.ReleaseAsync(caller.CompanyId, QuotaCounter.Channels, cancellationToken);
+            await quotas.ForgetAsync(caller.CompanyId, QuotaCounter.ApiKeys(channelId), cancellationToken);
             await audit.WriteAsync(caller.CompanyId, caller.Actor, "channel.deleted", $"channels/{channelId}", null, cancellationToken);
             return ChannelDeleteStatus.Deleted;
         }

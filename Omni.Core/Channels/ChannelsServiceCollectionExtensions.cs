@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Omni.Quotas;
 using Omni.Security;
 using Omni.Storage;
 
@@ -12,6 +13,7 @@ public static class ChannelsServiceCollectionExtensions
     {
         services.AddStorageResources(tables: [StorageNames.ChannelsTable, StorageNames.ChannelDirectoryTable]);
         services.AddOmniSecretProtection();
+        services.AddOmniQuotas();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ChannelKinds>();
         services.AddSingleton<ChannelSettingsValidator>();

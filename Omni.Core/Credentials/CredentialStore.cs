@@ -11,6 +11,9 @@ public interface ICredentialStore
 
     Task<bool> RevokeManagementKeyAsync(string companyId, string keyId, CancellationToken cancellationToken = default);
 
+    /// <summary>How many management keys the company has, for its quota.</summary>
+    Task<int> CountManagementKeysAsync(string companyId, CancellationToken cancellationToken = default);
+
     Task<IssuedKey<ChannelApiKey>> CreateChannelKeyAsync(string companyId, string channelId, string name, CancellationToken cancellationToken = default);
 
     Task<IReadOnlyList<ChannelApiKey>> ListChannelKeysAsync(string companyId, string channelId, CancellationToken cancellationToken = default);
@@ -63,6 +66,18 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
 
     public Task<bool> RevokeChannelKeyAsync(string companyId, string channelId, string keyId, CancellationToken cancellationToken = default) =>
         RevokeAsync(companyId, RowKey(keyId, channelId), cancellationToken);
+
+    public async Task<int> CountManagementKeysAsync(string companyId, CancellationToken cancellationToken = default)
+    {
+        var count = 0;
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {companyId} and Kind eq {nameof(CredentialKind.Management)}");
+        await foreach (var _ in _keys.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken))
+        {
+            count++;
+        }
+
+        return count;
+    }
 
     public async Task RevokeAllChannelKeysAsync(string companyId, string channelId, CancellationToken cancellationToken = default)
     {

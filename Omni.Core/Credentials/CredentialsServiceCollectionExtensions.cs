@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Omni.Quotas;
 using Omni.Storage;
 
 namespace Omni.Credentials;
@@ -9,6 +10,7 @@ public static class CredentialsServiceCollectionExtensions
     {
         services.AddStorageResources(tables: [StorageNames.CredentialsTable, StorageNames.CredentialIndexTable]);
         services.AddSingleton<ICredentialStore, TableCredentialStore>();
+        services.AddOmniQuotas().AddSingleton<ManagementKeys>();
         return services;
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Quotas;
 using Omni.Security;
 using Omni.Storage;
 
@@ -15,7 +16,7 @@ public static class EmailServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddOmniEmail(this IServiceCollection services)
     {
-        services.AddStorageResources(tables: [MailboxStateStore.Table, MailQuarantine.Table], queues: [MailboxPollScheduler.Queue], containers: [MailArchive.Container]);
+        services.AddStorageResources(tables: [MailboxStateStore.Table, MailQuarantine.Table, MailboxPollSchedule.Table, MailboxPollSlots.Table], queues: [MailboxPollScheduler.Queue], containers: [MailArchive.Container]);
         services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.Section)
             .Validate(o => o.MaxMessageBytes > 0, "Omni__Email__MaxMessageBytes must be positive.")
             .Validate(o => o.IngestBudgetBytes > 0, "Omni__Email__IngestBudgetBytes must be positive.")
@@ -33,6 +34,9 @@ public static class EmailServiceCollectionExtensions
         services.AddSingleton<IngestBudget>();
         services.AddSingleton<MailIngestor>();
         services.AddSingleton<MailReplyBuilder>();
+        services.AddOmniQuotas();
+        services.AddSingleton<MailboxPollSchedule>();
+        services.AddSingleton<MailboxPollSlots>();
         services.AddSingleton<MailboxPollScheduler>();
         services.AddSingleton<MailboxPollRunner>();
         services.AddSingleton<ImapMailboxPoller>();

@@ -7,16 +7,24 @@ using Omni.Storage;
 namespace Omni.Email;
 
 /// <summary>
-/// The queue side of polling: one message, one mailbox. Finds the channel (gone or deleted: nothing to do) and
-/// calls its type's <see cref="IMailboxPoller"/>, which holds the mailbox's lease while it ingests. A mail server
-/// that cannot be reached is logged and left for the next scheduled poll rather than retried from the queue.
+/// The queue side of polling: one message, one mailbox. Finds the channel (gone or deleted: nothing to do), takes
+/// one of its company's poll slots (<see cref="MailboxPollSlots"/>) and calls its type's <see cref="IMailboxPoller"/>,
+/// which holds the mailbox's lease while it ingests. A poll that finds every slot of its company taken is queued
+/// again a little later: not dropped, not a failure. A mail server that cannot be reached is logged and left for
+/// the next scheduled poll rather than retried from the queue.
 /// </summary>
 public sealed partial class MailboxPollRunner(
     IChannelStore channels,
     ChannelKinds kinds,
+    MailboxPollSlots slots,
     QueueServiceClient queues,
     ILogger<MailboxPollRunner> logger)
 {
+    /// <summary>A deferred poll waits 1, 2, 4 … seconds, at most this, plus up to a second of jitter.</summary>
+    public static readonly TimeSpan MaxDeferral = TimeSpan.FromSeconds(30);
+
+    private readonly QueueClient _queue = queues.GetQueueClient(MailboxPollScheduler.Queue);
+
     public async Task<PollResult?> RunAsync(string body, CancellationToken cancellationToken = default)
     {
         MailboxPollRequest? request;
@@ -42,6 +50,36 @@ public sealed partial class MailboxPollRunner(
             return null;
         }
 
+        if (await slots.TryTakeAsync(channel.CompanyId, cancellationToken) is not { } slot)
+        {
+            var delay = Deferral(request.Deferrals);
+            await _queue.EnqueueAsync(JsonSerializer.Serialize(request with { Deferrals = request.Deferrals + 1 }, EmailJsonContext.Default.MailboxPollRequest), delay, cancellationToken);
+            LogDeferred(channel.Id, channel.CompanyId, delay.TotalSeconds);
+            return null;
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var holding = slots.HoldAsync(slot, stop.Token);
+        try
+        {
+            return await PollAsync(channel, poller, body, cancellationToken);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            if (await holding is { } held)
+            {
+                await slots.ReleaseAsync(held, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>1, 2, 4 … seconds up to <see cref="MaxDeferral"/>, with jitter so deferred polls do not return together.</summary>
+    public static TimeSpan Deferral(int deferrals) =>
+        TimeSpan.FromSeconds(Math.Min(Math.Pow(2, Math.Min(deferrals, 10)), MaxDeferral.TotalSeconds) + Random.Shared.NextDouble());
+
+    private async Task<PollResult?> PollAsync(Channel channel, IMailboxPoller poller, string body, CancellationToken cancellationToken)
+    {
         try
         {
             var result = await poller.PollAsync(channel, cancellationToken);
@@ -49,7 +87,7 @@ public sealed partial class MailboxPollRunner(
             if (result.RetryAfter is { } after)
             {
                 // More mail than one poll takes: carry on soon instead of waiting a whole interval.
-                await queues.GetQueueClient(MailboxPollScheduler.Queue).EnqueueAsync(body, after, cancellationToken);
+                await _queue.EnqueueAsync(body, after, cancellationToken);
             }
 
             return result;
@@ -81,6 +119,9 @@ public sealed partial class MailboxPollRunner(
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Polled channel {ChannelId}: {Ingested} ingested, {Duplicates} duplicates, {Quarantined} quarantined")]
     private partial void LogPolled(string channelId, int ingested, int duplicates, int quarantined);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Mailbox poll of channel {ChannelId} deferred {Seconds:F1} s: every poll slot of company {CompanyId} is taken")]
+    private partial void LogDeferred(string channelId, string companyId, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a mailbox poll message that is not a poll request")]
     private partial void LogBadRequest();

@@ -13,12 +13,13 @@ internal static class TableWrites
     /// <summary>
     /// Submits one entity-group transaction. Its conditional actions fail when another writer took a key (409),
     /// changed a row (412) or removed one that is updated or deleted here (404): all three are a conflict.
+    /// Answers each action's response in order: their ETags, for a writer that changes the rows again.
     /// </summary>
-    public static async Task SubmitAsync(this TableClient table, IEnumerable<TableTransactionAction> actions, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyList<Response>> SubmitAsync(this TableClient table, IEnumerable<TableTransactionAction> actions, CancellationToken cancellationToken = default)
     {
         try
         {
-            await table.SubmitTransactionAsync(actions, cancellationToken);
+            return (await table.SubmitTransactionAsync(actions, cancellationToken)).Value;
         }
         catch (TableTransactionFailedException ex) when (ex.Status is 404 or 409 or 412)
         {

@@ -37,6 +37,7 @@ internal static class ApiKeyEndpoints
             { Outcome: IssueKeyOutcome.Issued, Issued: { } issued } => TypedResults.Created(
                 $"/api/companies/{tenant.CompanyId}/channels/{channelId}/api-keys/{issued.Key.Id}",
                 new ApiKeyCreatedResponse(issued.Key.Id, issued.Key.Name, issued.Key.Prefix, issued.Secret, issued.Key.CreatedAt)),
+            { Outcome: IssueKeyOutcome.OverQuota, Denial: { } denial } => QuotaProblems.Exceeded(denial),
             { Outcome: IssueKeyOutcome.NotAnOmniChannel } => BadRequest("API keys are issued for omni channels only."),
             { Outcome: IssueKeyOutcome.NameTooLong } => TypedResults.ValidationProblem(
                 new Dictionary<string, string[]> { ["name"] = [$"At most {ChannelApiKeys.MaxNameLength} characters."] }),

@@ -53,6 +53,7 @@ internal static class ChannelEndpoints
             ChannelWriteStatus.Saved => TypedResults.Created($"/api/companies/{tenant.CompanyId}/channels/{outcome.Channel!.Id}",
                 ToResponse(outcome.Channel, channels) with { WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField) }),
             ChannelWriteStatus.Forbidden => Forbidden(outcome),
+            ChannelWriteStatus.OverQuota => QuotaProblems.Exceeded(outcome.Denial!),
             _ => TypedResults.ValidationProblem(outcome.Errors!),
         };
     }

@@ -67,8 +67,8 @@ internal static class CompanyEndpoints
     private static async Task<Results<Ok<CompanyResponse>, NotFound>> GetCompanyAsync(ICompanyStore companies, TenantContext tenant, CancellationToken cancellationToken) =>
         await companies.GetAsync(tenant.CompanyId, cancellationToken) is { } company ? TypedResults.Ok(ToResponse(company)) : TypedResults.NotFound();
 
-    private static async Task<Results<Created<ManagementKeyCreatedResponse>, ValidationProblem>> CreateManagementKeyAsync(
-        CreateManagementKeyRequest request, ICredentialStore credentials, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)
+    private static async Task<Results<Created<ManagementKeyCreatedResponse>, ValidationProblem, ProblemHttpResult>> CreateManagementKeyAsync(
+        CreateManagementKeyRequest request, ManagementKeys keys, TenantContext tenant, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         var name = errors.Required("name", request.Name);
@@ -91,24 +91,20 @@ internal static class CompanyEndpoints
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        var issued = await credentials.CreateManagementKeyAsync(tenant.CompanyId, name!, scopes.Distinct(StringComparer.Ordinal).ToList(), cancellationToken);
+        var result = await keys.IssueAsync(tenant.CompanyId, name!, scopes.Distinct(StringComparer.Ordinal).ToList(), tenant.Actor, cancellationToken);
+        if (result.Issued is not { } issued)
+        {
+            return QuotaProblems.Exceeded(result.Denial!);
+        }
+
         var key = issued.Key;
-        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "management-key.created", $"management-keys/{key.Id}", ["name", "scopes"], cancellationToken);
         return TypedResults.Created($"/api/companies/{tenant.CompanyId}/management-keys/{key.Id}",
             new ManagementKeyCreatedResponse(key.Id, key.Name, key.Scopes, key.Prefix, issued.Secret, key.CreatedAt));
     }
 
     private static async Task<Results<NoContent, NotFound>> RevokeManagementKeyAsync(
-        string keyId, ICredentialStore credentials, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)
-    {
-        if (!Ids.LooksValid(keyId) || !await credentials.RevokeManagementKeyAsync(tenant.CompanyId, keyId, cancellationToken))
-        {
-            return TypedResults.NotFound();
-        }
-
-        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "management-key.revoked", $"management-keys/{keyId}", null, cancellationToken);
-        return TypedResults.NoContent();
-    }
+        string keyId, ManagementKeys keys, TenantContext tenant, CancellationToken cancellationToken) =>
+        await keys.RevokeAsync(tenant.CompanyId, keyId, tenant.Actor, cancellationToken) ? TypedResults.NoContent() : TypedResults.NotFound();
 
     private static async Task<Results<Created<ServiceResponse>, ValidationProblem>> CreateServiceAsync(
         CreateServiceRequest request, ICompanyStore companies, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)

@@ -2,7 +2,7 @@ using Omni.Email;
 
 namespace Omni.Tests.Email;
 
-/// <summary>When mailboxes fall due: fixed by the clock, so the stateless timer neither skips nor repeats a poll.</summary>
+/// <summary>When mailboxes fall due: fixed by the clock, so consecutive windows neither skip nor repeat a poll (what each run queued is in <see cref="MailboxPollFanOutTests"/>).</summary>
 public sealed class MailboxPollSchedulerTests
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
