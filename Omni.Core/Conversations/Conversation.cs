@@ -34,7 +34,17 @@ public sealed record Conversation(
     ConversationStatus Status,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    DateTimeOffset? ClosedAt);
+    DateTimeOffset? ClosedAt)
+{
+    /// <summary>When the customer's last message arrived (null: none yet): what a provider's reply window counts from.</summary>
+    public DateTimeOffset? LastInboundAt { get; init; }
+
+    /// <summary>
+    /// Closed from the start: it only records what the app sent to a contact without opening a conversation (a
+    /// WhatsApp template when <c>hsmOpensConversation</c> is false), so it routes nothing and its messages still go out.
+    /// </summary>
+    public bool IsSendRecord { get; init; }
+}
 
 /// <summary>A file kept in Blob Storage; messages hold only this reference.</summary>
 public sealed record AttachmentRef(string FileName, string ContentType, long Size, string BlobName);
@@ -60,4 +70,8 @@ public sealed record Message(
     MailHeaders? Mail,
     MessageStatus Status,
     string? Error,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>The provider's id of a sent message (a WhatsApp wamid, an Instagram message id), which its status events name.</summary>
+    public string? ProviderMessageId { get; init; }
+}
