@@ -56,15 +56,17 @@ public sealed partial class FakeMeta : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<MetaRequest> _requests = new();
-    private readonly List<(string Method, string[] Template, Func<MetaCall, MetaResponse> Handler)> _routes = [];
+    private readonly List<(string Method, string[] Template, Func<MetaCall, MetaResponse?> Handler)> _routes = [];
     private readonly ConcurrentQueue<(Func<MetaCall, bool> When, MetaResponse Response)> _failures = new();
 
     private FakeMeta(WebApplication app)
     {
         _app = app;
-        MapMediaRoutes();
-        MapMessagingRoutes();
+        // Account routes first: their GET {id} answers only ids of numbers, pages and accounts (null otherwise), so a
+        // media id falls through to the media route of the same shape.
         MapAccountRoutes();
+        MapMessagingRoutes();
+        MapMediaRoutes();
     }
 
     public Uri BaseUri { get; private set; } = null!;
@@ -113,9 +115,10 @@ public sealed partial class FakeMeta : IAsyncDisposable
 
     /// <summary>
     /// Adds a route. <paramref name="template"/> is the path after the version, <c>{x}</c> matching any one segment,
-    /// e.g. <c>{phoneNumberId}/messages</c>. Routes are tried in the order they were added.
+    /// e.g. <c>{phoneNumberId}/messages</c>. Routes are tried in the order they were added; a handler that answers
+    /// null leaves the request to the next route.
     /// </summary>
-    private void Map(string method, string template, Func<MetaCall, MetaResponse> handler) =>
+    private void Map(string method, string template, Func<MetaCall, MetaResponse?> handler) =>
         _routes.Add((method, template.Split('/', StringSplitOptions.RemoveEmptyEntries), handler));
 
     /// <summary>True when <paramref name="token"/> may act for the phone number or page with this id.</summary>
@@ -183,9 +186,10 @@ public sealed partial class FakeMeta : IAsyncDisposable
         foreach (var (method, template, handler) in _routes)
         {
             if (method == call.Method && template.Length == call.Segments.Length
-                && template.Zip(call.Segments).All(p => p.First.StartsWith('{') || p.First == p.Second))
+                && template.Zip(call.Segments).All(p => p.First.StartsWith('{') || p.First == p.Second)
+                && handler(call) is { } answer)
             {
-                return handler(call);
+                return answer;
             }
         }
 
