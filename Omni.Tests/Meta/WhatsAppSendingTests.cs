@@ -125,6 +125,34 @@ public sealed class WhatsAppSendingTests(AzuriteFixture azurite, MetaFixture met
         Assert.Empty(Meta.SentBy(channel.SenderId));
     }
 
+    [Fact]
+    public async Task AMessageQueuedAfterTheWindowClosedFailsWithoutCallingMeta()
+    {
+        // Stored as the agent's 202 left it, but the queue runs only after the 24 hours are over.
+        var (channel, conversation) = await ConversationAsync(customerWrote: TimeSpan.FromHours(25));
+        var message = await _app.Services.GetRequiredService<IConversationStore>().AppendOutboundAsync(conversation, "Tarde demais", null, []);
+        using var scope = _app.Services.CreateScope();
+
+        await scope.ServiceProvider.GetRequiredService<OutboundSender>().HandleAsync(
+            System.Text.Json.JsonSerializer.Serialize(new OutboundWork(channel.Tenant.CompanyId, conversation.Id, message.Id), ConversationJsonContext.Default.OutboundWork));
+        var failed = await _app.WaitForAsync(channel, conversation.Id, message.Id, MessageStatus.Failed);
+
+        Assert.Contains("24 hours", failed.Error);
+        Assert.DoesNotContain(Meta.Requests, r => r.Path.Contains(channel.SenderId, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AMetaServerErrorIsRetriedUntilSent()
+    {
+        var (channel, conversation) = await ConversationAsync();
+        Meta.FailNext(c => c.Segments is [var id, "messages"] && id == channel.SenderId, MetaResponse.Error(500, 2, "Service temporarily unavailable", "OAuthException"));
+
+        var messageId = await _app.SendTextAsync(channel, conversation.Id, "Oi");
+        await _app.WaitForAsync(channel, conversation.Id, messageId, MessageStatus.Sent);
+
+        Assert.Single(Meta.SentBy(channel.SenderId));
+    }
+
     [Theory]
     [InlineData(130429)]
     [InlineData(131056)]
