@@ -40,6 +40,7 @@ app.MapCompanyEndpoints();
 app.MapChannelEndpoints();
 app.MapApiKeyEndpoints();
 app.MapConversationEndpoints();
+app.MapTemplateEndpoints();
 app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();
 app.MapEmailEndpoints();

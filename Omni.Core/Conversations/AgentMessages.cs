@@ -23,16 +23,19 @@ internal enum SendMessageOutcome
 
     /// <summary>The conversation's channel was deleted (409).</summary>
     ChannelDeleted,
+
+    /// <summary>The provider would not take it on this conversation now (422): <see cref="SendMessageResult.Refusal"/> says why.</summary>
+    Refused,
 }
 
-internal sealed record SendMessageResult(SendMessageOutcome Outcome, Message? Message = null, Dictionary<string, string[]>? Errors = null);
+internal sealed record SendMessageResult(SendMessageOutcome Outcome, Message? Message = null, Dictionary<string, string[]>? Errors = null, SendRefusal? Refusal = null);
 
 /// <summary>
 /// What an agent does on a conversation: send a message to the contact, by the channel's transport (the SendOutbound
 /// function does the sending), and close it, which tells an omni channel's integrator by webhook. Both are stored with
 /// an outbox item in the same transaction and handed on right after; <see cref="OutboxSweep"/> hands on what was not.
 /// </summary>
-internal sealed class AgentMessages(IConversationStore store, IChannelStore channels, AttachmentStore attachments, ConversationOutbox outbox, OutboxHandOff handOff)
+internal sealed class AgentMessages(IConversationStore store, IChannelStore channels, ChannelKinds kinds, AttachmentStore attachments, ConversationOutbox outbox, OutboxHandOff handOff)
 {
     public async Task<SendMessageResult> SendAsync(string companyId, string conversationId, string? text, IReadOnlyList<AttachmentUpload?>? uploads, CancellationToken cancellationToken = default)
     {
@@ -60,9 +63,14 @@ internal sealed class AgentMessages(IConversationStore store, IChannelStore chan
             return new SendMessageResult(SendMessageOutcome.ConversationClosed);
         }
 
-        if (await channels.GetAsync(companyId, conversation.ChannelId, cancellationToken: cancellationToken) is null)
+        if (await channels.GetAsync(companyId, conversation.ChannelId, cancellationToken: cancellationToken) is not { } channel)
         {
             return new SendMessageResult(SendMessageOutcome.ChannelDeleted);
+        }
+
+        if (kinds.Part<IOutboundTransport>(channel.Type)?.CheckSend(channel, conversation, decoded.Count > 0) is { } refusal)
+        {
+            return new SendMessageResult(SendMessageOutcome.Refused, Refusal: refusal);
         }
 
         var refs = new List<AttachmentRef>();

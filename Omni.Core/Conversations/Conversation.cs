@@ -34,7 +34,17 @@ public sealed record Conversation(
     ConversationStatus Status,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    DateTimeOffset? ClosedAt);
+    DateTimeOffset? ClosedAt)
+{
+    /// <summary>When the customer's last message arrived (null: none yet): what a provider's reply window counts from.</summary>
+    public DateTimeOffset? LastInboundAt { get; init; }
+
+    /// <summary>
+    /// Closed from the start: it only records what the app sent to a contact without opening a conversation (a
+    /// WhatsApp template when <c>hsmOpensConversation</c> is false), so it routes nothing and its messages still go out.
+    /// </summary>
+    public bool IsSendRecord { get; init; }
+}
 
 /// <summary>A file kept in Blob Storage; messages hold only this reference.</summary>
 public sealed record AttachmentRef(string FileName, string ContentType, long Size, string BlobName);
@@ -61,7 +71,11 @@ public sealed record Message(
     MessageStatus Status,
     string? Error,
     DateTimeOffset CreatedAt,
-    MessageDelivery? Delivery = null);
+    MessageDelivery? Delivery = null)
+{
+    /// <summary>The provider's id of a sent message (a WhatsApp wamid, an Instagram message id), which its status events name.</summary>
+    public string? ProviderMessageId { get; init; }
+}
 
 /// <summary>
 /// What the provider says became of an outbound message after it took it (WhatsApp's statuses). The values are in

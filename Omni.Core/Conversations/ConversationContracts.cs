@@ -78,7 +78,15 @@ public interface IConversationStore
     /// (<see cref="MessageStatus.Queued"/> with an error records a failed attempt that will be retried). A
     /// <see cref="MailHeaders.MessageId"/> given here becomes a conversation key, so a reply that names it joins the conversation.
     /// </summary>
-    Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default);
+    /// <param name="providerMessageId">The provider's id of the sent message (<see cref="Message.ProviderMessageId"/>), kept when given.</param>
+    Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, string? providerMessageId = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores a message the app starts towards a contact on a channel (a WhatsApp template), queued with its outbox item
+    /// as an agent's message is: in the contact's open conversation, opening one if none, when <paramref name="openConversation"/>;
+    /// otherwise in a <see cref="Conversation.IsSendRecord"/> that routes nothing, so the contact's reply opens a conversation then.
+    /// </summary>
+    Task<Message> AppendToContactAsync(string companyId, string channelId, ContactInfo contact, string? text, IReadOnlyDictionary<string, string> metadata, bool openConversation, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// What the provider reported after taking an outbound message (delivered, read, failed with its code). The status
@@ -129,8 +137,14 @@ public enum SendOutcome
     Unknown,
 }
 
-/// <summary>The answer of a transport; <see cref="Mail"/> carries the Message-ID it sent with, so replies to it thread.</summary>
-public sealed record SendResult(SendOutcome Outcome, string? Error = null, MailHeaders? Mail = null, TimeSpan? RetryAfter = null);
+/// <summary>
+/// The answer of a transport; <see cref="Mail"/> carries the Message-ID it sent with, so replies to it thread;
+/// <see cref="ProviderMessageId"/> the provider's id of what it sent, which the provider's status events name.
+/// </summary>
+public sealed record SendResult(SendOutcome Outcome, string? Error = null, MailHeaders? Mail = null, TimeSpan? RetryAfter = null, string? ProviderMessageId = null);
+
+/// <summary>Why a provider will not take an agent's message on this conversation now (the agent's 422), in words to show.</summary>
+public sealed record SendRefusal(string Title, string Detail);
 
 /// <summary>
 /// Sends an outbound message by its channel's transport: the signed webhook (omni), SMTP (email), Graph
@@ -141,6 +155,12 @@ public interface IOutboundTransport
     string ChannelType { get; }
 
     Task<SendResult> SendAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Asked before an agent's message is stored: null when the provider takes it on this conversation now, else why
+    /// not (WhatsApp's 24-hour customer-service window), so the agent learns it at once instead of from a failed send.
+    /// </summary>
+    SendRefusal? CheckSend(Channel channel, Conversation conversation, bool hasAttachments) => null;
 
     /// <summary>
     /// An earlier attempt claimed the message and never recorded how it ended (a crash mid-send). Says what became of

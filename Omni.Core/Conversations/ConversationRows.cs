@@ -138,7 +138,10 @@ internal static class ConversationRows
         Enum.Parse<MessageStatus>(e.GetString("Status")),
         e.GetString("Error"),
         e.GetDateTimeOffset("CreatedAt") ?? default,
-        ToDelivery(e));
+        ToDelivery(e))
+    {
+        ProviderMessageId = e.GetString("ProviderMessageId"),
+    };
 
     public static Dictionary<string, object?> DeliveryColumns(MessageDelivery d) => new()
     {
@@ -167,6 +170,8 @@ internal static class ConversationRows
         ["UpdatedAt"] = c.UpdatedAt,
         ["ClosedAt"] = c.ClosedAt,
         ["LastMessageAt"] = lastMessageAt,
+        ["LastInboundAt"] = c.LastInboundAt,
+        ["SendRecord"] = c.IsSendRecord ? true : null,
     };
 
     public static Conversation ToConversation(TableEntity e) => new(
@@ -179,7 +184,11 @@ internal static class ConversationRows
         Enum.Parse<ConversationStatus>(e.GetString("Status")),
         e.GetDateTimeOffset("CreatedAt") ?? default,
         e.GetDateTimeOffset("UpdatedAt") ?? default,
-        e.GetDateTimeOffset("ClosedAt"));
+        e.GetDateTimeOffset("ClosedAt"))
+    {
+        LastInboundAt = e.GetDateTimeOffset("LastInboundAt"),
+        IsSendRecord = e.GetBoolean("SendRecord") == true,
+    };
 
     /// <summary>Rows that route a conversation key to a conversation while it is open, and the reverse rows that let closing find them.</summary>
     public static void AddKeys(List<TableTransactionAction> actions, string companyId, string channelId, string conversationId, IEnumerable<string> keyHashes, DateTimeOffset now, string? except)

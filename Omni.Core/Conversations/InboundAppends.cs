@@ -58,7 +58,7 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         if (route.Row is null)
         {
             var conversation = new Conversation(conversationId, company, message.ChannelId, message.Contact, lookupKeys.FirstOrDefault(),
-                message.Subject, ConversationStatus.Open, now, now, null);
+                message.Subject, ConversationStatus.Open, now, now, null) { LastInboundAt = now };
             var row = ToEntity(conversation, now);
             MailThreads.Write(row, message.Mail, message.Subject);
             actions.Add(new(TableTransactionActionType.Add, row));
@@ -69,7 +69,7 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         {
             // Rewriting the routing row with its ETag guards against a close that deleted it meanwhile.
             actions.Add(new(TableTransactionActionType.UpdateMerge, RoutingRow(company, route.Row.RowKey, conversationId, now), route.Row.ETag));
-            var row = new TableEntity(company, Conversation(conversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now };
+            var row = new TableEntity(company, Conversation(conversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now, ["LastInboundAt"] = now };
             MailThreads.Write(row, message.Mail, message.Subject);
             actions.Add(new(TableTransactionActionType.UpdateMerge, row, ETag.All));
             guardedKey = route.Row.RowKey;

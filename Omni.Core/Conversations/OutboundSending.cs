@@ -54,7 +54,7 @@ internal sealed partial class OutboundSender(
             return;
         }
 
-        if (conversation.Status == ConversationStatus.Closed)
+        if (conversation.Status == ConversationStatus.Closed && !conversation.IsSendRecord)
         {
             await FailAsync(work, "The conversation was closed before the message could be sent.", cancellationToken);
             return;
@@ -142,7 +142,7 @@ internal sealed partial class OutboundSender(
         switch (result.Outcome)
         {
             case SendOutcome.Sent:
-                await store.SetStatusAsync(work.CompanyId, work.ConversationId, work.MessageId, MessageStatus.Sent, null, result.Mail, cancellationToken);
+                await store.SetStatusAsync(work.CompanyId, work.ConversationId, work.MessageId, MessageStatus.Sent, null, result.Mail, result.ProviderMessageId, cancellationToken);
                 LogSent(work.MessageId, channelType, work.Attempt);
                 break;
 

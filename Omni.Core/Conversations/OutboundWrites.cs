@@ -14,21 +14,61 @@ internal sealed class OutboundWrites(TableClient table, ConversationReads reads,
     public async Task<Message> AppendAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default)
     {
         var now = clock.GetUtcNow();
-        var message = new Message(Ids.New("msg"), conversation.CompanyId, conversation.ChannelId, conversation.Id, MessageDirection.Outbound, null,
-            ConversationLimits.TruncateBody(text), ConversationLimits.TruncateBody(html), null, attachments, null, null, MessageStatus.Queued, null, now);
-        var handOff = outbox.ForMessage(message);
-        await outbox.IndexAsync(handOff, cancellationToken);
-        await table.SubmitAsync(
-        [
-            new(TableTransactionActionType.Add, ToEntity(message, ConversationRows.Message(conversation.Id, message.Id))),
-            new(TableTransactionActionType.Add, ToEntity(message, AuditRow(conversation.ChannelId, message.Id))),
-            new(TableTransactionActionType.UpdateMerge, new TableEntity(conversation.CompanyId, Conversation(conversation.Id)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now }, ETag.All),
-            ConversationOutbox.Row(handOff),
-        ], cancellationToken);
+        var message = NewMessage(conversation.CompanyId, conversation.ChannelId, conversation.Id, text, html, attachments, null, now);
+        var actions = await MessageActionsAsync(message, cancellationToken);
+        actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(conversation.CompanyId, Conversation(conversation.Id)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now }, ETag.All));
+        await table.SubmitAsync(actions, cancellationToken);
         return message;
     }
 
-    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
+    public Task<Message> AppendToContactAsync(string companyId, string channelId, ContactInfo contact, string? text, IReadOnlyDictionary<string, string> metadata, bool openConversation, CancellationToken cancellationToken = default) =>
+        StorageRetry.OnConflictAsync(clock, $"storing a message to a contact on channel {channelId}", async _ =>
+        {
+            var now = clock.GetUtcNow();
+            var open = openConversation ? await table.FindAsync(companyId, Open(channelId, contact.ExternalId), cancellationToken) : null;
+            var conversationId = open?.GetString("ConversationId") ?? NewConversationId(now);
+            var message = NewMessage(companyId, channelId, conversationId, text, null, [], metadata, now);
+            var actions = await MessageActionsAsync(message, cancellationToken);
+            if (open is not null)
+            {
+                // Rewriting the routing row with its ETag guards against a close that deleted it meanwhile (then: try again).
+                actions.Add(new(TableTransactionActionType.UpdateMerge, RoutingRow(companyId, open.RowKey, conversationId, now), open.ETag));
+                actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(companyId, Conversation(conversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now }, ETag.All));
+            }
+            else
+            {
+                var conversation = new Conversation(conversationId, companyId, channelId, contact, null, null,
+                    openConversation ? ConversationStatus.Open : ConversationStatus.Closed, now, now, openConversation ? null : now) { IsSendRecord = !openConversation };
+                actions.Add(new(TableTransactionActionType.Add, ToEntity(conversation, now)));
+                if (openConversation)
+                {
+                    // Add, not upsert: a first message of the contact racing this one must not open a second conversation.
+                    actions.Add(new(TableTransactionActionType.Add, RoutingRow(companyId, Open(channelId, contact.ExternalId), conversationId, now)));
+                }
+            }
+
+            await table.SubmitAsync(actions, cancellationToken);
+            return message;
+        }, cancellationToken);
+
+    private Message NewMessage(string companyId, string channelId, string conversationId, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now) =>
+        new(Ids.New("msg"), companyId, channelId, conversationId, MessageDirection.Outbound, null,
+            ConversationLimits.TruncateBody(text), ConversationLimits.TruncateBody(html), null, attachments, metadata, null, MessageStatus.Queued, null, now);
+
+    /// <summary>The message, its audit row and its outbox item, whose index row is written first (see <see cref="ConversationOutbox"/>).</summary>
+    private async Task<List<TableTransactionAction>> MessageActionsAsync(Message message, CancellationToken cancellationToken)
+    {
+        var handOff = outbox.ForMessage(message);
+        await outbox.IndexAsync(handOff, cancellationToken);
+        return
+        [
+            new(TableTransactionActionType.Add, ToEntity(message, ConversationRows.Message(message.ConversationId, message.Id))),
+            new(TableTransactionActionType.Add, ToEntity(message, AuditRow(message.ChannelId, message.Id))),
+            ConversationOutbox.Row(handOff),
+        ];
+    }
+
+    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, string? providerMessageId = null, CancellationToken cancellationToken = default) =>
         StorageRetry.OnConflictAsync(clock, $"setting the status of message {messageId}", async _ =>
         {
             var conversation = await reads.GetConversationEntityAsync(companyId, conversationId, cancellationToken)
@@ -39,6 +79,11 @@ internal sealed class OutboundWrites(TableClient table, ConversationReads reads,
             if (mail is not null)
             {
                 changes["Mail"] = MailBytes(mail);
+            }
+
+            if (providerMessageId is not null)
+            {
+                changes["ProviderMessageId"] = providerMessageId;
             }
 
             var actions = new List<TableTransactionAction>

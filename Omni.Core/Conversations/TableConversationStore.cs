@@ -42,8 +42,11 @@ internal sealed class TableConversationStore : IConversationStore
     public Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default) =>
         _outbound.AppendAsync(conversation, text, html, attachments, cancellationToken);
 
-    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
-        _outbound.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
+    public Task<Message> AppendToContactAsync(string companyId, string channelId, ContactInfo contact, string? text, IReadOnlyDictionary<string, string> metadata, bool openConversation, CancellationToken cancellationToken = default) =>
+        _outbound.AppendToContactAsync(companyId, channelId, contact, text, metadata, openConversation, cancellationToken);
+
+    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, string? providerMessageId = null, CancellationToken cancellationToken = default) =>
+        _outbound.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, providerMessageId, cancellationToken);
 
     public Task<bool> SetDeliveryAsync(string companyId, string conversationId, string messageId, MessageDelivery delivery, CancellationToken cancellationToken = default) =>
         _outbound.SetDeliveryAsync(companyId, conversationId, messageId, delivery, cancellationToken);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Channels;
+using Omni.Conversations;
 using Omni.Credentials;
 using Omni.Storage;
 
@@ -7,9 +8,7 @@ namespace Omni.Meta;
 
 public static class MetaServiceCollectionExtensions
 {
-    private const string NotYet = "arrives with the Meta channel issue.";
-
-    /// <summary>The <c>whatsapp</c> and <c>instagram</c> channels: their settings can be kept now; talking to Meta is not built yet.</summary>
+    /// <summary>The <c>whatsapp</c> and <c>instagram</c> channels over Meta's Graph API: settings, "Testar Configurações", sending and templates.</summary>
     public static IServiceCollection AddMetaChannels(this IServiceCollection services)
     {
         services.AddOptions<MetaOptions>().BindConfiguration(MetaOptions.Section)
@@ -19,19 +18,22 @@ public static class MetaServiceCollectionExtensions
         services.AddHttpClient(MetaGraphClient.HttpClientName);
         services.AddSingleton<MetaGraphClient>();
         services.AddSingleton<MetaMessageIndex>();
+        services.AddSingleton<MetaSends>();
+        services.AddSingleton<MetaChecks>();
+        services.AddSingleton<WhatsAppTemplates>();
         services.AddOptions<StorageOptions>().Configure(o => o.Tables.Add(MetaMessageIndex.TableName));
         services.AddMetaInbound();
         return services
             .AddChannelKind(ChannelTypes.WhatsApp, kind => kind
             .Settings<WhatsAppSettingsRules>()
             .EditedWithScope(Scopes.SettingsGeneral, "WhatsApp channels are created and edited with the settings:general scope (Configurações Gerais).")
-            .NoTester("Trying the number against the provider " + NotYet)
-            .NoTransport("WhatsApp sending " + NotYet)
+            .Tester<WhatsAppTester>()
+            .Transport<WhatsAppOutboundTransport>()
             .Inbound("Meta's webhook: GET/POST /api/providers/meta/{channelId}, processed by the MetaEvent queue function"))
         .AddChannelKind(ChannelTypes.Instagram, kind => kind
             .Settings<InstagramSettingsRules>()
-            .NoTester("Trying the page token against the Graph API " + NotYet)
-            .NoTransport("Instagram sending " + NotYet)
+            .Tester<InstagramTester>()
+            .Transport<InstagramOutboundTransport>()
             .Inbound("Meta's webhook: GET/POST /api/providers/meta/{channelId}, processed by the MetaEvent queue function"));
     }
 }

@@ -64,7 +64,8 @@ internal static class ConversationEndpoints
         conversations.MapPost("/{conversationId}/messages", SendAsync).RequireScope(Scopes.ConversationsWrite)
             .WithSummary("Send a message to the contact by the channel's transport; 202 once it is queued")
             .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         conversations.MapPost("/{conversationId}/close", CloseAsync).RequireScope(Scopes.ConversationsWrite)
             .WithSummary("Close a conversation; the contact's next message opens a new one");
 
@@ -157,6 +158,7 @@ internal static class ConversationEndpoints
                 detail: "The conversation is closed; messages can only be sent on an open conversation."),
             SendMessageOutcome.ChannelDeleted => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Channel deleted",
                 detail: "The conversation's channel was deleted; it sends no more messages."),
+            SendMessageOutcome.Refused => TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: result.Refusal!.Title, detail: result.Refusal.Detail),
             _ => TypedResults.ValidationProblem(result.Errors!),
         };
     }

@@ -62,9 +62,11 @@ public sealed partial class FakeMeta : IAsyncDisposable
     private FakeMeta(WebApplication app)
     {
         _app = app;
-        MapMediaRoutes();
-        MapMessagingRoutes();
+        // Account routes first: their GET {id} answers only ids of numbers, pages and accounts (null otherwise), so a
+        // media id falls through to the media route of the same shape.
         MapAccountRoutes();
+        MapMessagingRoutes();
+        MapMediaRoutes();
     }
 
     public Uri BaseUri { get; private set; } = null!;

@@ -40,8 +40,11 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         inner.ListMessagesAsync(companyId, conversationId, limit, continuationToken, cancellationToken);
 
-    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, CancellationToken cancellationToken = default) =>
-        FailingSentWrites && status == MessageStatus.Sent ? throw new Azure.RequestFailedException(503, "Storage is down (test).") : inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, cancellationToken);
+    public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, string? providerMessageId = null, CancellationToken cancellationToken = default) =>
+        FailingSentWrites && status == MessageStatus.Sent ? throw new Azure.RequestFailedException(503, "Storage is down (test).") : inner.SetStatusAsync(companyId, conversationId, messageId, status, error, mail, providerMessageId, cancellationToken);
+
+    public Task<Message> AppendToContactAsync(string companyId, string channelId, ContactInfo contact, string? text, IReadOnlyDictionary<string, string> metadata, bool openConversation, CancellationToken cancellationToken = default) =>
+        inner.AppendToContactAsync(companyId, channelId, contact, text, metadata, openConversation, cancellationToken);
 
     public Task<bool> SetDeliveryAsync(string companyId, string conversationId, string messageId, MessageDelivery delivery, CancellationToken cancellationToken = default) =>
         inner.SetDeliveryAsync(companyId, conversationId, messageId, delivery, cancellationToken);
