@@ -12,6 +12,7 @@ internal static class FunctionNames
     public const string MailboxPollTimer = "MailboxPollTimer";
     public const string MailboxPoll = "MailboxPoll";
     public const string OutboxSweep = "OutboxSweep";
+    public const string WebhookSweep = "WebhookSweep";
 
-    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep];
+    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep, WebhookSweep];
 }
