@@ -14,7 +14,8 @@ public sealed class InvocationTests(AzuriteFixture azurite) : IAsyncLifetime
     public ValueTask InitializeAsync()
     {
         _app = new OmniApp(azurite,
-            new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = TestFunctions.CreateDirectory("probe-invocations") },
+            // Launched as the Functions host does it (FUNCTIONS_CUSTOMHANDLER_PORT set), which is when the invocation routes exist.
+            new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = TestFunctions.CreateDirectory("probe-invocations"), ["FUNCTIONS_CUSTOMHANDLER_PORT"] = "7071" },
             services => TestFunctions.Register(services, _probe));
         return ValueTask.CompletedTask;
     }
