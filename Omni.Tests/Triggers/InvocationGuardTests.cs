@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.Triggers;
@@ -24,13 +23,7 @@ public sealed class InvocationGuardTests(AzuriteFixture azurite) : IAsyncLifetim
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
-    private async Task<HttpResponseMessage> InvokeAsync(string function, string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/" + function) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Azure-Functions-InvocationId", Guid.NewGuid().ToString());
-        request.Headers.Add("X-Azure-Functions-HostVersion", "4.1040.300.0");
-        return await _app.Anonymous().SendAsync(request);
-    }
+    private Task<HttpResponseMessage> InvokeAsync(string function, string body) => TestFunctions.InvokeAsync(_app, function, body);
 
     [Fact]
     public async Task WithLocalTriggersOffOutsideTheHostAQueueInvocationIsNotFoundAndNothingRuns()

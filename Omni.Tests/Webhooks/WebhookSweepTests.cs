@@ -42,22 +42,6 @@ public sealed class WebhookSweepTests(AzuriteFixture azurite) : IAsyncLifetime
 
     public async ValueTask DisposeAsync() => await _sink.DisposeAsync();
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Timed out waiting until {what}.");
-    }
-
     private static async Task SweepAsync(OmniApp app)
     {
         await using var scope = app.Services.CreateAsyncScope();
@@ -83,7 +67,7 @@ public sealed class WebhookSweepTests(AzuriteFixture azurite) : IAsyncLifetime
         store.Failing = true;
         var id = await app.PublishAsync(channel);
         var poison = Queue(app, "-poison");
-        await EventuallyAsync(async () => await poison.ExistsAsync() && (await poison.GetPropertiesAsync()).Value.ApproximateMessagesCount > 0,
+        await Eventually.HoldsAsync(async () => await poison.ExistsAsync() && (await poison.GetPropertiesAsync()).Value.ApproximateMessagesCount > 0,
             "the delivery's message is poisoned");
         store.Failing = false;
         Assert.Equal("pending", (await app.DeliveryAsync(channel, id!))["status"]!.GetValue<string>());
