@@ -33,9 +33,8 @@ internal static partial class InvocationEndpoints
         {
             routes.MapPost($"/{function.Name}", (InvocationRequest request, HttpContext http, TimeProvider clock, ILoggerFactory loggers) =>
                     InvokeAsync(function, registry, request, http, clock, loggers.CreateLogger("Omni.Functions.Triggers.Invocation")))
-                .AddEndpointFilter(async (context, next) =>
-                    // Kestrel binds 127.0.0.1 under the host; this holds should it ever listen wider.
-                    context.HttpContext.Connection.RemoteIpAddress is { } caller && System.Net.IPAddress.IsLoopback(caller) ? await next(context) : TypedResults.NotFound())
+                // Kestrel binds 127.0.0.1 under the host; this holds should it ever listen wider.
+                .AddEndpointFilter(async (context, next) => IsLoopback(context.HttpContext.Connection.RemoteIpAddress) ? await next(context) : TypedResults.NotFound())
                 .ExcludeFromDescription();
         }
 
@@ -65,6 +64,9 @@ internal static partial class InvocationEndpoints
             return TypedResults.Json(new InvocationResponse { Logs = [$"{function.Name} failed: {ex.GetType().Name}: {ex.Message}"] }, statusCode: StatusCodes.Status500InternalServerError);
         }
     }
+
+    private static bool IsLoopback(System.Net.IPAddress? caller) =>
+        caller is not null && System.Net.IPAddress.IsLoopback(caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Timer and queue functions run nowhere: Omni__Triggers__RunLocally is false and the Functions host did not launch the app (no FUNCTIONS_CUSTOMHANDLER_PORT)")]
     private static partial void LogNoTriggers(ILogger logger);
