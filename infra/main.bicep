@@ -62,6 +62,7 @@ var storageTables = [
   'Conversations'
   'Outbox'
   'WebhookDeliveries'
+  'WebhookDue'
   'MailboxState'
   'MailQuarantine'
   'MetaMessages'

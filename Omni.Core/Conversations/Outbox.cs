@@ -28,7 +28,7 @@ internal sealed class ConversationOutbox(TableServiceClient tables, IOptions<Con
 
     private const string DuePartition = "due";
 
-    private readonly TableClient _index = tables.GetTableClient(options.Value.OutboxTableName);
+    private readonly DueIndex _index = new(tables.GetTableClient(options.Value.OutboxTableName), DuePartition);
     private readonly TableClient _conversations = tables.GetTableClient(ConversationRows.Table);
 
     /// <summary>A message's hand-off is due a grace period after it was stored, so the sweep leaves the request's own hand-off be.</summary>
@@ -40,7 +40,7 @@ internal sealed class ConversationOutbox(TableServiceClient tables, IOptions<Con
 
     /// <summary>The index row, written before the transaction that adds <see cref="Row"/>.</summary>
     public async Task IndexAsync(OutboxItem item, CancellationToken cancellationToken = default) =>
-        await _index.UpsertEntityAsync(ToEntity(item, DuePartition, IndexKey(item)), TableUpdateMode.Replace, cancellationToken);
+        await _index.AddAsync(item.DueAt, IndexKey(item), ToEntity(item, DuePartition, ""), cancellationToken);
 
     /// <summary>The item's row, for the transaction of the write it belongs to.</summary>
     public static TableTransactionAction Row(OutboxItem item) =>
@@ -54,7 +54,7 @@ internal sealed class ConversationOutbox(TableServiceClient tables, IOptions<Con
     }
 
     public Task DropIndexAsync(OutboxItem item, CancellationToken cancellationToken = default) =>
-        _index.DeleteIfExistsAsync(DuePartition, IndexKey(item), cancellationToken);
+        _index.DropAsync(item.DueAt, IndexKey(item), cancellationToken);
 
     /// <summary>Whether the item committed and is not handed on yet.</summary>
     public async Task<bool> IsPendingAsync(OutboxItem item, CancellationToken cancellationToken = default) =>
@@ -63,26 +63,17 @@ internal sealed class ConversationOutbox(TableServiceClient tables, IOptions<Con
     /// <summary>Index rows due at or before <paramref name="now"/>, oldest first: one range query on one partition.</summary>
     public async IAsyncEnumerable<OutboxItem> DueAsync(DateTimeOffset now, int max, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {DuePartition} and RowKey lt {Ticks(now.UtcTicks + 1)}");
-        var count = 0;
-        await foreach (var e in _index.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(max, 1000), cancellationToken: cancellationToken))
+        await foreach (var (dueAt, _, e) in _index.DueAsync(now, max, cancellationToken))
         {
-            if (count++ >= max)
-            {
-                yield break;
-            }
-
             yield return new OutboxItem(e.GetString("CompanyId"), Enum.Parse<OutboxKind>(e.GetString("Kind")), e.GetString("ItemId"),
-                e.GetString("ConversationId"), e.GetString("MessageId"), e.GetDateTimeOffset("DueAt") ?? now);
+                e.GetString("ConversationId"), e.GetString("MessageId"), dueAt);
         }
     }
 
     private static string ItemKey(string id) => $"q|{id}";
 
-    // Fixed-width ticks sort as text in time order; company and id make the key unique.
-    private static string IndexKey(OutboxItem item) => $"{Ticks(item.DueAt.UtcTicks)}|{item.CompanyId}|{item.Id}";
-
-    private static string Ticks(long ticks) => ticks.ToString("D19", System.Globalization.CultureInfo.InvariantCulture);
+    // Company and id make the index key unique (after the due time's ticks).
+    private static string IndexKey(OutboxItem item) => $"{item.CompanyId}|{item.Id}";
 
     private static TableEntity ToEntity(OutboxItem item, string partitionKey, string rowKey) => new(partitionKey, rowKey)
     {

@@ -1,11 +1,53 @@
 using Azure;
 using Azure.Data.Tables;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.Options;
 
 namespace Omni.Storage;
 
+/// <summary>
+/// What <c>/api/health</c> reports: <see cref="Problem"/> is null when storage answered; <see cref="PoisonMessages"/>,
+/// when asked for, is the approximate count of messages in each of the app's poison queues (no tenant data: a count).
+/// </summary>
+public sealed record HealthReport(string? Problem, IReadOnlyDictionary<string, int>? PoisonMessages = null);
+
 /// <summary>Whether storage answers: one cheap read that needs the account, the credential and the network to all work.</summary>
-public sealed class StorageHealth(TableServiceClient tables)
+public sealed class StorageHealth(TableServiceClient tables, QueueServiceClient queues, IOptions<StorageOptions> options)
 {
+    /// <summary>
+    /// The probe, and with <paramref name="withPoisonQueues"/> one properties read per queue the app listens to, so an
+    /// operator sees messages its handlers gave up on. Kept off the anonymous probe, which must stay one cheap read.
+    /// </summary>
+    public async Task<HealthReport> CheckAsync(bool withPoisonQueues, CancellationToken cancellationToken = default)
+    {
+        var problem = await ProblemAsync(cancellationToken);
+        if (problem is not null || !withPoisonQueues)
+        {
+            return new(problem);
+        }
+
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var queue in options.Value.Queues)
+        {
+            var poison = QueueSendPolicy.PoisonQueueOf(queue);
+            try
+            {
+                counts[poison] = (await queues.GetQueueClient(poison).GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                // The host makes a poison queue with its first poisoned message: none yet.
+                counts[poison] = 0;
+            }
+            catch (Exception ex) when (IsOutage(ex) || ex is RequestFailedException)
+            {
+                return new($"Storage answered the poison queue {poison} with an error.");
+            }
+        }
+
+        return new(null, counts);
+    }
+
     /// <summary>Null when storage answered; otherwise what went wrong, fit to show an operator.</summary>
     public async Task<string?> ProblemAsync(CancellationToken cancellationToken = default)
     {

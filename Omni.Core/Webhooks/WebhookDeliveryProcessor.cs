@@ -20,7 +20,8 @@ internal enum RedeliverOutcome
 /// The DeliverWebhook queue function: one message, one attempt. It claims the attempt on the delivery row (ETag),
 /// sends, records the attempt and queues the next one as a new message that becomes visible when it is due, then
 /// completes: it never sleeps and never leans on the poison queue. A duplicate or stale message finds the row
-/// moved on (another series or attempt, or a final status) and does nothing.
+/// moved on (another series or attempt, or a final status) and does nothing, which is what lets
+/// <see cref="WebhookSweep"/> queue an attempt again whenever it looks stranded.
 /// </summary>
 internal sealed partial class WebhookDeliveryProcessor(
     IWebhookDeliveryStore store,
@@ -28,6 +29,7 @@ internal sealed partial class WebhookDeliveryProcessor(
     IAuditLog audit,
     IConversationStore conversations,
     WebhookQueue queue,
+    WebhookDueIndex due,
     WebhookSender sender,
     WebhookRetrySchedule schedule,
     IOptions<WebhookOptions> options,
@@ -103,6 +105,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         };
         try
         {
+            await due.ExpectAsync(next, cancellationToken);
             next = await store.UpdateAsync(next, cancellationToken);
         }
         catch (StorageConflictException)
@@ -110,9 +113,31 @@ internal sealed partial class WebhookDeliveryProcessor(
             return RedeliverOutcome.Conflict;
         }
 
-        // Should this enqueue fail, the row shows pending with its next attempt due: redeliver again recovers it.
+        // Should this enqueue fail, the row shows pending with its next attempt due and indexed: the sweep queues it.
         await queue.EnqueueAsync(new DeliveryTask(next.CompanyId, next.ChannelId, next.Id, next.Series, 1), TimeSpan.Zero, cancellationToken);
+        await due.DoneAsync(delivery, cancellationToken);
         return RedeliverOutcome.Queued;
+    }
+
+    /// <summary>
+    /// Fails a pending delivery whose attempt the sweep queued again and again without it being made (the function
+    /// fails before its claim every time), so it shows <c>failed</c> and can be redelivered. False when the row moved on.
+    /// </summary>
+    public async Task<bool> FailStrandedAsync(WebhookDelivery delivery, string error, CancellationToken cancellationToken = default)
+    {
+        var failed = delivery with { Status = DeliveryStatus.Failed, LastError = error, NextAttemptAt = null, ClaimExpiresAt = null, UpdatedAt = clock.GetUtcNow() };
+        try
+        {
+            await store.UpdateAsync(failed, cancellationToken);
+        }
+        catch (StorageConflictException)
+        {
+            return false;
+        }
+
+        await UpdateMessageStatusAsync(failed, cancellationToken);
+        await due.DoneAsync(delivery, cancellationToken);
+        return true;
     }
 
     private async Task AttemptAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
@@ -171,6 +196,7 @@ internal sealed partial class WebhookDeliveryProcessor(
             var delay = schedule.DelayBefore(attempt, result.RetryAfter, (Random.Shared.NextDouble() * 2) - 1);
             delay = delay > QueueSendPolicy.MaxDelay ? QueueSendPolicy.MaxDelay : delay;
             recorded = recorded with { NextAttempt = attempt, NextAttemptAt = now + delay };
+            await due.ExpectAsync(recorded, cancellationToken);
             // Queued before the row moves on: if recording fails, this message finds the row behind and is dropped,
             // while the current message comes back and the attempt is made again.
             await queue.EnqueueAsync(new DeliveryTask(delivery.CompanyId, delivery.ChannelId, delivery.Id, delivery.Series, attempt), delay, cancellationToken);
@@ -195,6 +221,7 @@ internal sealed partial class WebhookDeliveryProcessor(
 
         LogAttempt(delivery.Id, delivery.ChannelId, delivery.Series, delivery.NextAttempt, result.StatusCode, result.ElapsedMs, recorded.Status, recorded.NextAttemptAt);
         await UpdateMessageStatusAsync(recorded, cancellationToken);
+        await due.DoneAsync(delivery, cancellationToken);
     }
 
     /// <summary>

@@ -14,6 +14,7 @@ namespace Omni.Webhooks;
 internal sealed partial class WebhookPublisher(
     IWebhookDeliveryStore store,
     WebhookQueue queue,
+    WebhookDueIndex due,
     WebhookRetrySchedule schedule,
     TimeProvider clock,
     ILogger<WebhookPublisher> logger) : IWebhookPublisher
@@ -46,7 +47,15 @@ internal sealed partial class WebhookPublisher(
         var key = messageId is not null ? $"{eventType}:{messageId}"
             : eventType == WebhookEventTypes.ConversationClosed && draft.ConversationId is { } closedId ? $"{eventType}:{closedId}"
             : null;
+        // Indexed first, so a delivery whose first message never arrives is found by the sweep.
+        await due.ExpectAsync(draft, cancellationToken);
         var delivery = await store.CreateAsync(draft, key, cancellationToken);
+        if (delivery.Id != draft.Id)
+        {
+            // A repeat: the first delivery has its own index row.
+            await due.DoneAsync(draft, cancellationToken);
+        }
+
         if (delivery.Status == DeliveryStatus.Pending)
         {
             // For a repeated publish this queues the pending attempt again; the claim on the row keeps it to one send.

@@ -1,10 +1,15 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Omni.Functions.Hosting;
 using Omni.Storage;
 using Scalar.AspNetCore;
 
 namespace Omni.Functions.Http;
 
-public sealed record HealthResponse(string Status);
+/// <summary><paramref name="PoisonQueues"/>: only for the admin, each poison queue's approximate message count.</summary>
+public sealed record HealthResponse(
+    string Status,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? PoisonQueues = null);
 
 internal static class OperationsEndpoints
 {
@@ -12,7 +17,7 @@ internal static class OperationsEndpoints
     {
         // The Functions host waits for any answer on "/" before it sends traffic.
         routes.MapGet("/", () => TypedResults.Ok()).ExcludeFromDescription();
-        routes.MapGet("/api/health", HealthAsync).WithTags("Operations").WithSummary("200 when storage answers").AllowAnonymous();
+        routes.MapGet("/api/health", HealthAsync).WithTags("Operations").WithSummary("200 when storage answers; with the admin token, the poison queues' message counts too").AllowAnonymous();
         routes.MapOpenApi("/api/openapi/{documentName}.json").AllowAnonymous();
         routes.MapScalarApiReference("/api/docs", o => o
                 .WithTitle("Omni Channels API")
@@ -21,8 +26,13 @@ internal static class OperationsEndpoints
         return routes;
     }
 
-    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> HealthAsync(StorageHealth storage, CancellationToken cancellationToken) =>
-        await storage.ProblemAsync(cancellationToken) is { } problem
+    private static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> HealthAsync(HttpContext http, IAuthorizationService authorization, StorageHealth storage, CancellationToken cancellationToken)
+    {
+        // Anonymous probes (the platform's, a load balancer's) get the one cheap read; the admin also sees the poison queues.
+        var admin = http.User.Identity?.IsAuthenticated == true && (await authorization.AuthorizeAsync(http.User, http, Policies.Admin)).Succeeded;
+        var report = await storage.CheckAsync(withPoisonQueues: admin, cancellationToken);
+        return report.Problem is { } problem
             ? TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: problem)
-            : TypedResults.Ok(new HealthResponse("ok"));
+            : TypedResults.Ok(new HealthResponse("ok", report.PoisonMessages));
+    }
 }

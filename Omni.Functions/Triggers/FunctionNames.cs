@@ -13,6 +13,7 @@ internal static class FunctionNames
     public const string MailboxPoll = "MailboxPoll";
     public const string OutboxSweep = "OutboxSweep";
     public const string MetaEvent = "MetaEvent";
+    public const string WebhookSweep = "WebhookSweep";
 
-    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep, MetaEvent];
+    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep, MetaEvent, WebhookSweep];
 }

@@ -5,14 +5,25 @@ namespace Omni.Functions.Triggers;
 /// <summary>
 /// <c>POST /{FunctionName}</c> for every timer and queue function: how the Functions host invokes a custom
 /// handler. A handler that throws answers 500, so the host retries the message and finally poison-queues it.
-/// Mapped only under the host: an app running its triggers itself would otherwise take anonymous invocations.
+/// The host's protocol carries no credential (it talks to the handler it launched on 127.0.0.1 at
+/// FUNCTIONS_CUSTOMHANDLER_PORT), so the routes exist only when the host launched us and leaves the triggers to
+/// itself, and answer only loopback callers. Anywhere else (the triggers run locally, or <c>RunLocally=false</c>
+/// outside the host) they are not mapped: an invocation would otherwise be anyone's to send.
 /// </summary>
 internal static partial class InvocationEndpoints
 {
     public static IEndpointRouteBuilder MapInvocationEndpoints(this IEndpointRouteBuilder routes)
     {
-        if (LocalTriggerRunner.ShouldRun(routes.ServiceProvider.GetRequiredService<IOptions<TriggerOptions>>().Value))
+        var configuration = routes.ServiceProvider.GetRequiredService<IConfiguration>();
+        var options = routes.ServiceProvider.GetRequiredService<IOptions<TriggerOptions>>().Value;
+        if (LocalTriggerRunner.ShouldRun(options, configuration))
         {
+            return routes;
+        }
+
+        if (!LocalTriggerRunner.LaunchedByHost(configuration))
+        {
+            LogNoTriggers(routes.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Omni.Functions.Triggers.Invocation"));
             return routes;
         }
 
@@ -22,6 +33,8 @@ internal static partial class InvocationEndpoints
         {
             routes.MapPost($"/{function.Name}", (InvocationRequest request, HttpContext http, TimeProvider clock, ILoggerFactory loggers) =>
                     InvokeAsync(function, registry, request, http, clock, loggers.CreateLogger("Omni.Functions.Triggers.Invocation")))
+                // Kestrel binds 127.0.0.1 under the host; this holds should it ever listen wider.
+                .AddEndpointFilter(async (context, next) => IsLoopback(context.HttpContext.Connection.RemoteIpAddress) ? await next(context) : TypedResults.NotFound())
                 .ExcludeFromDescription();
         }
 
@@ -51,6 +64,12 @@ internal static partial class InvocationEndpoints
             return TypedResults.Json(new InvocationResponse { Logs = [$"{function.Name} failed: {ex.GetType().Name}: {ex.Message}"] }, statusCode: StatusCodes.Status500InternalServerError);
         }
     }
+
+    private static bool IsLoopback(System.Net.IPAddress? caller) =>
+        caller is not null && System.Net.IPAddress.IsLoopback(caller.IsIPv4MappedToIPv6 ? caller.MapToIPv4() : caller);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Timer and queue functions run nowhere: Omni__Triggers__RunLocally is false and the Functions host did not launch the app (no FUNCTIONS_CUSTOMHANDLER_PORT)")]
+    private static partial void LogNoTriggers(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Function {Function} failed (invocation {InvocationId})")]
     private static partial void LogFailed(ILogger logger, Exception exception, string function, string invocationId);

@@ -24,8 +24,12 @@ internal sealed partial class LocalTriggerRunner(
     TimeProvider clock,
     ILogger<LocalTriggerRunner> logger) : BackgroundService
 {
-    public static bool ShouldRun(TriggerOptions options) =>
-        options.RunLocally ?? string.IsNullOrEmpty(Environment.GetEnvironmentVariable("FUNCTIONS_CUSTOMHANDLER_PORT"));
+    /// <summary>The Functions host launched us: it sets FUNCTIONS_CUSTOMHANDLER_PORT (read from configuration, which holds the environment).</summary>
+    public static bool LaunchedByHost(IConfiguration configuration) => !string.IsNullOrEmpty(configuration[HostPortSetting]);
+
+    public static bool ShouldRun(TriggerOptions options, IConfiguration configuration) => options.RunLocally ?? !LaunchedByHost(configuration);
+
+    public const string HostPortSetting = "FUNCTIONS_CUSTOMHANDLER_PORT";
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {

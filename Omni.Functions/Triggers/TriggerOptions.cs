@@ -22,8 +22,11 @@ public sealed class TriggerOptions
     /// </summary>
     public TimeSpan VisibilityTimeout { get; set; } = TimeSpan.FromMinutes(1);
 
-    /// <summary>How soon a failed message is tried again (the host's visibilityTimeout setting).</summary>
-    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How soon a failed message is tried again: host.json's extensions.queues.visibilityTimeout, so a passing
+    /// outage (storage, a deploy) is outlasted by the five tries instead of poisoning the message within seconds.
+    /// </summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Polling backs off to this when a queue is empty, as the host's maxPollingInterval.</summary>
     public TimeSpan MaxPollingInterval { get; set; } = TimeSpan.FromSeconds(2);

@@ -13,7 +13,7 @@ internal static class TriggerServiceCollectionExtensions
         builder.Services.AddOptions<TriggerRegistry>();
         builder.Services.AddSingleton<FunctionCatalog>();
         var options = builder.Configuration.GetSection(TriggerOptions.Section).Get<TriggerOptions>() ?? new TriggerOptions();
-        if (LocalTriggerRunner.ShouldRun(options))
+        if (LocalTriggerRunner.ShouldRun(options, builder.Configuration))
         {
             builder.Services.AddHostedService<LocalTriggerRunner>();
         }

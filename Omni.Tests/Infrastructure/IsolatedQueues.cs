@@ -21,8 +21,8 @@ internal static class IsolatedQueues
     {
         var dir = functionsDirectory ?? CopyOfRealFunctions();
         var suffix = Guid.NewGuid().ToString("N")[..10];
-        // The outbox index too: an app's OutboxSweep hands on only the items its own writes left.
-        var settings = new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = dir, ["Omni:Conversations:OutboxTableName"] = "Outbox" + suffix };
+        // The outbox and delivery indexes too: an app's sweeps hand on only what its own writes left.
+        var settings = new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = dir, ["Omni:Conversations:OutboxTableName"] = "Outbox" + suffix, ["Omni:Webhooks:DueTableName"] = "WebhookDue" + suffix };
         foreach (var (function, (queue, setting)) in Real)
         {
             var file = Path.Combine(dir, function, "function.json");

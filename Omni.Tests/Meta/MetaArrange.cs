@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Omni.Conversations;
+using Omni.Meta;
 using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.Meta;

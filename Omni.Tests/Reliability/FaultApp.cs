@@ -35,6 +35,7 @@ public sealed class FaultApp : IAsyncDisposable
             ["Omni__SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             // A message a killed process held comes back within seconds, not the production five minutes.
             ["Omni__Triggers__VisibilityTimeout"] = "00:00:10",
+            ["Omni__Triggers__RetryDelay"] = "00:00:01",
             ["Omni__Conversations__OutboundClaimTimeout"] = "00:00:05",
             // What a killed process stored but never handed on is swept in seconds, not the production minute.
             ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedule("OutboxSweep", "*/5 * * * * *"),

@@ -104,4 +104,20 @@ public sealed class FunctionManifestTests(AzuriteFixture azurite) : IAsyncLifeti
         Assert.Equal("api", host["extensions"]!["http"]!["routePrefix"]!.GetValue<string>());
         Assert.Equal(5, host["extensions"]!["queues"]!["maxDequeueCount"]!.GetValue<int>());
     }
+
+    [Fact]
+    public void TheHostRetriesAFailedMessageLikeTheLocalRunnerAndLongEnoughBeforeTheWebhookSweepStepsIn()
+    {
+        var queues = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(Repository.Root, "host.json")))!["extensions"]!["queues"]!;
+        var retryDelay = TimeSpan.Parse(queues["visibilityTimeout"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+        var tries = queues["maxDequeueCount"]!.GetValue<int>();
+        var local = new TriggerOptions();
+
+        Assert.Equal(local.RetryDelay, retryDelay);
+        Assert.Equal(local.MaxDequeueCount, tries);
+        // A failing message is not poisoned within seconds: its tries outlast a passing outage.
+        Assert.True(retryDelay * (tries - 1) >= TimeSpan.FromMinutes(1), $"{tries} tries {retryDelay} apart poison a message too soon.");
+        // And the sweep does not queue again an attempt the host is still retrying.
+        Assert.True(new Omni.Webhooks.WebhookOptions().SweepGrace >= retryDelay * tries, "The webhook sweep's grace is shorter than the host's retries.");
+    }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using Omni.Tests.Infrastructure;
 
@@ -14,20 +13,15 @@ public sealed class InvocationTests(AzuriteFixture azurite) : IAsyncLifetime
     public ValueTask InitializeAsync()
     {
         _app = new OmniApp(azurite,
-            new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = TestFunctions.CreateDirectory("probe-invocations") },
+            // Launched as the Functions host does it (FUNCTIONS_CUSTOMHANDLER_PORT set), which is when the invocation routes exist.
+            new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = TestFunctions.CreateDirectory("probe-invocations"), ["FUNCTIONS_CUSTOMHANDLER_PORT"] = "7071" },
             services => TestFunctions.Register(services, _probe));
         return ValueTask.CompletedTask;
     }
 
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
-    private async Task<HttpResponseMessage> InvokeAsync(string function, string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, "/" + function) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Azure-Functions-InvocationId", Guid.NewGuid().ToString());
-        request.Headers.Add("X-Azure-Functions-HostVersion", "4.1040.300.0");
-        return await _app.Anonymous().SendAsync(request);
-    }
+    private Task<HttpResponseMessage> InvokeAsync(string function, string body) => TestFunctions.InvokeAsync(_app, function, body);
 
     [Fact]
     public async Task AQueueInvocationUnwrapsTheDoublyEncodedMessageAndStringNumbers()

@@ -39,22 +39,6 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
     private QueueClient Queue(string name) =>
         new(azurite.ConnectionString, name, new QueueClientOptions { MessageEncoding = QueueMessageEncoding.Base64 });
 
-    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (await condition())
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        Assert.Fail($"Timed out waiting until {what}.");
-    }
-
     [Fact]
     public async Task RunningItsOwnTriggersTheAppTakesNoInvocationsOverHttp()
     {
@@ -82,8 +66,8 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
 
         await Queue(_queueName).SendMessageAsync("""{"hello":"world"}""");
 
-        await EventuallyAsync(() => Task.FromResult(_probe.Messages.Any(m => m.Body == """{"hello":"world"}""")), "the handler saw the message");
-        await EventuallyAsync(async () => (await Queue(_queueName).PeekMessagesAsync()).Value.Length == 0, "the queue is empty");
+        await Eventually.HoldsAsync(() => Task.FromResult(_probe.Messages.Any(m => m.Body == """{"hello":"world"}""")), "the handler saw the message");
+        await Eventually.HoldsAsync(async () => (await Queue(_queueName).PeekMessagesAsync()).Value.Length == 0, "the queue is empty");
     }
 
     [Fact]
@@ -93,7 +77,7 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
 
         await Queue(_queueName).SendMessageAsync("always fail");
 
-        await EventuallyAsync(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             var poison = Queue(_queueName + "-poison");
             return await poison.ExistsAsync() && (await poison.PeekMessagesAsync()).Value.Any(m => m.MessageText == "always fail");
@@ -110,7 +94,7 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
         await Queue(_queueName).SendMessageAsync("always fail, kept");
 
         Azure.Storage.Queues.Models.PeekedMessage? poisoned = null;
-        await EventuallyAsync(async () =>
+        await Eventually.HoldsAsync(async () =>
         {
             var poison = Queue(_queueName + "-poison");
             poisoned = await poison.ExistsAsync() ? (await poison.PeekMessagesAsync(32)).Value.FirstOrDefault(m => m.MessageText == "always fail, kept") : null;
@@ -123,7 +107,7 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
     [Fact]
     public async Task TimersFireOnTheScheduleInTheirFunctionJson()
     {
-        await EventuallyAsync(() => Task.FromResult(_probe.Ticks.Count >= 2), "the every-second timer fired twice");
+        await Eventually.HoldsAsync(() => Task.FromResult(_probe.Ticks.Count >= 2), "the every-second timer fired twice");
 
         Assert.All(_probe.Ticks, t => Assert.False(t.IsPastDue));
     }
@@ -134,7 +118,7 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
         await Queue(_queueName).CreateIfNotExistsAsync();
 
         await Queue(_queueName).SendMessageAsync("slow");
-        await EventuallyAsync(() => Task.FromResult(_probe.Messages.Any(m => m.Body == "slow")), "the handler started");
+        await Eventually.HoldsAsync(() => Task.FromResult(_probe.Messages.Any(m => m.Body == "slow")), "the handler started");
         // A second worker polls for the whole run, longer than the visibility timeout: the lease keeps the message from it.
         var stolen = 0;
         while (!_probe.Finished.Any(m => m.Body == "slow"))
@@ -144,7 +128,7 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
         }
 
         Assert.Equal(0, stolen);
-        await EventuallyAsync(async () => (await Queue(_queueName).PeekMessagesAsync()).Value.Length == 0, "the message is deleted");
+        await Eventually.HoldsAsync(async () => (await Queue(_queueName).PeekMessagesAsync()).Value.Length == 0, "the message is deleted");
         Assert.Single(_probe.Messages, m => m.Body == "slow");
     }
 
@@ -155,10 +139,10 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
         _updates.Remaining = 1;
 
         await Queue(_queueName).SendMessageAsync("fail, then storage fails too");
-        await EventuallyAsync(() => Task.FromResult(_updates.Remaining <= 0), "the runner's reschedule failed");
+        await Eventually.HoldsAsync(() => Task.FromResult(_updates.Remaining <= 0), "the runner's reschedule failed");
         await Queue(_queueName).SendMessageAsync("the next one");
 
-        await EventuallyAsync(() => Task.FromResult(_probe.Finished.Any(m => m.Body == "the next one")), "the listener handled the next message");
+        await Eventually.HoldsAsync(() => Task.FromResult(_probe.Finished.Any(m => m.Body == "the next one")), "the listener handled the next message");
     }
 
     /// <summary>Fails the next <see cref="Remaining"/> message updates (the reschedule of a failed message, or a lease renewal).</summary>

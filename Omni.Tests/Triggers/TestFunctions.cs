@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Functions.Triggers;
+using Omni.Tests.Infrastructure;
 
 namespace Omni.Tests.Triggers;
 
@@ -66,6 +67,15 @@ internal static class TestFunctions
         services.AddSingleton(probe);
         services.AddQueueFunction<TriggerProbe>(Queue, (p, message, _) => p.HandleAsync(message));
         services.AddTimerFunction<TriggerProbe>(Timer, (p, timer, _) => p.TickAsync(timer));
+    }
+
+    /// <summary>POSTs an invocation as the Functions host sends it, with its headers and no credential.</summary>
+    public static async Task<HttpResponseMessage> InvokeAsync(OmniApp app, string function, string body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "/" + function) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Azure-Functions-InvocationId", Guid.NewGuid().ToString());
+        request.Headers.Add("X-Azure-Functions-HostVersion", "4.1040.300.0");
+        return await app.Anonymous().SendAsync(request);
     }
 
     private static void Write(string dir, string name, string json)

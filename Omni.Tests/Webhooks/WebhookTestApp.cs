@@ -14,14 +14,25 @@ namespace Omni.Tests.Webhooks;
 internal static class WebhookTestApp
 {
     public static OmniApp Create(AzuriteFixture azurite, bool runLocally = true, bool allowPrivateTargets = true,
-        string? retrySchedule = "00:00:00,00:00:00.200,00:00:00.200", Action<IServiceCollection>? configureServices = null)
+        string? retrySchedule = "00:00:00,00:00:00.200,00:00:00.200", Action<IServiceCollection>? configureServices = null, Dictionary<string, string?>? more = null)
     {
         var settings = IsolatedQueues.Settings();
         settings["Omni:Triggers:RunLocally"] = runLocally ? "true" : "false";
+        if (!runLocally)
+        {
+            // As when the Functions host launched the app: the host invokes the queue functions (tests do it for it).
+            settings["FUNCTIONS_CUSTOMHANDLER_PORT"] = "7071";
+        }
+
         settings["Omni:Triggers:RetryDelay"] = "00:00:00.100";
         settings["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200";
         settings["Omni:Webhooks:AllowPrivateTargets"] = allowPrivateTargets ? "true" : "false";
         settings["Omni:Webhooks:RetrySchedule"] = retrySchedule;
+        foreach (var (key, value) in more ?? [])
+        {
+            settings[key] = value;
+        }
+
         return new OmniApp(azurite, settings, configureServices);
     }
 
