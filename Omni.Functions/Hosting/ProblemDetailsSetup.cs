@@ -37,7 +37,8 @@ internal static class ProblemDetailsSetup
 
 /// <summary>
 /// Maps what a client did wrong to a 4xx problem document: malformed JSON and wrong types (400), a body over the
-/// limit (413), a wrong content type (415); a storage outage is a 503 with Retry-After, so integrators retry. Everything
+/// limit (413), a wrong content type (415); writers that lose every race for the same rows are a 429 and a storage outage is a
+/// 503, both with Retry-After, so integrators retry. Everything
 /// else stays a 500 with no internals in it.
 /// </summary>
 internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService problems, ILogger<BadRequestExceptionHandler> logger) : IExceptionHandler
@@ -54,6 +55,9 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
             BadHttpRequestException bad => (bad.StatusCode, bad.Message),
             InvalidContinuationTokenException token => (400, token.Message),
             JsonException json => (400, $"The body is not valid JSON for this operation: {Describe(json)}"),
+            // Every attempt lost the race for the same rows (many messages of one contact at once): nothing of this
+            // request was stored, and a retry a moment later lands.
+            StorageConflictException => (429, "Too many changes to the same conversation at once; nothing of this request was stored. Retry it after Retry-After seconds."),
             _ when StorageHealth.IsOutage(exception) => (503, "Storage is unavailable for a moment and nothing of this request was acknowledged; retry it after Retry-After seconds."),
             _ => (500, "An unexpected error occurred. It was logged; retry later or contact support with the traceId."),
         };
@@ -69,6 +73,12 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
         }
 
         httpContext.Response.StatusCode = status;
+        if (status == 429)
+        {
+            LogContention(httpContext.Request.Method, httpContext.Request.Path);
+            httpContext.Response.Headers.RetryAfter = "1";
+        }
+
         if (status == 503)
         {
             LogStorageOutage(httpContext.Request.Method, httpContext.Request.Path);
@@ -89,6 +99,9 @@ internal sealed partial class BadRequestExceptionHandler(IProblemDetailsService 
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storage unavailable on {Method} {Path}: answered 503")]
     private partial void LogStorageOutage(string method, string path);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Every attempt lost the race for the same rows on {Method} {Path}: answered 429")]
+    private partial void LogContention(string method, string path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
     private partial void LogUnhandled(Exception exception, string method, string path);
