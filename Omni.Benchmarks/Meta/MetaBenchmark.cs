@@ -28,7 +28,8 @@ internal static class MetaBenchmark
     private const int Warmup = 20;
     private const int Concurrency = 16;
     private const string Request = "request";
-    private const string WaId = "5511988887777";
+    // 16 in flight on one contact would measure conflict retries on its conversation row, not a message's cost.
+    private const int Contacts = 20;
 
     public static async Task<BenchmarkReport> RunAsync(BenchmarkRun run)
     {
@@ -97,7 +98,7 @@ internal static class MetaBenchmark
         var conditions = new Dictionary<string, string>
         {
             ["app"] = "Omni.Functions in-process (TestServer), triggers run locally (batch 32, polling ≤ 200 ms), Azurite in memory, Release build",
-            ["load"] = $"{Messages} of each after {Warmup} warm-up, {Concurrency} in flight; one WhatsApp contact, so one open conversation",
+            ["load"] = $"{Messages} of each after {Warmup} warm-up, {Concurrency} in flight; {Contacts} contacts with open conversations (inbound, receive_hook), sends on one of them",
             ["fake"] = "a local HTTPS Graph answering POST {phoneNumberId}/messages (Omni.Benchmarks/Meta/FakeMetaGraph.cs)",
             ["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
             ["wall time"] = $"inbound {inbound.TotalMilliseconds:0} ms, send {sent.TotalMilliseconds:0} ms, receive_hook {hook.TotalMilliseconds:0} ms",
@@ -128,7 +129,7 @@ internal static class MetaBenchmark
         var started = Stopwatch.GetTimestamp();
         await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (i, ct) =>
         {
-            var body = Encoding.UTF8.GetBytes(WhatsAppText(channel, $"wamid.{tag}{i}{Guid.NewGuid():N}", $"Meu pedido n\\u00e3o chegou #{i}"));
+            var body = Encoding.UTF8.GetBytes(WhatsAppText(channel, $"wamid.{tag}{i}{Guid.NewGuid():N}", $"Meu pedido n\\u00e3o chegou #{i}", WaId(i)));
             using var request = new HttpRequestMessage(HttpMethod.Post, $"/api/providers/meta/{channel.Id}") { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             request.Headers.TryAddWithoutValidation("X-Hub-Signature-256", "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(channel.AppSecret), body)));
@@ -166,7 +167,7 @@ internal static class MetaBenchmark
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "/api/receive_hook")
             {
-                Content = JsonContent.Create(new { externalId = $"{tag}-{i}", contact = new { externalId = "cust-1", name = "Maria" }, text = $"Meu pedido não chegou #{i}" }),
+                Content = JsonContent.Create(new { externalId = $"{tag}-{i}", contact = new { externalId = $"cust-{i % Contacts}", name = "Maria" }, text = $"Meu pedido não chegou #{i}" }),
             };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
             using var response = await http.SendAsync(request, ct);
@@ -176,12 +177,14 @@ internal static class MetaBenchmark
     }
 
     /// <summary>A WhatsApp change with one text message, as Meta writes it (compact, non-ASCII escaped).</summary>
-    private static string WhatsAppText(MetaChannel channel, string wamid, string text) =>
+    private static string WhatsAppText(MetaChannel channel, string wamid, string text, string waId) =>
         "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"waba-bench\",\"changes\":[{\"value\":{\"messaging_product\":\"whatsapp\"," +
         $"\"metadata\":{{\"display_phone_number\":\"5511987654321\",\"phone_number_id\":\"{channel.PhoneNumberId}\"}}," +
-        $"\"contacts\":[{{\"profile\":{{\"name\":\"Jo\\u00e3o\"}},\"wa_id\":\"{WaId}\"}}]," +
-        $"\"messages\":[{{\"from\":\"{WaId}\",\"id\":\"{wamid}\",\"timestamp\":\"1764590000\",\"type\":\"text\",\"text\":{{\"body\":\"{text}\"}}}}]" +
+        $"\"contacts\":[{{\"profile\":{{\"name\":\"Jo\\u00e3o\"}},\"wa_id\":\"{waId}\"}}]," +
+        $"\"messages\":[{{\"from\":\"{waId}\",\"id\":\"{wamid}\",\"timestamp\":\"1764590000\",\"type\":\"text\",\"text\":{{\"body\":\"{text}\"}}}}]" +
         "},\"field\":\"messages\"}]}]}";
+
+    private static string WaId(int i) => "55119888800" + (i % Contacts).ToString("00", CultureInfo.InvariantCulture);
 
     private static async Task<int> CountAsync(TableClient rows, string companyId, string filter)
     {
@@ -235,7 +238,7 @@ internal static class MetaBenchmark
     {
         var companyId = (await PostAsync(http, "/api/companies", new { name = "Bench" }, admin))["id"]!.GetValue<string>();
         var key = (await PostAsync(http, $"/api/companies/{companyId}/management-keys",
-            new { name = "bench", scopes = new[] { "channels:read", "channels:write", "keys:write", "conversations:read", "conversations:write" } }, admin))["key"]!.GetValue<string>();
+            new { name = "bench", scopes = new[] { "channels:read", "channels:write", "keys:write", "conversations:read", "conversations:write", "settings:general" } }, admin))["key"]!.GetValue<string>();
         var serviceId = (await PostAsync(http, $"/api/companies/{companyId}/services", new { name = "Suporte" }, key))["id"]!.GetValue<string>();
         return new Tenant(companyId, key, serviceId);
     }
