@@ -1,4 +1,5 @@
 using Omni.Benchmarks;
+using Omni.Benchmarks.Meta;
 using Omni.Benchmarks.MicrosoftEmail;
 
 // dotnet run -c Release --project Omni.Benchmarks -- [name ...]   (no name: all of them)
@@ -12,6 +13,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>
     ["graph-poll"] = run => GraphPollBenchmark.RunAsync(run),
     ["email-ingest"] = EmailIngestBenchmark.RunAsync,
     ["mail-memory"] = MailMemoryBenchmark.RunAsync,
+    ["meta"] = MetaBenchmark.RunAsync,
 };
 
 var selected = args.Where(a => !a.StartsWith('-')).ToList();

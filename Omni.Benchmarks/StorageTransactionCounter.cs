@@ -16,7 +16,18 @@ namespace Omni.Benchmarks;
 /// </summary>
 public sealed class StorageTransactionCounter
 {
+    private static readonly AsyncLocal<string?> CurrentPhase = new();
     private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// When set (it flows with the async call, e.g. from a middleware around an HTTP request), labels start with
+    /// <c>[phase] </c>, so a report can split what a request cost before its answer from what background work cost.
+    /// </summary>
+    public static string? Phase
+    {
+        get => CurrentPhase.Value;
+        set => CurrentPhase.Value = value;
+    }
 
     /// <summary>Adds the counting policy to every Table, Queue and Blob client the app builds through Microsoft.Extensions.Azure.</summary>
     public static StorageTransactionCounter AttachTo(IServiceCollection services)
@@ -34,7 +45,8 @@ public sealed class StorageTransactionCounter
 
     public void Reset() => _counts.Clear();
 
-    private void Count(string service, Request request) => _counts.AddOrUpdate(Label(service, request), 1, (_, n) => n + 1);
+    private void Count(string service, Request request) =>
+        _counts.AddOrUpdate(Phase is { } phase ? $"[{phase}] {Label(service, request)}" : Label(service, request), 1, (_, n) => n + 1);
 
     private static string Label(string service, Request request)
     {
