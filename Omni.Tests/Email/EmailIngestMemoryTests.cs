@@ -61,11 +61,13 @@ public sealed class EmailIngestMemoryTests(AzuriteFixture azurite, MailServerFix
         await connector.ConnectAsync(client, new MailServer("127.0.0.1", _servers.ImapsPort, Ssl: true), cancellationToken: TestContext.Current.CancellationToken);
         await connector.AuthenticateAsync(client, mailbox.Address, mailbox.Password, cancellationToken: TestContext.Current.CancellationToken);
         await client.Inbox.OpenAsync(MailKit.FolderAccess.ReadOnly, TestContext.Current.CancellationToken);
-        var uids = await client.Inbox.SearchAsync(MailKit.Search.SearchQuery.All, TestContext.Current.CancellationToken);
+        // Postfix may deliver the two in either order: find each by its subject.
+        var largeUid = Assert.Single(await client.Inbox.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("Grande"), TestContext.Current.CancellationToken));
+        var smallUid = Assert.Single(await client.Inbox.SearchAsync(MailKit.Search.SearchQuery.SubjectContains("Pequena"), TestContext.Current.CancellationToken));
 
         string path;
-        await using (var large = await client.Inbox.GetStreamAsync(uids[0], TestContext.Current.CancellationToken))
-        await using (var small = await client.Inbox.GetStreamAsync(uids[1], TestContext.Current.CancellationToken))
+        await using (var large = await client.Inbox.GetStreamAsync(largeUid, TestContext.Current.CancellationToken))
+        await using (var small = await client.Inbox.GetStreamAsync(smallUid, TestContext.Current.CancellationToken))
         {
             path = Assert.IsAssignableFrom<FileStream>(large).Name;
             Assert.True(File.Exists(path));
