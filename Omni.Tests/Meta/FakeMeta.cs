@@ -1,14 +1,9 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Omni.Tests.Infrastructure;
 using Omni.Tests.MicrosoftEmail;
 
 namespace Omni.Tests.Meta;
@@ -84,15 +79,10 @@ public sealed partial class FakeMeta : IAsyncDisposable
 
     public static async Task<FakeMeta> StartAsync(TestCertificateAuthority authority)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(authority.ServerCertificate)));
-        var app = builder.Build();
+        var app = LocalHttpsServer.Create(authority);
         var meta = new FakeMeta(app);
         app.Run(meta.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        meta.BaseUri = new Uri(address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+        meta.BaseUri = await LocalHttpsServer.StartAsync(app);
         return meta;
     }
 

@@ -4,12 +4,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Omni.Tests.Infrastructure;
 using MimeKit;
 
 namespace Omni.Tests.MicrosoftEmail;
@@ -48,15 +44,10 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
 
     public static async Task<FakeMicrosoftCloud> StartAsync(TestCertificateAuthority authority)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(authority.ServerCertificate)));
-        var app = builder.Build();
+        var app = LocalHttpsServer.Create(authority);
         var cloud = new FakeMicrosoftCloud(app);
         app.Run(cloud.HandleAsync);
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        cloud.BaseUri = new Uri(address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+        cloud.BaseUri = await LocalHttpsServer.StartAsync(app);
         return cloud;
     }
 
