@@ -123,7 +123,7 @@ public interface IConversationStore
     /// <summary>A company's conversations, newest first.</summary>
     Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 
-    /// <summary>Closes a conversation (idempotent); its keys stop routing messages to it, so the contact's next message opens a new one. Null when it does not exist.</summary>
+    /// <summary>An agent's close (<see cref="ConversationCloseReason.Agent"/>, idempotent); its keys stop routing messages to it, so the contact's next message opens a new one. Null when it does not exist.</summary>
     Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Azure.Core;
 using Azure.Data.Tables;
@@ -94,6 +95,45 @@ public sealed class WhatsAppExpiryTests(MetaFixture meta, AzuriteFixture azurite
 
         Assert.Equal(1, await SweepAtAsync(second.LastInboundAt!.Value + Hour));
         Assert.Equal("expired", (await ConversationAsync(channel, first.Id))["closeReason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AMessageMetaDeliversAgainSchedulesItsOpenConversationAgainSoALostRowIsMended()
+    {
+        var channel = await _meta.WhatsAppChannelAsync();
+        var conversation = await CustomerWritesAsync(channel, "wamid.replayed");
+        // As if the process had died after storing the message and before writing the row.
+        var table = Table(sp => sp.GetRequiredService<IOptions<MetaInboundOptions>>().Value.ExpiryTableName);
+        foreach (var row in await ExpiryRowsAsync())
+        {
+            await table.DeleteEntityAsync(row);
+        }
+
+        Assert.Equal(0, await SweepAtAsync(conversation.LastInboundAt!.Value + Hour));
+        await CustomerWritesAsync(channel, "wamid.replayed");
+
+        Assert.Equal(1, await SweepAtAsync(conversation.LastInboundAt!.Value + Hour));
+        Assert.Equal("expired", (await ConversationAsync(channel, conversation.Id))["closeReason"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AConversationATemplateOpenedExpiresFromItsOpeningWhenTheCustomerNeverAnswers()
+    {
+        var number = _meta.Meta.AddPhoneNumber();
+        _meta.Meta.AddTemplate(number, "pedido_enviado");
+        var channel = await _meta.App.WhatsAppChannelAsync(number, hsmOpensConversation: true);
+        var accepted = await Arrange.ReadAsync(await _meta.App.As(channel.Tenant.ManagementKey).PostAsJsonAsync(
+            $"/api/companies/{channel.Tenant.CompanyId}/channels/{channel.ChannelId}/templates/send",
+            new { to = "+5511912345678", template = new { name = "pedido_enviado", language = "pt_BR" } }), HttpStatusCode.Accepted);
+        var conversation = (await _meta.Store.GetConversationAsync(channel.Tenant.CompanyId, accepted["conversationId"]!.GetValue<string>()))!;
+        Assert.Null(conversation.LastInboundAt);
+        var expiration = TimeSpan.FromMinutes(1440);
+
+        Assert.Equal(0, await SweepAtAsync(conversation.CreatedAt + expiration - TimeSpan.FromMinutes(1)));
+        Assert.Equal(1, await SweepAtAsync(conversation.CreatedAt + expiration));
+
+        var expired = (await _meta.Store.GetConversationAsync(channel.Tenant.CompanyId, conversation.Id))!;
+        Assert.Equal((ConversationStatus.Closed, ConversationCloseReason.Expired), (expired.Status, expired.CloseReason));
     }
 
     [Fact]
