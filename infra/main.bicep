@@ -69,6 +69,7 @@ var storageTables = [
   'MailboxSchedule'
   'MailboxPollSlots'
   'QuotaUsage'
+  'WhatsAppExpiry'
 ]
 var storageQueues = [
   'outbound-messages'

@@ -12,6 +12,13 @@ public enum ConversationStatus
     Closed,
 }
 
+/// <summary>Why a conversation was closed: by an agent (the close endpoint), or by its channel's expiry (WhatsApp's <c>expirationMinutes</c> without an inbound message).</summary>
+public enum ConversationCloseReason
+{
+    Agent,
+    Expired,
+}
+
 /// <summary>Where an outbound message is: queued, handed to its transport, or visibly failed.</summary>
 public enum MessageStatus
 {
@@ -44,6 +51,9 @@ public sealed record Conversation(
     /// WhatsApp template when <c>hsmOpensConversation</c> is false), so it routes nothing and its messages still go out.
     /// </summary>
     public bool IsSendRecord { get; init; }
+
+    /// <summary>Why it was closed (null while open, and on a send record).</summary>
+    public ConversationCloseReason? CloseReason { get; init; }
 }
 
 /// <summary>A file kept in Blob Storage; messages hold only this reference.</summary>

@@ -8,14 +8,20 @@ namespace Omni.Conversations;
 /// <summary>
 /// Closing for <see cref="TableConversationStore"/>: the conversation's routing rows go, so its keys and its contact
 /// stop routing messages to it, then the conversation is marked closed against the version read first, in the same
-/// transaction as its outbox item, so <c>conversation.closed</c> is published even if this process dies first.
+/// transaction as its outbox item, so <c>conversation.closed</c> is published even if this process dies first. The
+/// close records its reason; an expiry closes only a conversation still idle at the version it closes.
 /// </summary>
 internal sealed class ConversationCloses(TableClient table, ConversationReads reads, ConversationOutbox outbox, TimeProvider clock)
 {
-    public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
-        StorageRetry.OnConflictAsync(clock, $"closing conversation {conversationId}", _ => AttemptAsync(companyId, conversationId, cancellationToken), cancellationToken);
+    /// <param name="idleSince">
+    /// Set by an expiry: close only when nothing came in after it (the last inbound message, or the opening when none).
+    /// A message routed here meanwhile touches the conversation, so the close starts over and finds it no longer idle.
+    /// </param>
+    public Task<Conversation?> CloseAsync(string companyId, string conversationId, ConversationCloseReason reason, DateTimeOffset? idleSince = null, CancellationToken cancellationToken = default) =>
+        StorageRetry.OnConflictAsync(clock, $"closing conversation {conversationId}",
+            _ => AttemptAsync(companyId, conversationId, reason, idleSince, cancellationToken), cancellationToken);
 
-    private async Task<Conversation?> AttemptAsync(string companyId, string conversationId, CancellationToken cancellationToken)
+    private async Task<Conversation?> AttemptAsync(string companyId, string conversationId, ConversationCloseReason reason, DateTimeOffset? idleSince, CancellationToken cancellationToken)
     {
         var entity = await reads.GetConversationEntityAsync(companyId, conversationId, cancellationToken);
         if (entity is null)
@@ -24,7 +30,7 @@ internal sealed class ConversationCloses(TableClient table, ConversationReads re
         }
 
         var conversation = ToConversation(entity);
-        if (conversation.Status == ConversationStatus.Closed)
+        if (conversation.Status == ConversationStatus.Closed || (idleSince is { } since && (conversation.LastInboundAt ?? conversation.CreatedAt) > since))
         {
             return conversation;
         }
@@ -69,11 +75,12 @@ internal sealed class ConversationCloses(TableClient table, ConversationReads re
             ["Status"] = nameof(ConversationStatus.Closed),
             ["ClosedAt"] = now,
             ["UpdatedAt"] = now,
+            ["CloseReason"] = reason.ToString(),
         }, entity.ETag));
         var handOff = outbox.ForClose(companyId, conversationId, now);
         last.Add(ConversationOutbox.Row(handOff));
         await outbox.IndexAsync(handOff, cancellationToken);
         await table.SubmitAsync(last, cancellationToken);
-        return conversation with { Status = ConversationStatus.Closed, ClosedAt = now, UpdatedAt = now };
+        return conversation with { Status = ConversationStatus.Closed, ClosedAt = now, UpdatedAt = now, CloseReason = reason };
     }
 }

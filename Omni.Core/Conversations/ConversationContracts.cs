@@ -38,7 +38,11 @@ public enum AppendOutcome
     Mismatch,
 }
 
-public sealed record AppendResult(AppendOutcome Outcome, Message Message);
+public sealed record AppendResult(AppendOutcome Outcome, Message Message)
+{
+    /// <summary>Stored now and opened its conversation (a channel that schedules something per conversation, as WhatsApp's expiry, does it then).</summary>
+    public bool OpenedConversation { get; init; }
+}
 
 public enum ReservationOutcome
 {
@@ -119,8 +123,15 @@ public interface IConversationStore
     /// <summary>A company's conversations, newest first.</summary>
     Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 
-    /// <summary>Closes a conversation (idempotent); its keys stop routing messages to it, so the contact's next message opens a new one. Null when it does not exist.</summary>
+    /// <summary>An agent's close (<see cref="ConversationCloseReason.Agent"/>, idempotent); its keys stop routing messages to it, so the contact's next message opens a new one. Null when it does not exist.</summary>
     Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Closes an open conversation as <see cref="ConversationCloseReason.Expired"/> through the same close, but only when no
+    /// inbound message (nor its opening, when none came) is later than <paramref name="idleSince"/>; otherwise it is returned
+    /// as it is, still open. Null when it does not exist.
+    /// </summary>
+    Task<Conversation?> ExpireAsync(string companyId, string conversationId, DateTimeOffset idleSince, CancellationToken cancellationToken = default);
 
     /// <summary>Every message received and sent on one channel, oldest first, for audit.</summary>
     Task<PagedResult<Message>> ListChannelMessagesAsync(string companyId, string channelId, MessageDirection? direction, DateTimeOffset? since, int limit, string? continuationToken, CancellationToken cancellationToken = default);

@@ -172,6 +172,7 @@ internal static class ConversationRows
         ["LastMessageAt"] = lastMessageAt,
         ["LastInboundAt"] = c.LastInboundAt,
         ["SendRecord"] = c.IsSendRecord ? true : null,
+        ["CloseReason"] = c.CloseReason?.ToString(),
     };
 
     public static Conversation ToConversation(TableEntity e) => new(
@@ -188,6 +189,7 @@ internal static class ConversationRows
     {
         LastInboundAt = e.GetDateTimeOffset("LastInboundAt"),
         IsSendRecord = e.GetBoolean("SendRecord") == true,
+        CloseReason = Enum.TryParse<ConversationCloseReason>(e.GetString("CloseReason"), out var reason) ? reason : null,
     };
 
     /// <summary>Rows that route a conversation key to a conversation while it is open, and the reverse rows that let closing find them.</summary>

@@ -80,7 +80,7 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         try
         {
             await table.SubmitAsync(actions, cancellationToken);
-            return new AppendResult(AppendOutcome.Created, stored);
+            return new AppendResult(AppendOutcome.Created, stored) { OpenedConversation = route.Row is null };
         }
         catch (StorageConflictException)
         {

@@ -58,6 +58,7 @@ internal sealed partial class OutboxHandOff(
                 ["externalId"] = closed.ExternalId,
                 ["contact"] = new JsonObject { ["externalId"] = closed.Contact.ExternalId },
                 ["closedAt"] = closed.ClosedAt,
+                ["reason"] = closed.CloseReason?.ToString().ToLowerInvariant(),
             }, cancellationToken: cancellationToken);
         }
     }

@@ -61,7 +61,10 @@ internal sealed class TableConversationStore : IConversationStore
         _threads.GetAsync(companyId, conversationId, cancellationToken);
 
     public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
-        _closes.CloseAsync(companyId, conversationId, cancellationToken);
+        _closes.CloseAsync(companyId, conversationId, ConversationCloseReason.Agent, cancellationToken: cancellationToken);
+
+    public Task<Conversation?> ExpireAsync(string companyId, string conversationId, DateTimeOffset idleSince, CancellationToken cancellationToken = default) =>
+        _closes.CloseAsync(companyId, conversationId, ConversationCloseReason.Expired, idleSince, cancellationToken);
 
     public Task<Conversation?> GetConversationAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         _reads.GetConversationAsync(companyId, conversationId, cancellationToken);

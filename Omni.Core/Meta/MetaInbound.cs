@@ -23,6 +23,7 @@ internal sealed partial class MetaInbound(
     MetaGraphClient graph,
     IChannelStore channels,
     IOptions<MetaInboundOptions> options,
+    WhatsAppExpiry expiry,
     ILogger<MetaInbound> logger)
 {
     // Each value is cut so that a contact card or a long caption cannot push the metadata past its property.
@@ -33,13 +34,18 @@ internal sealed partial class MetaInbound(
     {
         if (draft.Media.Count == 0)
         {
-            Log(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, [], reserved: false), cancellationToken));
+            await StoredAsync(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, [], reserved: false), cancellationToken), cancellationToken);
             return true;
         }
 
         var reservation = await store.ReserveAsync(channel.CompanyId, channel.Id, draft.ExternalId, null, cancellationToken);
         if (reservation.Outcome != ReservationOutcome.Reserved)
         {
+            if (reservation.Existing is { } existing)
+            {
+                await expiry.InboundStoredAsync(channel, existing, cancellationToken);
+            }
+
             return reservation.Outcome == ReservationOutcome.Completed;
         }
 
@@ -66,7 +72,7 @@ internal sealed partial class MetaInbound(
                 }
             }
 
-            Log(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, refs, reserved: true), cancellationToken));
+            await StoredAsync(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, refs, reserved: true), cancellationToken), cancellationToken);
             return true;
         }
         catch
@@ -82,12 +88,14 @@ internal sealed partial class MetaInbound(
         Metadata: draft.Metadata.ToDictionary(p => p.Key, p => p.Value.Length > MetadataValueCharacters ? p.Value[..MetadataValueCharacters] : p.Value),
         Reserved: reserved);
 
-    private void Log(Channel channel, MetaDraft draft, AppendResult result)
+    private async Task StoredAsync(Channel channel, MetaDraft draft, AppendResult result, CancellationToken cancellationToken)
     {
         if (result.Outcome == AppendOutcome.Created)
         {
             LogStored(result.Message.Id, result.Message.ConversationId, channel.Id, draft.Metadata.GetValueOrDefault("type") ?? "message");
         }
+
+        await expiry.InboundStoredAsync(channel, result, cancellationToken);
     }
 
     private sealed record MediaFetch(AttachmentRef? Stored, string? Problem, bool Transient = false);

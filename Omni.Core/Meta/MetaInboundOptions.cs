@@ -19,4 +19,7 @@ public sealed class MetaInboundOptions
 
     /// <summary>The delay before such an event is tried again (doubling each time).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The table of WhatsApp's expiry due index (<see cref="WhatsAppExpiry"/>; tests give each app its own, as its queues).</summary>
+    public string ExpiryTableName { get; set; } = WhatsAppExpiry.DefaultTable;
 }

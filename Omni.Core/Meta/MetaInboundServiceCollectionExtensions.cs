@@ -6,7 +6,7 @@ namespace Omni.Meta;
 
 internal static class MetaInboundServiceCollectionExtensions
 {
-    /// <summary>Meta's webhooks: the endpoint's verification and storage, and the queue function that processes events.</summary>
+    /// <summary>Meta's webhooks: the endpoint's verification and storage, the queue function that processes events, and WhatsApp's expiry of idle conversations.</summary>
     public static IServiceCollection AddMetaInbound(this IServiceCollection services)
     {
         services.AddOptions<MetaInboundOptions>().BindConfiguration(MetaOptions.Section)
@@ -15,13 +15,19 @@ internal static class MetaInboundServiceCollectionExtensions
                 "Omni__Meta__MaxMediaBytes and Omni__Meta__RetryDelay must be positive and Omni__Meta__MediaAttempts at least 1.")
             .ValidateOnStart();
         services.AddStorageResources(containers: [MetaEventStore.Container]);
-        services.AddOptions<StorageOptions>().Configure<IOptions<MetaInboundOptions>>((storage, meta) => storage.Queues.Add(meta.Value.EventsQueueName));
+        services.AddOptions<StorageOptions>().Configure<IOptions<MetaInboundOptions>>((storage, meta) =>
+        {
+            storage.Queues.Add(meta.Value.EventsQueueName);
+            storage.Tables.Add(meta.Value.ExpiryTableName);
+        });
         services.AddSingleton<MetaEventStore>();
         services.AddSingleton<MetaWebhooks>();
         services.AddSingleton<MetaInbound>();
         services.AddSingleton<WhatsAppEvents>();
         services.AddSingleton<InstagramEvents>();
         services.AddSingleton<MetaEventProcessor>();
+        services.AddSingleton<WhatsAppExpiry>();
+        services.AddScoped<WhatsAppExpirySweep>();
         return services;
     }
 }

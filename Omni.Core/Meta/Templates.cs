@@ -38,7 +38,7 @@ internal sealed record TemplateResult(TemplateOutcome Outcome, IReadOnlyList<Wha
 /// agent's message is, and <see cref="WhatsAppOutboundTransport"/> sends it. With <c>hsmOpensConversation</c> it goes
 /// in the contact's open conversation (opening one); without, in a closed record that routes nothing.
 /// </summary>
-internal sealed class WhatsAppTemplates(IChannelStore channels, IConversationStore store, MetaGraphClient graph, MetaSends sends, ConversationOutbox outbox, OutboxHandOff handOff)
+internal sealed class WhatsAppTemplates(IChannelStore channels, IConversationStore store, MetaGraphClient graph, MetaSends sends, ConversationOutbox outbox, OutboxHandOff handOff, WhatsAppExpiry expiry)
 {
     private const string NameKey = "template.name";
     private const string LanguageKey = "template.language";
@@ -139,6 +139,11 @@ internal sealed class WhatsAppTemplates(IChannelStore channels, IConversationSto
         var opens = channel.Settings["hsmOpensConversation"] is JsonValue v && v.TryGetValue<bool>(out var b) && b;
         var message = await store.AppendToContactAsync(companyId, channelId, contact, null, metadata, opens, cancellationToken);
         await handOff.TryHandOnAsync(outbox.ForMessage(message), cancellationToken);
+        if (opens)
+        {
+            await expiry.OpenedAsync(channel, message, cancellationToken);
+        }
+
         return new TemplateResult(TemplateOutcome.Done, Message: message, OpenedConversation: opens);
     }
 

@@ -20,7 +20,8 @@ public sealed record ConversationResponse(
     ConversationStatus Status,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    DateTimeOffset? ClosedAt);
+    DateTimeOffset? ClosedAt,
+    string? CloseReason = null);
 
 public sealed record AttachmentResponse(string FileName, string ContentType, long Size);
 
@@ -215,7 +216,7 @@ internal static class ConversationEndpoints
 
     internal static ConversationResponse ToResponse(Conversation c) => new(
         c.Id, c.ChannelId, new ContactResponse(c.Contact.ExternalId, c.Contact.Name, c.Contact.Email, c.Contact.Phone),
-        c.ExternalId, c.Subject, c.Status, c.CreatedAt, c.UpdatedAt, c.ClosedAt);
+        c.ExternalId, c.Subject, c.Status, c.CreatedAt, c.UpdatedAt, c.ClosedAt, c.CloseReason?.ToString().ToLowerInvariant());
 
     internal static MessageResponse ToResponse(Message m) => new(
         m.Id, m.ConversationId, m.ChannelId, m.Direction, m.ExternalId, m.Text, m.Html, m.Subject,

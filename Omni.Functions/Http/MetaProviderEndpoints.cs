@@ -21,10 +21,11 @@ internal static class MetaProviderEndpoints
         return routes;
     }
 
-    /// <summary>The MetaEvent queue function, and a start check that events are queued where its function.json listens.</summary>
+    /// <summary>The MetaEvent queue function and the WhatsAppExpiry timer, and a start check that events are queued where MetaEvent's function.json listens.</summary>
     public static IServiceCollection AddMetaFunctions(this IServiceCollection services)
     {
         services.AddQueueFunction<MetaEventProcessor>(FunctionNames.MetaEvent, (processor, message, cancellationToken) => processor.HandleAsync(message.Body, cancellationToken));
+        services.AddTimerFunction<WhatsAppExpirySweep>(FunctionNames.WhatsAppExpiry, (sweep, _, cancellationToken) => sweep.SweepAsync(cancellationToken));
         services.AddOptions<MetaInboundOptions>()
             .Validate<FunctionCatalog>((o, catalog) => catalog.Functions.Any(f => f.Name == FunctionNames.MetaEvent && f.QueueName == o.EventsQueueName),
                 $"Omni__Meta__EventsQueueName must be the queueName of functions/{FunctionNames.MetaEvent}/function.json.");

@@ -22,7 +22,7 @@ internal static class IsolatedQueues
         var dir = functionsDirectory ?? CopyOfRealFunctions();
         var suffix = Guid.NewGuid().ToString("N")[..10];
         // The outbox and delivery indexes too: an app's sweeps hand on only what its own writes left.
-        var settings = new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = dir, ["Omni:Conversations:OutboxTableName"] = "Outbox" + suffix, ["Omni:Webhooks:DueTableName"] = "WebhookDue" + suffix };
+        var settings = new Dictionary<string, string?> { ["Omni:Triggers:FunctionsDirectory"] = dir, ["Omni:Conversations:OutboxTableName"] = "Outbox" + suffix, ["Omni:Webhooks:DueTableName"] = "WebhookDue" + suffix, ["Omni:Meta:ExpiryTableName"] = "WhatsAppExpiry" + suffix };
         foreach (var (function, (queue, setting)) in Real)
         {
             var file = Path.Combine(dir, function, "function.json");

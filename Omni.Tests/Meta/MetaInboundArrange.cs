@@ -51,7 +51,7 @@ public sealed class MetaInboundApp : IAsyncDisposable
 
     public IConversationStore Store => App.Services.GetRequiredService<IConversationStore>();
 
-    public async Task<TestMetaChannel> WhatsAppChannelAsync(TestTenant? tenant = null, FakePhoneNumber? number = null)
+    public async Task<TestMetaChannel> WhatsAppChannelAsync(TestTenant? tenant = null, FakePhoneNumber? number = null, int expirationMinutes = 60)
     {
         tenant ??= await App.TenantAsync();
         number ??= Meta.AddPhoneNumber();
@@ -60,7 +60,7 @@ public sealed class MetaInboundApp : IAsyncDisposable
         var channel = await App.ChannelAsync(tenant, "whatsapp", new
         {
             provider = "meta", number = "5511987654321", phoneNumberId = number.Id, businessAccountId = number.BusinessAccountId,
-            accessToken = number.AccessToken, appSecret, verifyToken, expirationMinutes = 60, returnToBot = false, hsm = false, hsmOpensConversation = false,
+            accessToken = number.AccessToken, appSecret, verifyToken, expirationMinutes, returnToBot = false, hsm = false, hsmOpensConversation = false,
         });
         return new TestMetaChannel(tenant, channel["id"]!.GetValue<string>(), appSecret, verifyToken, Number: number);
     }

@@ -70,6 +70,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         inner.CloseAsync(companyId, conversationId, cancellationToken);
 
+    public Task<Conversation?> ExpireAsync(string companyId, string conversationId, DateTimeOffset idleSince, CancellationToken cancellationToken = default) =>
+        inner.ExpireAsync(companyId, conversationId, idleSince, cancellationToken);
+
     public Task<PagedResult<Message>> ListChannelMessagesAsync(string companyId, string channelId, MessageDirection? direction, DateTimeOffset? since, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         inner.ListChannelMessagesAsync(companyId, channelId, direction, since, limit, continuationToken, cancellationToken);
 }
