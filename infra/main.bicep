@@ -69,12 +69,15 @@ var storageTables = [
   'MailboxSchedule'
   'MailboxPollSlots'
   'QuotaUsage'
+  'MercadoLivreNotifications'
+  'MercadoLivreOAuthStates'
 ]
 var storageQueues = [
   'outbound-messages'
   'webhook-deliveries'
   'mailbox-polls'
   'meta-events'
+  'mercadolivre-notifications'
 ]
 var storageContainers = [
   'attachments'

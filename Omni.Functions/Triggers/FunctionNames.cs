@@ -14,6 +14,8 @@ internal static class FunctionNames
     public const string OutboxSweep = "OutboxSweep";
     public const string MetaEvent = "MetaEvent";
     public const string WebhookSweep = "WebhookSweep";
+    public const string MercadoLivreNotification = "MercadoLivreNotification";
+    public const string MercadoLivreMissedFeeds = "MercadoLivreMissedFeeds";
 
-    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep, MetaEvent, WebhookSweep];
+    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep, MetaEvent, WebhookSweep, MercadoLivreNotification, MercadoLivreMissedFeeds];
 }
