@@ -34,6 +34,12 @@ internal sealed partial class MercadoLivreMissedFeeds(
             {
                 LogFailed(clientId, channel.Id, (e as MercadoLivreApiException)?.Detail ?? e.GetType().Name);
             }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+                // Saved under another key: this channel waits for its secrets to be saved again; the others go on.
+                applications.Remove((channel.CompanyId, clientId));
+                LogFailed(clientId, channel.Id, "its stored secrets cannot be decrypted");
+            }
         }
     }
 

@@ -19,9 +19,13 @@ public sealed class MercadoLivreFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync() => Fake = await FakeMercadoLivre.StartAsync(Authority);
 
-    /// <summary>Settings of an app that runs its functions locally on queues of its own, with short retries.</summary>
+    /// <summary>
+    /// Settings of an app that runs its functions locally on queues of its own, with short retries; apps made from one
+    /// copy share queues and the secrets key, as two instances of one deployment do.
+    /// </summary>
     public static Dictionary<string, string?> Settings() => new(IsolatedQueues.Settings())
     {
+        ["Omni:SecretsKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
         ["Omni:Triggers:RunLocally"] = "true",
         ["Omni:Triggers:MaxPollingInterval"] = "00:00:00.200",
         ["Omni:Conversations:OutboundRetryDelay"] = "00:00:00.200",
