@@ -23,7 +23,7 @@ internal sealed partial class MercadoLivreNotificationProcessor(
     {
         var work = MercadoLivreNotificationStore.ParseWork(queueMessage)
             ?? throw new InvalidOperationException("The Mercado Livre notifications queue holds a message that is not a notification reference.");
-        if (await notifications.ReadPendingAsync(work.CompanyId, work.Id, cancellationToken) is not { Notification: var notification })
+        if (await notifications.ReadPendingAsync(work.CompanyId, work.Id, cancellationToken) is not { } notification)
         {
             return;
         }

@@ -56,15 +56,15 @@ internal sealed class MercadoLivreNotificationStore(TableServiceClient tables, Q
     public async Task EnqueueAsync(MercadoLivreNotificationWork work, TimeSpan? delay = null, CancellationToken cancellationToken = default) =>
         await _queue.EnqueueAsync(JsonSerializer.Serialize(work, MercadoLivreJsonContext.Default.MercadoLivreNotificationWork), delay, cancellationToken);
 
-    /// <summary>The stored notification and its version, or null when it is gone or already processed.</summary>
-    public async Task<(MercadoLivreNotification Notification, ETag ETag)?> ReadPendingAsync(string companyId, string id, CancellationToken cancellationToken = default)
+    /// <summary>The stored notification, or null when it is gone or already processed.</summary>
+    public async Task<MercadoLivreNotification?> ReadPendingAsync(string companyId, string id, CancellationToken cancellationToken = default)
     {
         if (await _table.FindAsync(companyId, id, cancellationToken) is not { } row || row.GetDateTimeOffset("ProcessedAt") is not null)
         {
             return null;
         }
 
-        return (new MercadoLivreNotification(row.GetString("Topic") ?? "", row.GetString("Resource") ?? "", row.GetString("UserId") ?? "", row.GetString("ApplicationId"), id), row.ETag);
+        return new MercadoLivreNotification(row.GetString("Topic") ?? "", row.GetString("Resource") ?? "", row.GetString("UserId") ?? "", row.GetString("ApplicationId"), id);
     }
 
     /// <summary>Marks it processed (or given up, with why), so no redelivery or retry of it runs again.</summary>
