@@ -40,6 +40,10 @@ public sealed class MercadoLivreQuestionTests(AzuriteFixture azurite, MercadoLiv
         Assert.Equal(question.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), sent.ProviderMessageId);
         var posted = Assert.Single(Fake.Requests, r => r.Method == "POST" && r.Path == "/answers" && JsonNode.Parse(r.Body)!["question_id"]!.GetValue<long>() == question.Id);
         Assert.Equal(new JsonObject { ["question_id"] = question.Id, ["text"] = "Sim, 220V." }.ToJsonString(), JsonNode.Parse(posted.Body)!.ToJsonString());
+
+        // No token, secret, key or message text in any log line.
+        var secrets = new[] { channel.NotificationKey.Split('.')[1], seller.RefreshToken, posted.Token!, "ml-client-secret", "Tem voltagem 220V?", "Sim, 220V." };
+        Assert.DoesNotContain(_app.Logs.Lines, l => secrets.Any(s => l.Contains(s, StringComparison.Ordinal)));
     }
 
     [Fact]
