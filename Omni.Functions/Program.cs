@@ -25,7 +25,7 @@ builder.Services.AddOmniConversations().AddConversationFunctions();
 builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
-builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel();
+builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel().AddMercadoLivreFunctions();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -45,6 +45,7 @@ app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();
 app.MapEmailEndpoints();
 app.MapMetaProviderEndpoints();
+app.MapMercadoLivreEndpoints();
 app.MapInvocationEndpoints();
 app.MapAdminEndpoints();
 

@@ -70,12 +70,15 @@ var storageTables = [
   'MailboxPollSlots'
   'QuotaUsage'
   'WhatsAppExpiry'
+  'MercadoLivreNotifications'
+  'MercadoLivreOAuthStates'
 ]
 var storageQueues = [
   'outbound-messages'
   'webhook-deliveries'
   'mailbox-polls'
   'meta-events'
+  'mercadolivre-notifications'
 ]
 var storageContainers = [
   'attachments'

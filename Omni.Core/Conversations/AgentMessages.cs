@@ -68,7 +68,7 @@ internal sealed class AgentMessages(IConversationStore store, IChannelStore chan
             return new SendMessageResult(SendMessageOutcome.ChannelDeleted);
         }
 
-        if (kinds.Part<IOutboundTransport>(channel.Type)?.CheckSend(channel, conversation, decoded.Count > 0) is { } refusal)
+        if (kinds.Part<IOutboundTransport>(channel.Type)?.CheckSend(channel, conversation, text, decoded.Count > 0) is { } refusal)
         {
             return new SendMessageResult(SendMessageOutcome.Refused, Refusal: refusal);
         }

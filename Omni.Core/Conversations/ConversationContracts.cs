@@ -173,6 +173,9 @@ public interface IOutboundTransport
     /// </summary>
     SendRefusal? CheckSend(Channel channel, Conversation conversation, bool hasAttachments) => null;
 
+    /// <summary>As <see cref="CheckSend(Channel, Conversation, bool)"/>, for providers that also limit the text (Mercado Livre's answer lengths).</summary>
+    SendRefusal? CheckSend(Channel channel, Conversation conversation, string? text, bool hasAttachments) => CheckSend(channel, conversation, hasAttachments);
+
     /// <summary>
     /// An earlier attempt claimed the message and never recorded how it ended (a crash mid-send). Says what became of
     /// it: <see cref="SendOutcome.Sent"/> when the transport can see it went out, null when sending again is safe, or

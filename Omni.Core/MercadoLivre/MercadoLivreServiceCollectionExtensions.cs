@@ -1,15 +1,41 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Omni.Channels;
+using Omni.Conversations;
+using Omni.Security;
+using Omni.Storage;
 
 namespace Omni.MercadoLivre;
 
 public static class MercadoLivreServiceCollectionExtensions
 {
-    /// <summary>The <c>mercadolivre</c> channel: its settings can be kept now; talking to Mercado Livre is not built yet.</summary>
-    public static IServiceCollection AddMercadoLivreChannel(this IServiceCollection services) =>
-        services.AddChannelKind(ChannelTypes.MercadoLivre, kind => kind
+    /// <summary>The <c>mercadolivre</c> channel: the seller's tokens, notifications, questions and post-sale messages (docs/mercadolivre.md).</summary>
+    public static IServiceCollection AddMercadoLivreChannel(this IServiceCollection services)
+    {
+        services.AddOptions<MercadoLivreOptions>().BindConfiguration(MercadoLivreOptions.Section)
+            .Validate(o => MercadoLivreOptions.IsAbsoluteHttps(o.ApiBaseUrl) && MercadoLivreOptions.IsAbsoluteHttps(o.AuthBaseUrl),
+                "Omni__MercadoLivre__ApiBaseUrl and Omni__MercadoLivre__AuthBaseUrl must be absolute https URLs such as https://api.mercadolibre.com.")
+            .Validate(o => o.RequestTimeout > TimeSpan.Zero && o.TokenLeaseTimeout > TimeSpan.Zero && o.RetryDelay > TimeSpan.Zero && o.NotificationAttempts >= 1,
+                "Omni__MercadoLivre__RequestTimeout, TokenLeaseTimeout and RetryDelay must be positive and NotificationAttempts at least 1.")
+            .Validate(o => !string.IsNullOrWhiteSpace(o.NotificationsQueueName), "Omni__MercadoLivre__NotificationsQueueName must name a queue.")
+            .ValidateOnStart();
+        services.AddSafeConnector();
+        services.AddHttpClient(MercadoLivreApi.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<SafeConnector>().CreateHttpHandler(() => false));
+        services.AddStorageResources(tables: [MercadoLivreNotificationStore.TableName, MercadoLivreConsent.TableName]);
+        services.AddOptions<StorageOptions>().Configure<IOptions<MercadoLivreOptions>>((storage, ml) => storage.Queues.Add(ml.Value.NotificationsQueueName));
+        services.AddSingleton<MercadoLivreApi>();
+        services.AddSingleton<MercadoLivreTokens>();
+        services.AddSingleton<MercadoLivreNotificationStore>();
+        services.AddSingleton<MercadoLivreNotifications>();
+        services.AddSingleton<MercadoLivreInbound>();
+        services.AddSingleton<MercadoLivreNotificationProcessor>();
+        services.AddSingleton<MercadoLivreMissedFeeds>();
+        services.AddSingleton<MercadoLivreConsent>();
+        return services.AddChannelKind(ChannelTypes.MercadoLivre, kind => kind
             .Settings<MercadoLivreSettingsRules>()
-            .NoTester("Trying the seller's token against the Mercado Livre API arrives with the Mercado Livre channel issue.")
-            .NoTransport("Answering questions and messages arrives with the Mercado Livre channel issue.")
-            .NoInbound("Mercado Livre's notifications arrive with the Mercado Livre channel issue."));
+            .Tester<MercadoLivreTester>()
+            .Transport<MercadoLivreOutboundTransport>()
+            .Inbound("Mercado Livre's notifications: POST /api/providers/mercadolivre/notifications?key=…, processed by the MercadoLivreNotification queue function"));
+    }
 }

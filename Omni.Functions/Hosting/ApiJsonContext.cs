@@ -26,6 +26,7 @@ namespace Omni.Functions.Hosting;
 [JsonSerializable(typeof(ChannelResponse))]
 [JsonSerializable(typeof(ListResponse<ChannelResponse>))]
 [JsonSerializable(typeof(ChannelTestResponse))]
+[JsonSerializable(typeof(MercadoLivreAuthorizeResponse))]
 [JsonSerializable(typeof(CreateApiKeyRequest))]
 [JsonSerializable(typeof(ApiKeyCreatedResponse))]
 [JsonSerializable(typeof(ApiKeyResponse))]

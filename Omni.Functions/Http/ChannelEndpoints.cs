@@ -24,6 +24,14 @@ public sealed record ChannelResponse(
     /// <summary>Only in the response that creates an omni channel: the signing secret, shown once.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string? WebhookSecret { get; init; }
+
+    /// <summary>Only in the response that creates a mercadolivre channel: the notification key, shown once.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? NotificationKey { get; init; }
+
+    /// <summary>With <see cref="NotificationKey"/>: the whole URL to paste into the Mercado Livre application's notifications.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? NotificationUrl { get; init; }
 }
 
 public sealed record ChannelTestResponse(bool Ok, string Message, IReadOnlyList<ChannelCheck> Checks);
@@ -45,13 +53,13 @@ internal static class ChannelEndpoints
     }
 
     private static async Task<Results<Created<ChannelResponse>, ValidationProblem, ProblemHttpResult>> CreateAsync(
-        ChannelRequest request, ChannelService channels, TenantContext tenant, CancellationToken cancellationToken)
+        ChannelRequest request, ChannelService channels, TenantContext tenant, HttpRequest http, CancellationToken cancellationToken)
     {
         var outcome = await channels.CreateAsync(Caller(tenant), Draft(request), cancellationToken);
         return outcome.Status switch
         {
             ChannelWriteStatus.Saved => TypedResults.Created($"/api/companies/{tenant.CompanyId}/channels/{outcome.Channel!.Id}",
-                ToResponse(outcome.Channel, channels) with { WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField) }),
+                MercadoLivreProviderEndpoints.WithNotificationKey(ToResponse(outcome.Channel, channels) with { WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField) }, outcome.ShownOnce, http)),
             ChannelWriteStatus.Forbidden => Forbidden(outcome),
             ChannelWriteStatus.OverQuota => QuotaProblems.Exceeded(outcome.Denial!),
             _ => TypedResults.ValidationProblem(outcome.Errors!),

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Omni.Functions.Hosting;
 using Omni.Functions.Triggers;
 using Omni.Meta;
 
@@ -52,7 +53,7 @@ internal static class MetaProviderEndpoints
 
     private static async Task<Results<Ok, ProblemHttpResult>> ReceiveAsync(string channelId, HttpRequest request, MetaWebhooks webhooks, CancellationToken cancellationToken)
     {
-        if (await ReadBodyAsync(request, cancellationToken) is not { } body)
+        if (await request.ReadBoundedAsync(MetaInboundOptions.MaxEventBytes, cancellationToken) is not { } body)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Payload too large",
                 detail: $"A Meta event is at most {MetaInboundOptions.MaxEventBytes} bytes.");
@@ -71,26 +72,4 @@ internal static class MetaProviderEndpoints
     // One answer for unknown, deleted and non-Meta channels: the URL says nothing about which.
     private static ProblemHttpResult NotFound() =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "No Meta channel has this id.");
-
-    /// <summary>The exact bytes Meta signed, or null when they are over the limit.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, CancellationToken cancellationToken)
-    {
-        if (request.ContentLength > MetaInboundOptions.MaxEventBytes)
-        {
-            return null;
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        for (int read; (read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0;)
-        {
-            buffer.Write(chunk, 0, read);
-            if (buffer.Length > MetaInboundOptions.MaxEventBytes)
-            {
-                return null;
-            }
-        }
-
-        return buffer.ToArray();
-    }
 }

@@ -15,6 +15,8 @@ internal static class FunctionNames
     public const string MetaEvent = "MetaEvent";
     public const string WebhookSweep = "WebhookSweep";
     public const string WhatsAppExpiry = "WhatsAppExpiry";
+    public const string MercadoLivreNotification = "MercadoLivreNotification";
+    public const string MercadoLivreMissedFeeds = "MercadoLivreMissedFeeds";
 
-    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep, MetaEvent, WebhookSweep, WhatsAppExpiry];
+    public static readonly IReadOnlyList<string> All = [DeliverWebhook, SendOutbound, MailboxPollTimer, MailboxPoll, OutboxSweep, MetaEvent, WebhookSweep, WhatsAppExpiry, MercadoLivreNotification, MercadoLivreMissedFeeds];
 }

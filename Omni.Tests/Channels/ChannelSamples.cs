@@ -46,7 +46,13 @@ internal static class ChannelSamples
             ["verifyToken"] = "instagram-verify-token-cc03",
         },
         ["webchat"] = new() { ["allowedOrigins"] = new[] { "https://shop.acme.com.br", "http://localhost:3000" } },
-        ["mercadolivre"] = new() { ["sellerId"] = "123456789", ["accessToken"] = "APP_USR-mercadolivre-token-dd04" },
+        ["mercadolivre"] = new()
+        {
+            ["sellerId"] = "123456789",
+            ["clientId"] = "5544332211",
+            ["clientSecret"] = "mercadolivre-client-secret-ee05",
+            ["refreshToken"] = "TG-mercadolivre-refresh-dd04",
+        },
     };
 
     public static readonly Dictionary<string, string[]> SecretFields = new()
@@ -57,7 +63,7 @@ internal static class ChannelSamples
         ["whatsapp"] = ["accessToken", "appSecret", "verifyToken"],
         ["instagram"] = ["accessToken", "appSecret", "verifyToken"],
         ["webchat"] = [],
-        ["mercadolivre"] = ["accessToken"],
+        ["mercadolivre"] = ["clientSecret", "refreshToken"],
     };
 
     public static IEnumerable<string> SecretValues =>

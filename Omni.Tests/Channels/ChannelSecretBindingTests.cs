@@ -38,7 +38,9 @@ public sealed class ChannelSecretBindingTests(AzuriteFixture azurite) : IAsyncLi
         { "microsoft-email", "clientId", "aaaaaaaa-1111-4222-8333-944455556666", "clientSecret" },
         { "whatsapp", "phoneNumberId", "100000000001", "accessToken" },
         { "instagram", "pageId", "999", "accessToken" },
-        { "mercadolivre", "sellerId", "987654321", "accessToken" },
+        { "mercadolivre", "sellerId", "987654321", "refreshToken" },
+        { "mercadolivre", "clientId", "9988776655", "refreshToken" },
+        { "mercadolivre", "clientId", "9988776655", "clientSecret" },
     };
 
     [Theory]

@@ -116,10 +116,10 @@ public sealed class ChannelTests(AzuriteFixture azurite) : IAsyncLifetime
         var id = created["id"]!.GetValue<string>();
 
         await Arrange.ReadAsync(await _app.As(tenant.ManagementKey).PutAsJsonAsync($"/api/companies/{tenant.CompanyId}/channels/{id}",
-            new { name = "ML", serviceId = tenant.ServiceId, settings = ChannelSamples.With("mercadolivre", "accessToken", "APP_USR-new-token") }), HttpStatusCode.OK);
+            new { name = "ML", serviceId = tenant.ServiceId, settings = ChannelSamples.With("mercadolivre", "refreshToken", "TG-new-refresh-token") }), HttpStatusCode.OK);
 
         var store = _app.Services.GetRequiredService<IChannelStore>();
-        Assert.Equal("APP_USR-new-token", store.RevealSecret((await store.GetAsync(tenant.CompanyId, id))!, "accessToken"));
+        Assert.Equal("TG-new-refresh-token", store.RevealSecret((await store.GetAsync(tenant.CompanyId, id))!, "refreshToken"));
     }
 
     [Fact]

@@ -52,7 +52,9 @@ public sealed class ChannelValidationTests(AzuriteFixture azurite) : IAsyncLifet
         { "webchat", "allowedOrigins", new[] { "ftp://shop.example.com" }, "settings.allowedOrigins[0]" },
         { "webchat", "allowedOrigins", "https://shop.example.com", "settings.allowedOrigins" },
         { "mercadolivre", "sellerId", "abc", "settings.sellerId" },
-        { "mercadolivre", "accessToken", null, "settings.accessToken" },
+        { "mercadolivre", "refreshToken", null, "settings.refreshToken" },
+        { "mercadolivre", "clientSecret", null, "settings.clientSecret" },
+        { "mercadolivre", "clientId", "app-1", "settings.clientId" },
     };
 
     [Theory]

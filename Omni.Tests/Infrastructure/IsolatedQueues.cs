@@ -14,6 +14,7 @@ internal static class IsolatedQueues
         [FunctionNames.DeliverWebhook] = ("webhook-deliveries", "Omni:Webhooks:QueueName"),
         [FunctionNames.SendOutbound] = ("outbound-messages", "Omni:Conversations:OutboundQueueName"),
         [FunctionNames.MetaEvent] = ("meta-events", "Omni:Meta:EventsQueueName"),
+        [FunctionNames.MercadoLivreNotification] = ("mercadolivre-notifications", "Omni:MercadoLivre:NotificationsQueueName"),
     };
 
     /// <param name="functionsDirectory">A copy of the functions folder to rewrite in place; null makes one from the app's own.</param>

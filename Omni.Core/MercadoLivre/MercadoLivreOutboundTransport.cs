@@ -1,0 +1,146 @@
+using System.Text.Json.Nodes;
+using Omni.Channels;
+using Omni.Conversations;
+using Omni.Storage;
+
+namespace Omni.MercadoLivre;
+
+/// <summary>
+/// Sends agents' replies on a <c>mercadolivre</c> channel: on a question conversation, the answer to its oldest
+/// question not answered yet (<c>POST {api}/answers</c>, at most 2,000 characters); on a pack conversation, a post-sale
+/// message to the buyer (<c>POST {api}/messages/packs/{packId}/sellers/{sellerId}?tag=post_sale</c>, at most 350).
+/// Longer texts are refused before they are stored (the agent's 422). The sender claims each message before calling,
+/// and a send a crash interrupted is checked against the question before it is answered again.
+/// </summary>
+internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, MercadoLivreTokens tokens, IConversationStore store) : IOutboundTransport
+{
+    public const int AnswerCharacters = 2000;
+    public const int PostSaleCharacters = 350;
+
+    public string ChannelType => ChannelTypes.MercadoLivre;
+
+    public SendRefusal? CheckSend(Channel channel, Conversation conversation, string? text, bool hasAttachments)
+    {
+        if (MercadoLivreThreads.Parse(conversation.ExternalId) is not { } thread)
+        {
+            return new SendRefusal("Not a Mercado Livre conversation", "This conversation is neither a buyer's question nor a pack's messages, so Mercado Livre has nowhere to take a reply.");
+        }
+
+        if (hasAttachments)
+        {
+            return new SendRefusal("Attachments are not sent to Mercado Livre", "Replies to Mercado Livre are sent as text only; send the text alone.");
+        }
+
+        var (limit, what) = thread.IsQuestion ? (AnswerCharacters, "answers to questions") : (PostSaleCharacters, "post-sale messages");
+        return text?.Length > limit
+            ? new SendRefusal("Text too long for Mercado Livre", $"Mercado Livre {what} are at most {limit:N0} characters; this text has {text.Length:N0}.")
+            : null;
+    }
+
+    public async Task<SendResult> SendAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default)
+    {
+        if (CheckSend(channel, conversation, message.Text, message.Attachments.Count > 0) is { } refused)
+        {
+            return new SendResult(SendOutcome.Permanent, refused.Detail);
+        }
+
+        var token = await tokens.GetAsync(channel, cancellationToken);
+        if (token.AccessToken is not { } accessToken)
+        {
+            return token.Reconnect
+                ? new SendResult(SendOutcome.Permanent, token.Problem)
+                : new SendResult(SendOutcome.Transient, token.Problem, RetryAfter: token.RetryAfter);
+        }
+
+        var thread = MercadoLivreThreads.Parse(conversation.ExternalId)!;
+        try
+        {
+            if (thread.IsQuestion)
+            {
+                if (await PendingQuestionAsync(conversation, cancellationToken) is not { } questionId)
+                {
+                    return new SendResult(SendOutcome.Permanent, "Every question of this conversation is answered already; Mercado Livre takes one answer per question.");
+                }
+
+                await api.PostJsonAsync("answers", new JsonObject { ["question_id"] = Number(questionId), ["text"] = message.Text }, accessToken, cancellationToken);
+                return new SendResult(SendOutcome.Sent, ProviderMessageId: questionId);
+            }
+
+            var seller = channel.GetString("sellerId") ?? "";
+            var sent = await api.PostJsonAsync($"messages/packs/{Uri.EscapeDataString(thread.Id)}/sellers/{Uri.EscapeDataString(seller)}?tag=post_sale", new JsonObject
+            {
+                ["from"] = new JsonObject { ["user_id"] = Number(seller) },
+                ["to"] = new JsonObject { ["user_id"] = Number(thread.BuyerId ?? "") },
+                ["text"] = message.Text,
+            }, accessToken, cancellationToken);
+            return new SendResult(SendOutcome.Sent, ProviderMessageId: MercadoLivreApi.Text(sent["id"]));
+        }
+        catch (MercadoLivreApiException e) when (e.IsTransient)
+        {
+            return new SendResult(SendOutcome.Transient, $"Mercado Livre answered {(int)e.Status} ({e.Detail}); trying again later.", RetryAfter: e.RetryAfter);
+        }
+        catch (MercadoLivreApiException e)
+        {
+            return new SendResult(SendOutcome.Permanent, $"Mercado Livre refused the reply ({(int)e.Status} {e.Error}: {e.Detail}).");
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.NameResolutionError or HttpRequestError.ConnectionError or HttpRequestError.SecureConnectionError)
+        {
+            return new SendResult(SendOutcome.Transient, "Mercado Livre could not be reached.");
+        }
+        catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return new SendResult(SendOutcome.Unknown, "Mercado Livre's answer was lost: the reply may or may not have reached the buyer. Check on Mercado Livre before sending it again.");
+        }
+    }
+
+    /// <summary>A question answered before the crash is sent; one still open is answered again; a pack message cannot be told.</summary>
+    public async Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default)
+    {
+        if (MercadoLivreThreads.Parse(conversation.ExternalId) is not { IsQuestion: true }
+            || await PendingQuestionAsync(conversation, cancellationToken) is not { } questionId
+            || await tokens.GetAsync(channel, cancellationToken) is not { AccessToken: { } accessToken })
+        {
+            return new SendResult(SendOutcome.Unknown, InterruptedSend.UnknownError);
+        }
+
+        try
+        {
+            var question = await api.GetAsync($"questions/{Uri.EscapeDataString(questionId)}?api_version=4", accessToken, cancellationToken);
+            return MercadoLivreApi.Text(question["status"]) == "ANSWERED" ? new SendResult(SendOutcome.Sent, ProviderMessageId: questionId) : null;
+        }
+        catch (MercadoLivreApiException e) when (e.IsTransient)
+        {
+            return new SendResult(SendOutcome.Transient, $"Mercado Livre answered {(int)e.Status}; asking again later.", RetryAfter: e.RetryAfter);
+        }
+    }
+
+    /// <summary>The oldest question of the conversation that no sent reply answered.</summary>
+    private async Task<string?> PendingQuestionAsync(Conversation conversation, CancellationToken cancellationToken)
+    {
+        var asked = new List<string>();
+        var answered = new HashSet<string>(StringComparer.Ordinal);
+        string? continuation = null;
+        do
+        {
+            var page = await store.ListMessagesAsync(conversation.CompanyId, conversation.Id, TablePaging.MaxLimit, continuation, cancellationToken);
+            foreach (var m in page.Items)
+            {
+                if (m.Direction == MessageDirection.Inbound && m.Metadata?.GetValueOrDefault("questionId") is { } id)
+                {
+                    asked.Add(id);
+                }
+                else if (m.Direction == MessageDirection.Outbound && m.Status == MessageStatus.Sent && m.ProviderMessageId is { } done)
+                {
+                    answered.Add(done);
+                }
+            }
+
+            continuation = page.ContinuationToken;
+        }
+        while (continuation is not null);
+
+        return asked.FirstOrDefault(q => !answered.Contains(q));
+    }
+
+    private static JsonNode Number(string digits) => long.TryParse(digits, out var n) ? JsonValue.Create(n) : JsonValue.Create(digits);
+}
