@@ -12,6 +12,7 @@ using Omni.MicrosoftEmail;
 using Omni.OmniChannel;
 using Omni.Storage;
 using Omni.Tenancy;
+using Omni.Voice;
 using Omni.Webchat;
 using Omni.Webhooks;
 
@@ -26,6 +27,7 @@ builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel();
+builder.Services.AddOmniVoice();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -47,6 +49,9 @@ app.MapEmailEndpoints();
 app.MapMetaProviderEndpoints();
 app.MapInvocationEndpoints();
 app.MapAdminEndpoints();
+app.MapNumberEndpoints();
+app.MapVoiceEndpoints();
+app.MapIvrEndpoints();
 
 app.Run();
 
