@@ -69,6 +69,9 @@ var storageTables = [
   'MailboxSchedule'
   'MailboxPollSlots'
   'QuotaUsage'
+  'VoiceInventory'
+  'VoiceSetup'
+  'VoiceCalls'
 ]
 var storageQueues = [
   'outbound-messages'
@@ -81,6 +84,7 @@ var storageContainers = [
   'webhook-payloads'
   'mail'
   'meta-events'
+  'voice-audio'
 ]
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
