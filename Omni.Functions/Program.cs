@@ -12,6 +12,7 @@ using Omni.MicrosoftEmail;
 using Omni.OmniChannel;
 using Omni.Storage;
 using Omni.Tenancy;
+using Omni.Voice;
 using Omni.Webchat;
 using Omni.Webhooks;
 
@@ -26,6 +27,7 @@ builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel().AddMercadoLivreFunctions();
+builder.Services.AddOmniVoice();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -48,6 +50,9 @@ app.MapMetaProviderEndpoints();
 app.MapMercadoLivreEndpoints();
 app.MapInvocationEndpoints();
 app.MapAdminEndpoints();
+app.MapNumberEndpoints();
+app.MapVoiceEndpoints();
+app.MapIvrEndpoints();
 
 app.Run();
 

@@ -72,6 +72,9 @@ var storageTables = [
   'WhatsAppExpiry'
   'MercadoLivreNotifications'
   'MercadoLivreOAuthStates'
+  'VoiceInventory'
+  'VoiceSetup'
+  'VoiceCalls'
 ]
 var storageQueues = [
   'outbound-messages'
@@ -85,6 +88,7 @@ var storageContainers = [
   'webhook-payloads'
   'mail'
   'meta-events'
+  'voice-audio'
 ]
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))

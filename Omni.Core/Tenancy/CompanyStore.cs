@@ -9,7 +9,10 @@ public interface ICompanyStore
 
     Task<Company?> GetAsync(string companyId, CancellationToken cancellationToken = default);
 
-    Task<Service> CreateServiceAsync(string companyId, string name, CancellationToken cancellationToken = default);
+    Task<Service> CreateServiceAsync(string companyId, string name, string? voiceTarget = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Replaces the service's name and voice target; null when the company has no such service.</summary>
+    Task<Service?> UpdateServiceAsync(string companyId, string serviceId, string name, string? voiceTarget, CancellationToken cancellationToken = default);
 
     Task<Service?> GetServiceAsync(string companyId, string serviceId, CancellationToken cancellationToken = default);
 
@@ -46,15 +49,31 @@ internal sealed class TableCompanyStore(TableServiceClient tables, TimeProvider 
             : null;
     }
 
-    public async Task<Service> CreateServiceAsync(string companyId, string name, CancellationToken cancellationToken = default)
+    public async Task<Service> CreateServiceAsync(string companyId, string name, string? voiceTarget = null, CancellationToken cancellationToken = default)
     {
-        var service = new Service(Ids.New("svc"), companyId, name, clock.GetUtcNow());
+        var service = new Service(Ids.New("svc"), companyId, name, clock.GetUtcNow(), voiceTarget);
         await _services.AddEntityAsync(new TableEntity(companyId, service.Id)
         {
             ["Name"] = name,
             ["CreatedAt"] = service.CreatedAt,
+            ["VoiceTarget"] = voiceTarget,
         }, cancellationToken);
         return service;
+    }
+
+    public async Task<Service?> UpdateServiceAsync(string companyId, string serviceId, string name, string? voiceTarget, CancellationToken cancellationToken = default)
+    {
+        if (!Ids.LooksValid(serviceId) || await _services.FindAsync(companyId, serviceId, cancellationToken) is not { } row)
+        {
+            return null;
+        }
+
+        var etag = row.ETag;
+        row["Name"] = name;
+        row["VoiceTarget"] = voiceTarget;
+        return await _services.TryReplaceAsync(row, etag, cancellationToken)
+            ? ToService(row)
+            : throw new StorageConflictException("The service changed while it was updated.");
     }
 
     public async Task<Service?> GetServiceAsync(string companyId, string serviceId, CancellationToken cancellationToken = default)
@@ -80,5 +99,5 @@ internal sealed class TableCompanyStore(TableServiceClient tables, TimeProvider 
     }
 
     private static Service ToService(TableEntity e) =>
-        new(e.RowKey, e.PartitionKey, e.GetString("Name"), e.GetDateTimeOffset("CreatedAt") ?? default);
+        new(e.RowKey, e.PartitionKey, e.GetString("Name"), e.GetDateTimeOffset("CreatedAt") ?? default, e.GetString("VoiceTarget"));
 }

@@ -5,6 +5,7 @@ using Omni.Functions.Hosting;
 using Omni.Storage;
 using Omni.Tenancy;
 using Omni.Validation;
+using Omni.Voice;
 
 namespace Omni.Functions.Http;
 
@@ -16,9 +17,9 @@ public sealed record CreateManagementKeyRequest(string? Name, IReadOnlyList<stri
 
 public sealed record ManagementKeyCreatedResponse(string Id, string Name, IReadOnlyList<string> Scopes, string Prefix, string Key, DateTimeOffset CreatedAt);
 
-public sealed record CreateServiceRequest(string? Name);
+public sealed record CreateServiceRequest(string? Name, string? VoiceTarget = null);
 
-public sealed record ServiceResponse(string Id, string Name, DateTimeOffset CreatedAt);
+public sealed record ServiceResponse(string Id, string Name, string? VoiceTarget, DateTimeOffset CreatedAt);
 
 public sealed record AuditEventResponse(string Id, string Actor, string Action, string Target, IReadOnlyList<string> ChangedFields, DateTimeOffset At);
 
@@ -38,6 +39,7 @@ internal static class CompanyEndpoints
         var company = routes.MapGroup("/api/companies/{companyId}").WithTags("Companies").RequireCompany();
         company.MapGet("/", GetCompanyAsync).WithSummary("Get a company");
         company.MapPost("/services", CreateServiceAsync).RequireScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Create a service (attendance queue)");
+        company.MapPut("/services/{serviceId}", UpdateServiceAsync).RequireScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Replace a service's name and voice target");
         company.MapGet("/services", ListServicesAsync).RequireScope(Scopes.ChannelsRead).WithTags("Services").WithSummary("List services");
         company.MapGet("/audit/events", ListAuditEventsAsync).RequireScope(Scopes.AuditRead).WithTags("Audit").WithSummary("Configuration changes: who, what, when");
         return routes;
@@ -111,20 +113,41 @@ internal static class CompanyEndpoints
     {
         var errors = new ValidationErrors();
         var name = errors.Required("name", request.Name);
+        var voiceTarget = VoiceTargets.Check(errors, "voiceTarget", request.VoiceTarget);
         if (!errors.IsValid)
         {
             return TypedResults.ValidationProblem(errors.ToDictionary());
         }
 
-        var service = await companies.CreateServiceAsync(tenant.CompanyId, name!, cancellationToken);
-        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "service.created", $"services/{service.Id}", ["name"], cancellationToken);
-        return TypedResults.Created($"/api/companies/{tenant.CompanyId}/services/{service.Id}", new ServiceResponse(service.Id, service.Name, service.CreatedAt));
+        var service = await companies.CreateServiceAsync(tenant.CompanyId, name!, voiceTarget, cancellationToken);
+        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "service.created", $"services/{service.Id}", ["name", "voiceTarget"], cancellationToken);
+        return TypedResults.Created($"/api/companies/{tenant.CompanyId}/services/{service.Id}", ToResponse(service));
+    }
+
+    private static async Task<Results<Ok<ServiceResponse>, NotFound, ValidationProblem>> UpdateServiceAsync(
+        string serviceId, CreateServiceRequest request, ICompanyStore companies, IAuditLog audit, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var errors = new ValidationErrors();
+        var name = errors.Required("name", request.Name);
+        var voiceTarget = VoiceTargets.Check(errors, "voiceTarget", request.VoiceTarget);
+        if (!errors.IsValid)
+        {
+            return TypedResults.ValidationProblem(errors.ToDictionary());
+        }
+
+        if (await companies.UpdateServiceAsync(tenant.CompanyId, serviceId, name!, voiceTarget, cancellationToken) is not { } service)
+        {
+            return TypedResults.NotFound();
+        }
+
+        await audit.WriteAsync(tenant.CompanyId, tenant.Actor, "service.updated", $"services/{service.Id}", ["name", "voiceTarget"], cancellationToken);
+        return TypedResults.Ok(ToResponse(service));
     }
 
     private static async Task<Ok<ListResponse<ServiceResponse>>> ListServicesAsync(ICompanyStore companies, TenantContext tenant, CancellationToken cancellationToken)
     {
         var services = await companies.ListServicesAsync(tenant.CompanyId, cancellationToken);
-        return TypedResults.Ok(new ListResponse<ServiceResponse>(services.Select(s => new ServiceResponse(s.Id, s.Name, s.CreatedAt)).ToList()));
+        return TypedResults.Ok(new ListResponse<ServiceResponse>(services.Select(ToResponse).ToList()));
     }
 
     private static async Task<Ok<ListResponse<AuditEventResponse>>> ListAuditEventsAsync(
@@ -137,4 +160,6 @@ internal static class CompanyEndpoints
     }
 
     private static CompanyResponse ToResponse(Company c) => new(c.Id, c.Name, c.TimeZone, c.CreatedAt);
+
+    private static ServiceResponse ToResponse(Service s) => new(s.Id, s.Name, s.VoiceTarget, s.CreatedAt);
 }

@@ -1,0 +1,23 @@
+using Microsoft.Extensions.DependencyInjection;
+using Omni.Storage;
+
+namespace Omni.Voice;
+
+public static class VoiceServiceCollectionExtensions
+{
+    /// <summary>Numbers, audio, IVRs and call records (docs/voice.md); the calls themselves are to come.</summary>
+    public static IServiceCollection AddOmniVoice(this IServiceCollection services)
+    {
+        services.AddStorageResources(
+            tables: [VoiceStorage.InventoryTable, VoiceStorage.SetupTable, VoiceStorage.CallsTable],
+            containers: [VoiceStorage.AudioContainer]);
+        services.AddOptions<VoiceOptions>().BindConfiguration(VoiceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<NumberInventory>();
+        services.AddSingleton<CompanyNumbers>();
+        services.AddSingleton<AudioClips>();
+        services.AddSingleton<IvrStore>();
+        services.AddSingleton<Ivrs>();
+        services.AddSingleton<CallRecords>();
+        return services;
+    }
+}
