@@ -1,4 +1,5 @@
 using Omni.Audit;
+using Omni.Bots;
 using Omni.Channels;
 using Omni.Conversations;
 using Omni.Credentials;
@@ -26,6 +27,7 @@ builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel();
+builder.Services.AddOmniBots();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -45,6 +47,7 @@ app.MapReceiveHookEndpoints();
 app.MapWebhookEndpoints();
 app.MapEmailEndpoints();
 app.MapMetaProviderEndpoints();
+app.MapBotEndpoints();
 app.MapInvocationEndpoints();
 app.MapAdminEndpoints();
 

@@ -172,7 +172,20 @@ internal static class ConversationRows
         ["LastMessageAt"] = lastMessageAt,
         ["LastInboundAt"] = c.LastInboundAt,
         ["SendRecord"] = c.IsSendRecord ? true : null,
+        ["Handler"] = c.Handler == ConversationHandler.Bot ? nameof(ConversationHandler.Bot) : null,
+        ["BotId"] = c.BotId,
     };
+
+    /// <summary>The columns a hand-off or a return rewrites (merged onto the conversation row).</summary>
+    public static TableEntity RoutingColumns(string companyId, string conversationId, ConversationRouting routing, int version, DateTimeOffset now) =>
+        new(companyId, Conversation(conversationId))
+        {
+            ["Handler"] = routing.Handler.ToString(),
+            ["BotId"] = routing.BotId,
+            ["ServiceId"] = routing.ServiceId,
+            ["RoutingVersion"] = version,
+            ["UpdatedAt"] = now,
+        };
 
     public static Conversation ToConversation(TableEntity e) => new(
         e.GetString("ConversationId"),
@@ -188,6 +201,10 @@ internal static class ConversationRows
     {
         LastInboundAt = e.GetDateTimeOffset("LastInboundAt"),
         IsSendRecord = e.GetBoolean("SendRecord") == true,
+        Handler = e.GetString("Handler") == nameof(ConversationHandler.Bot) ? ConversationHandler.Bot : ConversationHandler.Agents,
+        BotId = e.GetString("BotId"),
+        ServiceId = e.GetString("ServiceId"),
+        RoutingVersion = e.GetInt32("RoutingVersion") ?? 0,
     };
 
     /// <summary>Rows that route a conversation key to a conversation while it is open, and the reverse rows that let closing find them.</summary>

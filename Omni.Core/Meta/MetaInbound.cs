@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Omni.Bots;
 using Omni.Channels;
 using Omni.Conversations;
 
@@ -22,6 +23,7 @@ internal sealed partial class MetaInbound(
     AttachmentStore attachments,
     MetaGraphClient graph,
     IChannelStore channels,
+    BotRouting bots,
     IOptions<MetaInboundOptions> options,
     ILogger<MetaInbound> logger)
 {
@@ -33,13 +35,19 @@ internal sealed partial class MetaInbound(
     {
         if (draft.Media.Count == 0)
         {
-            Log(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, [], reserved: false), cancellationToken));
+            await StoredAsync(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, [], reserved: false), cancellationToken), cancellationToken);
             return true;
         }
 
         var reservation = await store.ReserveAsync(channel.CompanyId, channel.Id, draft.ExternalId, null, cancellationToken);
         if (reservation.Outcome != ReservationOutcome.Reserved)
         {
+            if (reservation.Existing is { } existing)
+            {
+                // Stored before (a redelivered event): its bot may not have been told yet.
+                await bots.DeliverInboundAsync(channel, existing, cancellationToken);
+            }
+
             return reservation.Outcome == ReservationOutcome.Completed;
         }
 
@@ -66,7 +74,7 @@ internal sealed partial class MetaInbound(
                 }
             }
 
-            Log(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, refs, reserved: true), cancellationToken));
+            await StoredAsync(channel, draft, await store.AppendInboundAsync(ToInbound(channel, draft, refs, reserved: true), cancellationToken), cancellationToken);
             return true;
         }
         catch
@@ -80,14 +88,21 @@ internal sealed partial class MetaInbound(
     private static InboundMessage ToInbound(Channel channel, MetaDraft draft, IReadOnlyList<AttachmentRef> refs, bool reserved) => new(
         channel.CompanyId, channel.Id, draft.ExternalId, draft.Contact, draft.Text, Attachments: refs,
         Metadata: draft.Metadata.ToDictionary(p => p.Key, p => p.Value.Length > MetadataValueCharacters ? p.Value[..MetadataValueCharacters] : p.Value),
-        Reserved: reserved);
+        Reserved: reserved)
+    {
+        // A conversation this message opens starts with the channel's bot, when it has one (returnToBot).
+        OpensWithBotId = BotReturns.ChannelBot(channel),
+    };
 
-    private void Log(Channel channel, MetaDraft draft, AppendResult result)
+    /// <summary>After the append (now or before, for a redelivered event): logged once, and handed to the conversation's bot if a bot handles it.</summary>
+    private async Task StoredAsync(Channel channel, MetaDraft draft, AppendResult result, CancellationToken cancellationToken)
     {
         if (result.Outcome == AppendOutcome.Created)
         {
             LogStored(result.Message.Id, result.Message.ConversationId, channel.Id, draft.Metadata.GetValueOrDefault("type") ?? "message");
         }
+
+        await bots.DeliverInboundAsync(channel, result, cancellationToken);
     }
 
     private sealed record MediaFetch(AttachmentRef? Stored, string? Problem, bool Transient = false);
