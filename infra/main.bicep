@@ -69,6 +69,7 @@ var storageTables = [
   'MailboxSchedule'
   'MailboxPollSlots'
   'QuotaUsage'
+  'Bots'
 ]
 var storageQueues = [
   'outbound-messages'
