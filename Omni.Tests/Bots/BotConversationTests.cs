@@ -170,4 +170,30 @@ public sealed class BotConversationTests(MetaFixture meta, AzuriteFixture azurit
         Assert.Equal(("bot", bot.BotId), (open["handler"]!.GetValue<string>(), open["botId"]!.GetValue<string>()));
         await _sink.WaitForEventAsync(bot, "message.created", d => d["text"]!.GetValue<string>() == "Quero pagar");
     }
+
+    [Fact]
+    public async Task ABotsDeliveriesAreRetriedAndInTheDeliveryAudit()
+    {
+        // The bot's endpoint fails the first attempt of each event; the engine retries on its schedule.
+        var failed = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+        _sink.Respond = r => failed.TryAdd(r.WebhookId ?? "", true) ? new SinkReply(503) : new SinkReply(200);
+        var (bot, channel, conversationId) = await CustomerWroteToTheBotAsync();
+        var inbound = await _sink.WaitForEventAsync(bot, "message.created");
+        var audit = await Eventually.ValueAsync(async () =>
+        {
+            var list = await Arrange.ReadAsync(await App.As(channel.Tenant.ManagementKey).GetAsync($"/api/audit/deliveries?channelId={bot.BotId}&status=succeeded"), HttpStatusCode.OK);
+            return list["items"]!.AsArray().FirstOrDefault(d => d!["eventType"]!.GetValue<string>() == "message.created")?.AsObject();
+        }, "the bot's delivery succeeded in the audit");
+
+        Assert.Equal(inbound["messageId"]!.GetValue<string>(), audit["messageId"]!.GetValue<string>());
+        var detail = await Arrange.ReadAsync(await App.As(channel.Tenant.ManagementKey).GetAsync(
+            $"/api/audit/deliveries/{audit["id"]!.GetValue<string>()}?channelId={bot.BotId}"), HttpStatusCode.OK);
+        Assert.Equal([503, 200], detail["attempts"]!.AsArray().Select(a => a!["statusCode"]!.GetValue<int>()));
+        // The inbound message keeps its own status: a bot's delivery is not the message's delivery.
+        var message = Assert.Single(await _meta.MessagesAsync(channel, conversationId));
+        Assert.Equal("accepted", message["status"]!.GetValue<string>());
+        var other = await App.TenantAsync("Outra");
+        Assert.Equal(HttpStatusCode.NotFound, (await App.As(other.ManagementKey).GetAsync($"/api/audit/deliveries/{audit["id"]!.GetValue<string>()}?channelId={bot.BotId}")).StatusCode);
+        Assert.Empty((await Arrange.ReadAsync(await App.As(other.ManagementKey).GetAsync($"/api/audit/deliveries?channelId={bot.BotId}"), HttpStatusCode.OK))["items"]!.AsArray());
+    }
 }
