@@ -1,4 +1,5 @@
 using Omni.Audit;
+using Omni.Bots;
 using Omni.Channels;
 using Omni.Conversations;
 using Omni.Credentials;
@@ -28,6 +29,7 @@ builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel().AddMercadoLivreFunctions();
 builder.Services.AddOmniVoice();
+builder.Services.AddOmniBots();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -48,6 +50,7 @@ app.MapWebhookEndpoints();
 app.MapEmailEndpoints();
 app.MapMetaProviderEndpoints();
 app.MapMercadoLivreEndpoints();
+app.MapBotEndpoints();
 app.MapInvocationEndpoints();
 app.MapAdminEndpoints();
 app.MapNumberEndpoints();

@@ -75,6 +75,7 @@ var storageTables = [
   'VoiceInventory'
   'VoiceSetup'
   'VoiceCalls'
+  'Bots'
 ]
 var storageQueues = [
   'outbound-messages'

@@ -243,7 +243,13 @@ internal sealed class ChannelService(
             errors.Add("serviceId", "No such service in this company.");
         }
 
-        return (name, serviceId, validator.Validate(draft.Type, request.Settings, existing, errors));
+        var settings = validator.Validate(draft.Type, request.Settings, existing, errors);
+        if (errors.IsValid)
+        {
+            await kinds.Settings(draft.Type).CheckReferencesAsync(caller.CompanyId, settings.Public, errors, cancellationToken);
+        }
+
+        return (name, serviceId, settings);
     }
 
     private static IEnumerable<string> FieldNames(ValidatedSettings settings) =>

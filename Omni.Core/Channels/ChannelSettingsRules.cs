@@ -31,6 +31,12 @@ internal interface IChannelSettingsRules
     /// <summary>Secrets the kind makes itself for a new channel; the create response shows them once.</summary>
     IReadOnlyDictionary<string, string> SecretsMadeOnCreate() => new Dictionary<string, string>();
 
+    /// <summary>
+    /// After <see cref="Check"/> passed: checks what the settings name in the company's other features (a WhatsApp
+    /// channel's <c>botId</c>), adding errors by the field's path.
+    /// </summary>
+    Task CheckReferencesAsync(string companyId, JsonObject settings, ValidationErrors errors, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
     /// <summary>Adds what a response shows of this kind beyond its settings (state kept outside them).</summary>
     void Show(Channel channel, JsonObject shown)
     {

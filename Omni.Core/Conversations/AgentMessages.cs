@@ -35,7 +35,8 @@ internal sealed record SendMessageResult(SendMessageOutcome Outcome, Message? Me
 /// function does the sending), and close it, which tells an omni channel's integrator by webhook. Both are stored with
 /// an outbox item in the same transaction and handed on right after; <see cref="OutboxSweep"/> hands on what was not.
 /// </summary>
-internal sealed class AgentMessages(IConversationStore store, IChannelStore channels, ChannelKinds kinds, AttachmentStore attachments, ConversationOutbox outbox, OutboxHandOff handOff)
+internal sealed class AgentMessages(IConversationStore store, IChannelStore channels, ChannelKinds kinds, AttachmentStore attachments, ConversationOutbox outbox, OutboxHandOff handOff,
+    BotReturns bots)
 {
     public async Task<SendMessageResult> SendAsync(string companyId, string conversationId, string? text, IReadOnlyList<AttachmentUpload?>? uploads, CancellationToken cancellationToken = default)
     {
@@ -84,9 +85,17 @@ internal sealed class AgentMessages(IConversationStore store, IChannelStore chan
         return new SendMessageResult(SendMessageOutcome.Queued, message);
     }
 
-    /// <summary>Closes the conversation (idempotent) and publishes <c>conversation.closed</c> on an omni channel; null when it does not exist.</summary>
+    /// <summary>
+    /// Closes the conversation (idempotent) and publishes <c>conversation.closed</c> on an omni channel; null when it does
+    /// not exist. On a channel with <c>returnToBot</c> agents' close returns it to the bot instead (it stays open).
+    /// </summary>
     public async Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default)
     {
+        if (await bots.TryReturnAsync(companyId, conversationId, cancellationToken) is { } returned)
+        {
+            return returned;
+        }
+
         var closed = await store.CloseAsync(companyId, conversationId, cancellationToken);
         if (closed is null)
         {

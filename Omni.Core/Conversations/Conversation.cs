@@ -19,6 +19,13 @@ public enum ConversationCloseReason
     Expired,
 }
 
+/// <summary>Who answers a conversation: the agents of a service, or a bot (contract section 10).</summary>
+public enum ConversationHandler
+{
+    Agents,
+    Bot,
+}
+
 /// <summary>Where an outbound message is: queued, handed to its transport, or visibly failed.</summary>
 public enum MessageStatus
 {
@@ -54,7 +61,22 @@ public sealed record Conversation(
 
     /// <summary>Why it was closed (null while open, and on a send record).</summary>
     public ConversationCloseReason? CloseReason { get; init; }
+
+    /// <summary>Agents unless a bot channel opened it with its bot or agents closed it back to the bot (<c>returnToBot</c>).</summary>
+    public ConversationHandler Handler { get; init; }
+
+    /// <summary>The bot that handles it, or handled it before it was handed to agents.</summary>
+    public string? BotId { get; init; }
+
+    /// <summary>The service a bot handed it to; null: the channel's own service.</summary>
+    public string? ServiceId { get; init; }
+
+    /// <summary>Counts hand-offs and returns, so each one is a distinct event and a repeated one is recognised.</summary>
+    public int RoutingVersion { get; init; }
 }
+
+/// <summary>Who a conversation goes to next (a bot's hand-off, or agents' close returning it to the bot).</summary>
+public sealed record ConversationRouting(ConversationHandler Handler, string? BotId, string? ServiceId);
 
 /// <summary>A file kept in Blob Storage; messages hold only this reference.</summary>
 public sealed record AttachmentRef(string FileName, string ContentType, long Size, string BlobName);

@@ -24,7 +24,11 @@ public sealed record InboundMessage(
     MailHeaders? Mail = null,
     IReadOnlyList<string>? ConversationKeys = null,
     string? BodyHash = null,
-    bool Reserved = false);
+    bool Reserved = false)
+{
+    /// <summary>The bot a conversation this message opens starts with (a WhatsApp channel with <c>returnToBot</c>); null: agents.</summary>
+    public string? OpensWithBotId { get; init; }
+}
 
 public enum AppendOutcome
 {
@@ -122,6 +126,13 @@ public interface IConversationStore
 
     /// <summary>A company's conversations, newest first.</summary>
     Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Gives an open conversation to another handler (a bot's hand-off to a service, agents' close returning it to the
+    /// bot) if its <see cref="Conversation.RoutingVersion"/> is still <paramref name="expectedVersion"/>; the version
+    /// moves on by one. Returns the conversation as it is now (changed or not); null when it does not exist.
+    /// </summary>
+    Task<Conversation?> RouteAsync(string companyId, string conversationId, int expectedVersion, ConversationRouting routing, CancellationToken cancellationToken = default);
 
     /// <summary>An agent's close (<see cref="ConversationCloseReason.Agent"/>, idempotent); its keys stop routing messages to it, so the contact's next message opens a new one. Null when it does not exist.</summary>
     Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);

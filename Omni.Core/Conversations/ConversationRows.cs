@@ -173,7 +173,20 @@ internal static class ConversationRows
         ["LastInboundAt"] = c.LastInboundAt,
         ["SendRecord"] = c.IsSendRecord ? true : null,
         ["CloseReason"] = c.CloseReason?.ToString(),
+        ["Handler"] = c.Handler == ConversationHandler.Bot ? nameof(ConversationHandler.Bot) : null,
+        ["BotId"] = c.BotId,
     };
+
+    /// <summary>The columns a hand-off or a return rewrites (merged onto the conversation row).</summary>
+    public static TableEntity RoutingColumns(string companyId, string conversationId, ConversationRouting routing, int version, DateTimeOffset now) =>
+        new(companyId, Conversation(conversationId))
+        {
+            ["Handler"] = routing.Handler.ToString(),
+            ["BotId"] = routing.BotId,
+            ["ServiceId"] = routing.ServiceId,
+            ["RoutingVersion"] = version,
+            ["UpdatedAt"] = now,
+        };
 
     public static Conversation ToConversation(TableEntity e) => new(
         e.GetString("ConversationId"),
@@ -190,6 +203,10 @@ internal static class ConversationRows
         LastInboundAt = e.GetDateTimeOffset("LastInboundAt"),
         IsSendRecord = e.GetBoolean("SendRecord") == true,
         CloseReason = Enum.TryParse<ConversationCloseReason>(e.GetString("CloseReason"), out var reason) ? reason : null,
+        Handler = e.GetString("Handler") == nameof(ConversationHandler.Bot) ? ConversationHandler.Bot : ConversationHandler.Agents,
+        BotId = e.GetString("BotId"),
+        ServiceId = e.GetString("ServiceId"),
+        RoutingVersion = e.GetInt32("RoutingVersion") ?? 0,
     };
 
     /// <summary>Rows that route a conversation key to a conversation while it is open, and the reverse rows that let closing find them.</summary>

@@ -33,6 +33,7 @@ public static class ConversationsServiceCollectionExtensions
         // Needs IWebhookPublisher (AddOmniWebhooks): closing an omni channel's conversation tells its integrator.
         services.AddSingleton<OutboxHandOff>();
         services.AddSingleton<AgentMessages>();
+        services.AddSingleton<BotReturns>();
         services.AddScoped<OutboxSweep>();
         return services;
     }

@@ -58,7 +58,12 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         if (route.Row is null)
         {
             var conversation = new Conversation(conversationId, company, message.ChannelId, message.Contact, lookupKeys.FirstOrDefault(),
-                message.Subject, ConversationStatus.Open, now, now, null) { LastInboundAt = now };
+                message.Subject, ConversationStatus.Open, now, now, null)
+            {
+                LastInboundAt = now,
+                Handler = message.OpensWithBotId is null ? ConversationHandler.Agents : ConversationHandler.Bot,
+                BotId = message.OpensWithBotId,
+            };
             var row = ToEntity(conversation, now);
             MailThreads.Write(row, message.Mail, message.Subject);
             actions.Add(new(TableTransactionActionType.Add, row));

@@ -17,6 +17,7 @@ internal sealed partial class OutboxHandOff(
     IChannelStore channels,
     OutboundQueue queue,
     IWebhookPublisher publisher,
+    BotReturns bots,
     ILogger<OutboxHandOff> logger)
 {
     public async Task HandOnAsync(OutboxItem item, CancellationToken cancellationToken = default)
@@ -46,20 +47,22 @@ internal sealed partial class OutboxHandOff(
         }
     }
 
-    /// <summary>Publishes <c>conversation.closed</c> when the conversation's channel is an omni channel.</summary>
+    /// <summary>Publishes <c>conversation.closed</c> when the conversation's channel is an omni channel, and to the bot that handles it.</summary>
     public async Task PublishClosedAsync(Conversation closed, CancellationToken cancellationToken = default)
     {
+        var data = new JsonObject
+        {
+            ["conversationId"] = closed.Id,
+            ["channelId"] = closed.ChannelId,
+            ["externalId"] = closed.ExternalId,
+            ["contact"] = new JsonObject { ["externalId"] = closed.Contact.ExternalId },
+            ["closedAt"] = closed.ClosedAt,
+            ["reason"] = closed.CloseReason?.ToString().ToLowerInvariant(),
+        };
+        await bots.PublishClosedAsync(closed, data, cancellationToken);
         if (await channels.GetAsync(closed.CompanyId, closed.ChannelId, cancellationToken: cancellationToken) is { Type: ChannelTypes.Omni } channel)
         {
-            await publisher.PublishAsync(channel, WebhookEventTypes.ConversationClosed, new JsonObject
-            {
-                ["conversationId"] = closed.Id,
-                ["channelId"] = closed.ChannelId,
-                ["externalId"] = closed.ExternalId,
-                ["contact"] = new JsonObject { ["externalId"] = closed.Contact.ExternalId },
-                ["closedAt"] = closed.ClosedAt,
-                ["reason"] = closed.CloseReason?.ToString().ToLowerInvariant(),
-            }, cancellationToken: cancellationToken);
+            await publisher.PublishAsync(channel, WebhookEventTypes.ConversationClosed, data, cancellationToken: cancellationToken);
         }
     }
 

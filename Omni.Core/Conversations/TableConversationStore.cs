@@ -17,6 +17,7 @@ internal sealed class TableConversationStore : IConversationStore
     private readonly ConversationCloses _closes;
     private readonly OutboundClaims _claims;
     private readonly MailThreads _threads;
+    private readonly ConversationRoutes _routes;
 
     public TableConversationStore(TableServiceClient tables, TimeProvider clock, IOptions<ConversationOptions> options, ConversationOutbox outbox)
     {
@@ -28,6 +29,7 @@ internal sealed class TableConversationStore : IConversationStore
         _closes = new ConversationCloses(table, _reads, outbox, clock);
         _claims = new OutboundClaims(table, clock);
         _threads = new MailThreads(table, _reads);
+        _routes = new ConversationRoutes(table, _reads, clock);
     }
 
     public Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default) =>
@@ -59,6 +61,9 @@ internal sealed class TableConversationStore : IConversationStore
 
     public Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         _threads.GetAsync(companyId, conversationId, cancellationToken);
+
+    public Task<Conversation?> RouteAsync(string companyId, string conversationId, int expectedVersion, ConversationRouting routing, CancellationToken cancellationToken = default) =>
+        _routes.RouteAsync(companyId, conversationId, expectedVersion, routing, cancellationToken);
 
     public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         _closes.CloseAsync(companyId, conversationId, ConversationCloseReason.Agent, cancellationToken: cancellationToken);

@@ -4,6 +4,9 @@ public enum CredentialKind
 {
     Management,
     Channel,
+
+    /// <summary>A bot's key: <c>/api/bots/*</c> for the conversations its bot handles.</summary>
+    Bot,
 }
 
 /// <summary>Who an API key belongs to, as found from the key's hash.</summary>
@@ -15,9 +18,15 @@ public sealed record ResolvedCredential(
     string Name,
     IReadOnlySet<string> Scopes,
     DateTimeOffset? LastUsedAt,
-    string KeyHash);
+    string KeyHash)
+{
+    /// <summary>The bot a <see cref="CredentialKind.Bot"/> key acts for.</summary>
+    public string? BotId { get; init; }
+}
 
 public sealed record ManagementKey(string Id, string CompanyId, string Name, IReadOnlyList<string> Scopes, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt);
+
+public sealed record BotKey(string Id, string CompanyId, string BotId, string Prefix, DateTimeOffset CreatedAt);
 
 public sealed record ChannelApiKey(string Id, string CompanyId, string ChannelId, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt);
 

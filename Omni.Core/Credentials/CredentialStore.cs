@@ -22,6 +22,11 @@ public interface ICredentialStore
 
     Task RevokeAllChannelKeysAsync(string companyId, string channelId, CancellationToken cancellationToken = default);
 
+    /// <summary>A bot's key (one per bot): its row sits beside the bot's id as a channel key's beside its channel.</summary>
+    Task<IssuedKey<BotKey>> CreateBotKeyAsync(string companyId, string botId, CancellationToken cancellationToken = default);
+
+    Task<bool> RevokeBotKeyAsync(string companyId, string botId, string keyId, CancellationToken cancellationToken = default);
+
     /// <summary>Finds the key a caller presented, by its hash; null for anything not issued or already revoked.</summary>
     Task<ResolvedCredential?> ResolveAsync(string token, CancellationToken cancellationToken = default);
 
@@ -38,6 +43,7 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
 {
     public const string ManagementPrefix = "omni_mk_";
     public const string ChannelPrefix = "omni_ck_";
+    public const string BotPrefix = "omni_bk_";
     private static readonly TimeSpan LastUsedGranularity = TimeSpan.FromMinutes(5);
 
     private readonly TableClient _keys = tables.GetTableClient(StorageNames.CredentialsTable);
@@ -48,7 +54,7 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
         var id = Ids.New("mk");
         var token = TokenHash.NewToken(ManagementPrefix);
         var key = new ManagementKey(id, companyId, name, scopes, DisplayPrefix(token), clock.GetUtcNow(), null);
-        await StoreAsync(companyId, id, null, name, scopes, key.Prefix, token, key.CreatedAt, CredentialKind.Management, cancellationToken);
+        await StoreAsync(companyId, id, null, null, name, scopes, key.Prefix, token, key.CreatedAt, CredentialKind.Management, cancellationToken);
         return new IssuedKey<ManagementKey>(key, token);
     }
 
@@ -57,9 +63,21 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
         var id = Ids.New("ck");
         var token = TokenHash.NewToken(ChannelPrefix);
         var key = new ChannelApiKey(id, companyId, channelId, name, DisplayPrefix(token), clock.GetUtcNow(), null);
-        await StoreAsync(companyId, id, channelId, name, [], key.Prefix, token, key.CreatedAt, CredentialKind.Channel, cancellationToken);
+        await StoreAsync(companyId, id, channelId, null, name, [], key.Prefix, token, key.CreatedAt, CredentialKind.Channel, cancellationToken);
         return new IssuedKey<ChannelApiKey>(key, token);
     }
+
+    public async Task<IssuedKey<BotKey>> CreateBotKeyAsync(string companyId, string botId, CancellationToken cancellationToken = default)
+    {
+        var id = Ids.New("bk");
+        var token = TokenHash.NewToken(BotPrefix);
+        var key = new BotKey(id, companyId, botId, DisplayPrefix(token), clock.GetUtcNow());
+        await StoreAsync(companyId, id, null, botId, botId, [], key.Prefix, token, key.CreatedAt, CredentialKind.Bot, cancellationToken);
+        return new IssuedKey<BotKey>(key, token);
+    }
+
+    public Task<bool> RevokeBotKeyAsync(string companyId, string botId, string keyId, CancellationToken cancellationToken = default) =>
+        RevokeAsync(companyId, RowKey(keyId, botId), cancellationToken);
 
     public Task<bool> RevokeManagementKeyAsync(string companyId, string keyId, CancellationToken cancellationToken = default) =>
         RevokeAsync(companyId, RowKey(keyId, null), cancellationToken);
@@ -106,7 +124,8 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
     public async Task<ResolvedCredential?> ResolveAsync(string token, CancellationToken cancellationToken = default)
     {
         // Anything not shaped like our keys is rejected without a storage call.
-        if (token.Length is < 40 or > 80 || !(token.StartsWith(ManagementPrefix, StringComparison.Ordinal) || token.StartsWith(ChannelPrefix, StringComparison.Ordinal)))
+        if (token.Length is < 40 or > 80 || !(token.StartsWith(ManagementPrefix, StringComparison.Ordinal) || token.StartsWith(ChannelPrefix, StringComparison.Ordinal)
+            || token.StartsWith(BotPrefix, StringComparison.Ordinal)))
         {
             return null;
         }
@@ -127,7 +146,10 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
             e.GetString("Name"),
             scopes,
             e.GetDateTimeOffset("LastUsedAt"),
-            hash);
+            hash)
+        {
+            BotId = e.GetString("BotId"),
+        };
     }
 
     public async Task RecordUseAsync(ResolvedCredential credential, CancellationToken cancellationToken = default)
@@ -142,7 +164,7 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
         {
             await Task.WhenAll(
                 _index.UpdateEntityAsync(new TableEntity(credential.KeyHash, "") { ["LastUsedAt"] = now }, ETag.All, TableUpdateMode.Merge, cancellationToken),
-                _keys.UpdateEntityAsync(new TableEntity(credential.CompanyId, RowKey(credential.KeyId, credential.ChannelId)) { ["LastUsedAt"] = now }, ETag.All, TableUpdateMode.Merge, cancellationToken));
+                _keys.UpdateEntityAsync(new TableEntity(credential.CompanyId, RowKey(credential.KeyId, credential.ChannelId ?? credential.BotId)) { ["LastUsedAt"] = now }, ETag.All, TableUpdateMode.Merge, cancellationToken));
         }
         catch (RequestFailedException ex) when (ex.Status == 404)
         {
@@ -150,7 +172,7 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
         }
     }
 
-    private async Task StoreAsync(string companyId, string keyId, string? channelId, string name, IReadOnlyList<string> scopes, string prefix, string token, DateTimeOffset createdAt, CredentialKind kind, CancellationToken cancellationToken)
+    private async Task StoreAsync(string companyId, string keyId, string? channelId, string? botId, string name, IReadOnlyList<string> scopes, string prefix, string token, DateTimeOffset createdAt, CredentialKind kind, CancellationToken cancellationToken)
     {
         var hash = TokenHash.Of(token);
         var scopeList = string.Join(',', scopes);
@@ -161,14 +183,16 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
             ["CompanyId"] = companyId,
             ["KeyId"] = keyId,
             ["ChannelId"] = channelId,
+            ["BotId"] = botId,
             ["Name"] = name,
             ["Scopes"] = scopeList,
         }, cancellationToken);
-        await _keys.AddEntityAsync(new TableEntity(companyId, RowKey(keyId, channelId))
+        await _keys.AddEntityAsync(new TableEntity(companyId, RowKey(keyId, channelId ?? botId))
         {
             ["Kind"] = kind.ToString(),
             ["KeyId"] = keyId,
             ["ChannelId"] = channelId,
+            ["BotId"] = botId,
             ["Name"] = name,
             ["Scopes"] = scopeList,
             ["Prefix"] = prefix,
@@ -190,7 +214,8 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
         return true;
     }
 
-    private static string RowKey(string keyId, string? channelId) => channelId is null ? keyId : $"{channelId}|{keyId}";
+    // A channel's or a bot's keys sit under its id ("{ownerId}|{keyId}"); a management key under its own id.
+    private static string RowKey(string keyId, string? ownerId) => ownerId is null ? keyId : $"{ownerId}|{keyId}";
 
     // Enough of the key to recognise it in a list; far too little to guess the rest.
     private static string DisplayPrefix(string token) => token[..(token.IndexOf('_', 5) + 7)];

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Omni.Bots;
 using Omni.Channels;
 using Omni.Conversations;
 
@@ -22,6 +23,7 @@ internal sealed partial class MetaInbound(
     AttachmentStore attachments,
     MetaGraphClient graph,
     IChannelStore channels,
+    BotRouting bots,
     IOptions<MetaInboundOptions> options,
     WhatsAppExpiry expiry,
     ILogger<MetaInbound> logger)
@@ -44,6 +46,8 @@ internal sealed partial class MetaInbound(
             if (reservation.Existing is { } existing)
             {
                 await expiry.InboundStoredAsync(channel, existing, cancellationToken);
+                // Stored before (a redelivered event): its bot may not have been told yet.
+                await bots.DeliverInboundAsync(channel, existing, cancellationToken);
             }
 
             return reservation.Outcome == ReservationOutcome.Completed;
@@ -86,8 +90,13 @@ internal sealed partial class MetaInbound(
     private static InboundMessage ToInbound(Channel channel, MetaDraft draft, IReadOnlyList<AttachmentRef> refs, bool reserved) => new(
         channel.CompanyId, channel.Id, draft.ExternalId, draft.Contact, draft.Text, Attachments: refs,
         Metadata: draft.Metadata.ToDictionary(p => p.Key, p => p.Value.Length > MetadataValueCharacters ? p.Value[..MetadataValueCharacters] : p.Value),
-        Reserved: reserved);
+        Reserved: reserved)
+    {
+        // A conversation this message opens starts with the channel's bot, when it has one (returnToBot).
+        OpensWithBotId = BotReturns.ChannelBot(channel),
+    };
 
+    /// <summary>After the append (now or before, for a redelivered event): logged once, its conversation's expiry scheduled, and handed to the conversation's bot if a bot handles it.</summary>
     private async Task StoredAsync(Channel channel, MetaDraft draft, AppendResult result, CancellationToken cancellationToken)
     {
         if (result.Outcome == AppendOutcome.Created)
@@ -96,6 +105,7 @@ internal sealed partial class MetaInbound(
         }
 
         await expiry.InboundStoredAsync(channel, result, cancellationToken);
+        await bots.DeliverInboundAsync(channel, result, cancellationToken);
     }
 
     private sealed record MediaFetch(AttachmentRef? Stored, string? Problem, bool Transient = false);

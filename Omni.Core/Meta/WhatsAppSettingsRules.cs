@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
+using Omni.Bots;
 using Omni.Channels;
+using Omni.Validation;
 using PhoneNumbers;
 
 namespace Omni.Meta;
@@ -8,7 +10,7 @@ namespace Omni.Meta;
 /// A <c>whatsapp</c> channel's settings: the number and its conversation rules, and the provider's credentials:
 /// Meta's WhatsApp Cloud API (a phone number id and its tokens) or 360dialog (an API key).
 /// </summary>
-internal sealed class WhatsAppSettingsRules : IChannelSettingsRules
+internal sealed class WhatsAppSettingsRules(IBotStore bots) : IChannelSettingsRules
 {
     /// <summary>The secrets of a kind that talks to a Meta app: instagram has the same three.</summary>
     internal static readonly string[] MetaSecrets = ["accessToken", "appSecret", "verifyToken"];
@@ -56,6 +58,15 @@ internal sealed class WhatsAppSettingsRules : IChannelSettingsRules
             {
                 input.Secret(secret);
             }
+        }
+    }
+
+    /// <summary>The bot new conversations start with must be one of the company's (another company's is as good as none).</summary>
+    public async Task CheckReferencesAsync(string companyId, JsonObject settings, ValidationErrors errors, CancellationToken cancellationToken = default)
+    {
+        if (settings["botId"] is JsonValue v && v.TryGetValue<string>(out var botId) && await bots.GetAsync(companyId, botId, cancellationToken) is null)
+        {
+            errors.Add("settings.botId", "No such bot in this company.");
         }
     }
 

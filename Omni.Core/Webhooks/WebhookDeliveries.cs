@@ -15,7 +15,7 @@ internal sealed record DeliveryReader(string CompanyId, string? ChannelId, bool 
 internal sealed record RedeliverResult(RedeliverOutcome Outcome, WebhookDelivery? Delivery = null);
 
 /// <summary>The webhook delivery audit: list, read and redeliver, only ever within the one channel the caller may read.</summary>
-internal sealed class WebhookDeliveries(IWebhookDeliveryStore store, IChannelStore channels, WebhookDeliveryProcessor processor, IAuditLog audit)
+internal sealed class WebhookDeliveries(IWebhookDeliveryStore store, IChannelStore channels, IWebhookTargets targets, WebhookDeliveryProcessor processor, IAuditLog audit)
 {
     /// <summary>A page, newest first; null when the caller may read no such channel.</summary>
     public async Task<PagedResult<WebhookDelivery>?> ListAsync(DeliveryReader reader, DeliveryStatus? status, DateTimeOffset? since, int limit, string? continuationToken,
@@ -60,7 +60,9 @@ internal sealed class WebhookDeliveries(IWebhookDeliveryStore store, IChannelSto
             return reader.RequestedChannelId is null || reader.RequestedChannelId == channelId ? channelId : null;
         }
 
-        // A management key names the channel itself: it must be an omni channel of its own company (deleted ones keep their history).
-        return await channels.GetAsync(reader.CompanyId, channelId, includeDeleted: true, cancellationToken) is { Type: ChannelTypes.Omni } ? channelId : null;
+        // A management key names the channel itself: it must be an omni channel of its own company (deleted ones keep their history),
+        // or a bot (its deliveries live in the company's partition under the bot's id, so another company's bot has none).
+        return targets.Owns(channelId)
+            || await channels.GetAsync(reader.CompanyId, channelId, includeDeleted: true, cancellationToken) is { Type: ChannelTypes.Omni } ? channelId : null;
     }
 }

@@ -11,7 +11,8 @@ public enum DeliveryStatus
 internal sealed record DeliveryAttempt(DateTimeOffset At, int? StatusCode, long ElapsedMs, string? Error, string? ResponseBody, int Series);
 
 /// <summary>
-/// One event for one omni channel's webhook; <see cref="Id"/> is the stable <c>webhook-id</c>. <see cref="Series"/>
+/// One event for one omni channel's webhook, or for another target's (a bot's: <see cref="ChannelId"/> then holds the
+/// bot's id, see <see cref="IWebhookTargets"/>); <see cref="Id"/> is the stable <c>webhook-id</c>. <see cref="Series"/>
 /// counts redeliveries and <see cref="NextAttempt"/> names the attempt of that series the next queue message is
 /// for, so a duplicate or stale message is recognised and dropped. <see cref="ClaimExpiresAt"/> is set while one
 /// worker is sending, so a duplicate message cannot send the same attempt a second time.

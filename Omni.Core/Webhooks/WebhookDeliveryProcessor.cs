@@ -31,6 +31,8 @@ internal sealed partial class WebhookDeliveryProcessor(
     WebhookQueue queue,
     WebhookDueIndex due,
     WebhookSender sender,
+    WebhookDestinations destinations,
+    IWebhookTargets targets,
     WebhookRetrySchedule schedule,
     IOptions<WebhookOptions> options,
     TimeProvider clock,
@@ -143,32 +145,12 @@ internal sealed partial class WebhookDeliveryProcessor(
     private async Task AttemptAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
     {
         var startedAt = clock.GetUtcNow();
-        var channel = await channels.GetAsync(delivery.CompanyId, delivery.ChannelId, includeDeleted: true, cancellationToken);
-        var final = true;
-        AttemptResult result;
-        if (channel is null || channel.IsDeleted)
-        {
-            result = new AttemptResult(null, 0, "The channel was deleted.", null, null);
-        }
-        else if (channel.WebhookDisabledAt is not null)
-        {
-            result = new AttemptResult(null, 0, "The channel's webhook is disabled since its endpoint answered 410 Gone; saving the channel's settings enables it again.", null, null);
-        }
-        else if (!Uri.TryCreate(channel.GetString("webhookUrl"), UriKind.Absolute, out var url))
-        {
-            result = new AttemptResult(null, 0, "The channel has no webhook URL.", null, null);
-        }
-        else if (WebhookSecrets.SigningSecrets(channels, channel, startedAt) is not { } secrets)
-        {
-            // Final: every retry would fail the same way, and a throw here would have the host retry the message forever.
-            LogUnreadableSecret(channel.Id, delivery.Id);
-            result = new AttemptResult(null, 0, WebhookSecrets.UnreadableError, null, null);
-        }
-        else
-        {
-            final = false;
-            result = await sender.SendAsync(url, delivery.Id, delivery.Payload, secrets, cancellationToken);
-        }
+        var destination = await destinations.FindAsync(delivery, startedAt, cancellationToken);
+        var channel = destination.Channel;
+        var final = destination.Url is null || destination.Secrets is null;
+        var result = final
+            ? new AttemptResult(null, 0, destination.Problem, null, null)
+            : await sender.SendAsync(destination.Url!, delivery.Id, delivery.Payload, destination.Secrets!, cancellationToken);
 
         var now = clock.GetUtcNow();
         var recorded = delivery with
@@ -230,7 +212,8 @@ internal sealed partial class WebhookDeliveryProcessor(
     /// </summary>
     private async Task UpdateMessageStatusAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
     {
-        if (delivery.EventType != WebhookEventTypes.MessageCreated || delivery.MessageId is not { } messageId || delivery.ConversationId is not { } conversationId
+        // A bot's deliveries carry inbound messages, whose status is not the delivery's.
+        if (delivery.EventType != WebhookEventTypes.MessageCreated || targets.Owns(delivery.ChannelId) || delivery.MessageId is not { } messageId || delivery.ConversationId is not { } conversationId
             || (delivery.Status != DeliveryStatus.Failed && !(delivery.Status == DeliveryStatus.Succeeded && delivery.Series > 1)))
         {
             return;
@@ -282,9 +265,6 @@ internal sealed partial class WebhookDeliveryProcessor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} (channel {ChannelId}) series {Series} attempt {Attempt}: status {StatusCode} in {ElapsedMs} ms → {Outcome}, next at {NextAttemptAt}")]
     private partial void LogAttempt(string deliveryId, string channelId, int series, int attempt, int? statusCode, long elapsedMs, DeliveryStatus outcome, DateTimeOffset? nextAttemptAt);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Channel {ChannelId}'s webhook signing secret cannot be decrypted with this app's secrets key; delivery {DeliveryId} failed")]
-    private partial void LogUnreadableSecret(string channelId, string deliveryId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Channel {ChannelId}'s webhook answered 410 Gone (delivery {DeliveryId}); webhook disabled until its settings are saved again")]
     private partial void LogDisabled(string channelId, string deliveryId);

@@ -7,7 +7,7 @@ using Omni.Channels;
 namespace Omni.Webhooks;
 
 /// <summary>
-/// Records the delivery (payload included) and queues its first attempt. A retried publish of the same message
+/// Records the delivery (payload included) and queues its first attempt, for a channel's webhook or a bot's. A retried publish of the same message
 /// event (or of a conversation's close) finds the first delivery and keeps its <c>webhook-id</c>, so an integrator
 /// never sees one event twice under two ids.
 /// </summary>
@@ -27,6 +27,26 @@ internal sealed partial class WebhookPublisher(
             return null;
         }
 
+        return await PublishToAsync(channel.CompanyId, channel.Id, eventType, data, messageId,
+            // A conversation closes once for good (a later message opens a new one), so its id keys the close event.
+            eventType == WebhookEventTypes.ConversationClosed && ConversationOf(data) is { } closedId ? $"{eventType}:{closedId}" : null, cancellationToken);
+    }
+
+    public Task<string?> PublishToBotAsync(string companyId, string botId, string eventType, JsonObject data, string? messageId = null, string? eventKey = null,
+        CancellationToken cancellationToken = default) =>
+        // A conversation opens and closes once, so its id keys those events; a return names its own key.
+        PublishToAsync(companyId, botId, eventType, data, messageId,
+            eventKey is not null ? $"{eventType}:{eventKey}"
+            : eventType is WebhookEventTypes.ConversationClosed or WebhookEventTypes.ConversationOpened && ConversationOf(data) is { } id ? $"{eventType}:{id}"
+            : null, cancellationToken);
+
+    private static string? ConversationOf(JsonObject data) =>
+        data["conversationId"] is JsonValue c && c.TryGetValue<string>(out var conversationId) ? conversationId : null;
+
+    /// <param name="targetId">The channel, or another target's id (<see cref="IWebhookTargets"/>): the delivery's partition.</param>
+    private async Task<string?> PublishToAsync(string companyId, string targetId, string eventType, JsonObject data, string? messageId, string? eventKey,
+        CancellationToken cancellationToken)
+    {
         var now = clock.GetUtcNow();
         var payload = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
         {
@@ -36,17 +56,13 @@ internal sealed partial class WebhookPublisher(
         });
         var firstDelay = schedule.DelayBefore(1, null, 0);
         var draft = new WebhookDelivery(
-            TableWebhookDeliveryStore.NewId(now), channel.CompanyId, channel.Id, eventType, messageId,
-            data["conversationId"] is JsonValue c && c.TryGetValue<string>(out var conversationId) ? conversationId : null,
+            TableWebhookDeliveryStore.NewId(now), companyId, targetId, eventType, messageId, ConversationOf(data),
             DeliveryStatus.Pending, Series: 1, NextAttempt: 1, now + firstDelay, [], 0, null, null, now, now)
         {
             Payload = payload,
         };
 
-        // A conversation closes once for good (a later message opens a new one), so its id keys the close event.
-        var key = messageId is not null ? $"{eventType}:{messageId}"
-            : eventType == WebhookEventTypes.ConversationClosed && draft.ConversationId is { } closedId ? $"{eventType}:{closedId}"
-            : null;
+        var key = messageId is not null ? $"{eventType}:{messageId}" : eventKey;
         // Indexed first, so a delivery whose first message never arrives is found by the sweep.
         await due.ExpectAsync(draft, cancellationToken);
         var delivery = await store.CreateAsync(draft, key, cancellationToken);
@@ -63,13 +79,13 @@ internal sealed partial class WebhookPublisher(
                 (delivery.NextAttemptAt ?? now) - now, cancellationToken);
         }
 
-        LogPublished(delivery.Id, channel.Id, eventType, payload.Length);
+        LogPublished(delivery.Id, targetId, eventType, payload.Length);
         return delivery.Id;
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "No webhook event {EventType} for channel {ChannelId}: it has no active webhook")]
     private partial void LogSkipped(string channelId, string eventType);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} queued for channel {ChannelId}: {EventType}, {Bytes} bytes")]
-    private partial void LogPublished(string deliveryId, string channelId, string eventType, int bytes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Webhook delivery {DeliveryId} queued for {TargetId}: {EventType}, {Bytes} bytes")]
+    private partial void LogPublished(string deliveryId, string targetId, string eventType, int bytes);
 }

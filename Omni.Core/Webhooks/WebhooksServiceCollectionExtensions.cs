@@ -34,6 +34,7 @@ public static class WebhooksServiceCollectionExtensions
 
         services.AddSingleton<WebhookRetrySchedule>();
         services.AddSingleton<WebhookSender>();
+        services.AddSingleton<WebhookDestinations>();
         services.AddSingleton<WebhookQueue>();
         services.AddSingleton<IWebhookDeliveryStore, TableWebhookDeliveryStore>();
         services.AddSingleton<IWebhookPublisher, WebhookPublisher>();

@@ -8,7 +8,7 @@ using Omni.Security;
 namespace Omni.Functions.Hosting;
 
 /// <summary>
-/// One scheme for the three kinds of credential: the platform admin token, management keys and channel API keys,
+/// One scheme for the four kinds of credential: the platform admin token, management keys, channel API keys and bot keys,
 /// all as <c>Authorization: Bearer</c>; <c>X-Api-Key</c> too on routes marked <see cref="ApiKeyHeaderAccepted"/>.
 /// </summary>
 internal sealed class ApiKeyAuthenticationHandler(
@@ -43,7 +43,12 @@ internal sealed class ApiKeyAuthenticationHandler(
         Context.Items[typeof(ResolvedCredential)] = credential;
         var claims = new List<Claim>
         {
-            new(OmniClaims.Kind, credential.Kind == CredentialKind.Management ? OmniClaims.ManagementKind : OmniClaims.ChannelKind),
+            new(OmniClaims.Kind, credential.Kind switch
+            {
+                CredentialKind.Management => OmniClaims.ManagementKind,
+                CredentialKind.Bot => OmniClaims.BotKind,
+                _ => OmniClaims.ChannelKind,
+            }),
             new(OmniClaims.Company, credential.CompanyId),
             new(OmniClaims.KeyId, credential.KeyId),
             new(OmniClaims.KeyName, credential.Name),
@@ -52,6 +57,11 @@ internal sealed class ApiKeyAuthenticationHandler(
         if (credential.ChannelId is { } channelId)
         {
             claims.Add(new(OmniClaims.Channel, channelId));
+        }
+
+        if (credential.BotId is { } botId)
+        {
+            claims.Add(new(OmniClaims.Bot, botId));
         }
 
         claims.AddRange(credential.Scopes.Select(s => new Claim(OmniClaims.Scope, s)));

@@ -23,6 +23,9 @@ internal sealed record ChannelKeyRequirement(string? AlternativeScope) : IAuthor
 
 internal sealed record AdminRequirement : IAuthorizationRequirement;
 
+/// <summary>The caller is a bot key; it acts in its bot's company, for its bot only.</summary>
+internal sealed record BotKeyRequirement : IAuthorizationRequirement;
+
 /// <summary>The caller is the platform admin or a management key holding <see cref="Scope"/>; set per route inside a company group.</summary>
 internal sealed record ScopeRequirement(string Scope) : IAuthorizationRequirement;
 
@@ -59,6 +62,7 @@ internal sealed class OmniAuthorizationHandler(ICompanyStore companies, IChannel
         {
             OmniClaims.ManagementKind => Credentials.CredentialKind.Management,
             OmniClaims.ChannelKind => Credentials.CredentialKind.Channel,
+            OmniClaims.BotKind => Credentials.CredentialKind.Bot,
             _ => null,
         };
         tenant.Actor = tenant.IsAdmin ? "platform-admin" : $"{kind}-key:{user.FindFirstValue(OmniClaims.KeyId)} ({user.FindFirstValue(OmniClaims.KeyName)})";
@@ -81,6 +85,12 @@ internal sealed class OmniAuthorizationHandler(ICompanyStore companies, IChannel
 
                 case ChannelKeyRequirement r:
                     await HandleChannelAsync(context, r, http, tenant, user);
+                    break;
+
+                case BotKeyRequirement r when tenant.CredentialKind == Credentials.CredentialKind.Bot:
+                    tenant.CompanyId = user.FindFirstValue(OmniClaims.Company)!;
+                    tenant.BotId = user.FindFirstValue(OmniClaims.Bot);
+                    context.Succeed(r);
                     break;
             }
         }
@@ -221,6 +231,9 @@ internal static class AuthorizationEndpointExtensions
 
     public static TBuilder RequireAdmin<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(Policies.Admin);
+
+    public static TBuilder RequireBotKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.RequireAuthorization(p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).AddRequirements(new BotKeyRequirement()));
 
     public static TBuilder RequireChannelKey<TBuilder>(this TBuilder builder, string? alternativeScope = null) where TBuilder : IEndpointConventionBuilder =>
         builder.RequireAuthorization(p => p.AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).AddRequirements(new ChannelKeyRequirement(alternativeScope)));

@@ -21,6 +21,9 @@ public sealed class TenantContext
 
     public string? ChannelId { get; internal set; }
 
+    /// <summary>The bot a bot key acts for; set only on <c>/api/bots/*</c>.</summary>
+    public string? BotId { get; internal set; }
+
     public CredentialKind? CredentialKind { get; internal set; }
 
     public IReadOnlySet<string> Scopes { get; internal set; } = new HashSet<string>();

@@ -21,7 +21,10 @@ public sealed record ConversationResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ClosedAt,
-    string? CloseReason = null);
+    string? CloseReason = null,
+    string Handler = "agents",
+    string? BotId = null,
+    string? ServiceId = null);
 
 public sealed record AttachmentResponse(string FileName, string ContentType, long Size);
 
@@ -149,10 +152,14 @@ internal static class ConversationEndpoints
         string conversationId, SendMessageRequest request, AgentMessages agent, TenantContext tenant, CancellationToken cancellationToken)
     {
         var result = await agent.SendAsync(tenant.CompanyId, conversationId, request.Text, AttachmentProblems.Uploads(request.Attachments), cancellationToken);
-        return result.Outcome switch
+        return ToSendResponse(result, $"/api/companies/{tenant.CompanyId}/conversations/{conversationId}/messages");
+    }
+
+    /// <summary>What a message sent on a conversation came to, for an agent's send and a bot's alike.</summary>
+    internal static Results<Accepted<SendMessageResponse>, NotFound, ValidationProblem, ProblemHttpResult> ToSendResponse(SendMessageResult result, string location) =>
+        result.Outcome switch
         {
-            SendMessageOutcome.Queued => TypedResults.Accepted($"/api/companies/{tenant.CompanyId}/conversations/{result.Message!.ConversationId}/messages",
-                new SendMessageResponse(result.Message.Id, result.Message.Status)),
+            SendMessageOutcome.Queued => TypedResults.Accepted(location, new SendMessageResponse(result.Message!.Id, result.Message.Status)),
             SendMessageOutcome.NotFound => TypedResults.NotFound(),
             SendMessageOutcome.TooLarge => AttachmentProblems.TooLarge(result.Errors!),
             SendMessageOutcome.ConversationClosed => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conversation closed",
@@ -162,7 +169,6 @@ internal static class ConversationEndpoints
             SendMessageOutcome.Refused => TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: result.Refusal!.Title, detail: result.Refusal.Detail),
             _ => TypedResults.ValidationProblem(result.Errors!),
         };
-    }
 
     private static async Task<Results<Ok<ConversationResponse>, NotFound>> CloseAsync(
         string conversationId, AgentMessages agent, TenantContext tenant, CancellationToken cancellationToken) =>
@@ -216,7 +222,7 @@ internal static class ConversationEndpoints
 
     internal static ConversationResponse ToResponse(Conversation c) => new(
         c.Id, c.ChannelId, new ContactResponse(c.Contact.ExternalId, c.Contact.Name, c.Contact.Email, c.Contact.Phone),
-        c.ExternalId, c.Subject, c.Status, c.CreatedAt, c.UpdatedAt, c.ClosedAt, c.CloseReason?.ToString().ToLowerInvariant());
+        c.ExternalId, c.Subject, c.Status, c.CreatedAt, c.UpdatedAt, c.ClosedAt, c.CloseReason?.ToString().ToLowerInvariant(), c.Handler == ConversationHandler.Bot ? "bot" : "agents", c.BotId, c.ServiceId);
 
     internal static MessageResponse ToResponse(Message m) => new(
         m.Id, m.ConversationId, m.ChannelId, m.Direction, m.ExternalId, m.Text, m.Html, m.Subject,

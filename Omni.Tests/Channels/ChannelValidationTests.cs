@@ -75,12 +75,34 @@ public sealed class ChannelValidationTests(AzuriteFixture azurite) : IAsyncLifet
     [Fact]
     public async Task AReturnToBotChannelWithABotIsValid()
     {
+        // The bot must be one of the company's (Bots/), so the test registers it first.
+        var bot = await Arrange.ReadAsync(await _app.As(_tenant.ManagementKey).PostAsJsonAsync($"/api/companies/{_tenant.CompanyId}/bots",
+            new { name = "URA", webhookUrl = "https://bot.example.com/hooks" }), HttpStatusCode.Created);
+        var botId = bot["id"]!.GetValue<string>();
         var settings = ChannelSamples.With("whatsapp", "returnToBot", true);
-        settings["botId"] = "bot-7";
+        settings["botId"] = botId;
 
         var created = await _app.ChannelAsync(_tenant, "whatsapp", settings);
 
-        Assert.Equal("bot-7", created["settings"]!["botId"]!.GetValue<string>());
+        Assert.Equal(botId, created["settings"]!["botId"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AReturnToBotChannelNamingAnotherCompanysBotIsRejected()
+    {
+        var other = await _app.TenantAsync("Other");
+        var foreign = await Arrange.ReadAsync(await _app.As(other.ManagementKey).PostAsJsonAsync($"/api/companies/{other.CompanyId}/bots",
+            new { name = "URA", webhookUrl = "https://bot.example.com/hooks" }), HttpStatusCode.Created);
+        foreach (var botId in new[] { foreign["id"]!.GetValue<string>(), "bot-7" })
+        {
+            var settings = ChannelSamples.With("whatsapp", "returnToBot", true);
+            settings["botId"] = botId;
+
+            var problem = await Arrange.ReadAsync(await _app.As(_tenant.ManagementKey).PostAsJsonAsync($"/api/companies/{_tenant.CompanyId}/channels",
+                new { type = "whatsapp", name = "Canal", serviceId = _tenant.ServiceId, settings }), HttpStatusCode.BadRequest);
+
+            Assert.True(problem["errors"]!.AsObject().ContainsKey("settings.botId"), problem.ToJsonString());
+        }
     }
 
     [Fact]

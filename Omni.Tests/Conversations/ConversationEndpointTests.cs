@@ -28,6 +28,13 @@ public sealed class RecordingWebhookPublisher : IWebhookPublisher
         Events.Enqueue((channel.Id, eventType, data));
         return Task.FromResult<string?>("dlv_test");
     }
+
+    public Task<string?> PublishToBotAsync(string companyId, string botId, string eventType, JsonObject data, string? messageId = null, string? eventKey = null,
+        CancellationToken cancellationToken = default)
+    {
+        Events.Enqueue((botId, eventType, data));
+        return Task.FromResult<string?>("dlv_test");
+    }
 }
 
 /// <summary>Conversations, history, sending, close and the audit of messages over HTTP, with tenants kept apart.</summary>

@@ -46,6 +46,10 @@ public sealed class SwitchablePublisher(IWebhookPublisher inner) : IWebhookPubli
         Failing && eventType == WebhookEventTypes.ConversationClosed
             ? throw new RequestFailedException(503, "The webhook store is down (injected by the test).")
             : inner.PublishAsync(channel, eventType, data, messageId, cancellationToken);
+
+    public Task<string?> PublishToBotAsync(string companyId, string botId, string eventType, JsonObject data, string? messageId = null, string? eventKey = null,
+        CancellationToken cancellationToken = default) =>
+        inner.PublishToBotAsync(companyId, botId, eventType, data, messageId, eventKey, cancellationToken);
 }
 
 /// <summary>

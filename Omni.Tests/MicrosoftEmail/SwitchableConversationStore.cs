@@ -67,6 +67,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task<PagedResult<Conversation>> ListConversationsAsync(string companyId, ConversationFilter filter, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         inner.ListConversationsAsync(companyId, filter, limit, continuationToken, cancellationToken);
 
+    public Task<Conversation?> RouteAsync(string companyId, string conversationId, int expectedVersion, ConversationRouting routing, CancellationToken cancellationToken = default) =>
+        inner.RouteAsync(companyId, conversationId, expectedVersion, routing, cancellationToken);
+
     public Task<Conversation?> CloseAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         inner.CloseAsync(companyId, conversationId, cancellationToken);
 
