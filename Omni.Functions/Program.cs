@@ -26,12 +26,14 @@ builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
 builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel();
+builder.Services.AddWebchatLimits();
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 app.UseOversizeBodies();
 app.UseStrictJsonBodies();
 
@@ -47,6 +49,7 @@ app.MapEmailEndpoints();
 app.MapMetaProviderEndpoints();
 app.MapInvocationEndpoints();
 app.MapAdminEndpoints();
+app.MapWebchatEndpoints();
 
 app.Run();
 

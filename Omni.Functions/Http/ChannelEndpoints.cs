@@ -24,6 +24,14 @@ public sealed record ChannelResponse(
     /// <summary>Only in the response that creates an omni channel: the signing secret, shown once.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string? WebhookSecret { get; init; }
+
+    /// <summary>Only in the response that creates a webchat channel: the public token its snippet names (also in its settings).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? WebsiteToken { get; init; }
+
+    /// <summary>Only in the response that creates a webchat channel: the secret that signs userHash, shown once.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? IdentitySecret { get; init; }
 }
 
 public sealed record ChannelTestResponse(bool Ok, string Message, IReadOnlyList<ChannelCheck> Checks);
@@ -51,7 +59,12 @@ internal static class ChannelEndpoints
         return outcome.Status switch
         {
             ChannelWriteStatus.Saved => TypedResults.Created($"/api/companies/{tenant.CompanyId}/channels/{outcome.Channel!.Id}",
-                ToResponse(outcome.Channel, channels) with { WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField) }),
+                ToResponse(outcome.Channel, channels) with
+                {
+                    WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField),
+                    IdentitySecret = outcome.ShownOnce.GetValueOrDefault(Webchat.WebchatSettingsRules.IdentitySecretField),
+                    WebsiteToken = outcome.Channel.Type == ChannelTypes.Webchat ? Webchat.WebsiteToken.For(outcome.Channel.Id) : null,
+                }),
             ChannelWriteStatus.Forbidden => Forbidden(outcome),
             ChannelWriteStatus.OverQuota => QuotaProblems.Exceeded(outcome.Denial!),
             _ => TypedResults.ValidationProblem(outcome.Errors!),
