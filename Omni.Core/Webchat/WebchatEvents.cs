@@ -55,7 +55,7 @@ internal sealed class WebchatEvents
 /// A visitor's event stream: the agents' replies after the last one the visitor saw (from the history, so a
 /// reconnect with <c>Last-Event-ID</c> neither loses nor repeats), then each reply as it is sent. When nothing
 /// arrives for <see cref="WebchatOptions.EventsPollInterval"/> it reads the history again, which also catches a
-/// reply another instance sent, and yields a null as a keep-alive.
+/// reply another instance sent, and yields a null as a keep-alive (one comes first, once it listens).
 /// </summary>
 internal sealed class WebchatEventStream(WebchatEvents events, WebchatVisitors visitors, IOptions<WebchatOptions> options)
 {
@@ -66,6 +66,8 @@ internal sealed class WebchatEventStream(WebchatEvents events, WebchatVisitors v
         // Subscribed first, then the starting point read: a reply sent in between is both live and in the history, and sent once.
         var from = after ?? (await visitors.ThreadAsync(session, null, cancellationToken)).LastOrDefault()?.Id ?? "";
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        // Listening from here on: said at once, so the page (and a proxy) sees the stream open before any reply.
+        yield return null;
         while (!cancellationToken.IsCancellationRequested)
         {
             // Everything after the starting point that this stream has not sent, replies sent by another instance included.
