@@ -45,6 +45,7 @@ namespace Omni.Functions.Hosting;
 [JsonSerializable(typeof(WebchatMessageResponse))]
 [JsonSerializable(typeof(ListResponse<WebchatMessageResponse>))]
 [JsonSerializable(typeof(WebchatNegotiateResponse))]
+[JsonSerializable(typeof(System.Net.ServerSentEvents.SseItem<WebchatMessageResponse>))]
 [JsonSerializable(typeof(SendMessageResponse))]
 [JsonSerializable(typeof(TemplateSendRequest))]
 [JsonSerializable(typeof(TemplateSendResponse))]
