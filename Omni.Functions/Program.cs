@@ -30,12 +30,14 @@ builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel().AddMercadoLivreFunctions();
 builder.Services.AddOmniVoice();
 builder.Services.AddOmniBots();
+builder.Services.AddWebchatLimits();
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 app.UseOversizeBodies();
 app.UseStrictJsonBodies();
 
@@ -56,6 +58,7 @@ app.MapAdminEndpoints();
 app.MapNumberEndpoints();
 app.MapVoiceEndpoints();
 app.MapIvrEndpoints();
+app.MapWebchatEndpoints();
 
 app.Run();
 

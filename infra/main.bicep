@@ -43,6 +43,10 @@ param logRetentionInDays int = 30
 @description('Key Vault purge protection. On by default: losing the secrets key loses every stored channel secret.')
 param keyVaultPurgeProtection bool = true
 
+@allowed(['Free_F1', 'Standard_S1'])
+@description('Azure Web PubSub tier for the webchat\'s real-time replies: Free_F1 (20 concurrent visitors) or Standard_S1.')
+param webPubSubSku string = 'Free_F1'
+
 @description('Tags for every resource.')
 param tags object = {}
 
@@ -76,6 +80,7 @@ var storageTables = [
   'VoiceSetup'
   'VoiceCalls'
   'Bots'
+  'WebchatSessions'
 ]
 var storageQueues = [
   'outbound-messages'
@@ -152,6 +157,17 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+module webPubSub 'modules/webpubsub.bicep' = {
+  name: 'webpubsub'
+  params: {
+    name: 'wps-omni-${environmentName}-${take(token, 8)}'
+    location: location
+    tags: allTags
+    identityPrincipalId: identity.outputs.principalId
+    sku: webPubSubSku
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
@@ -183,6 +199,9 @@ module functionApp 'modules/functionapp.bicep' = {
       Omni__SecretsKeys__2__Id: secretsKeySlots[?2] ?? ''
       Omni__SecretsKeys__2__Key: length(secretsKeySlots) > 2 ? '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.uri}secrets/${secretsKeySecretName}-${secretsKeySlots[?2]})' : ''
       Omni__Storage__ProvisionOnStart: 'false'
+      // The webchat's replies and visitors' sockets go through Web PubSub, reached with the app's identity.
+      Omni__Webchat__WebPubSubEndpoint: webPubSub.outputs.endpoint
+      Omni__Webchat__WebPubSubClientId: identity.outputs.clientId
     }
   }
 }

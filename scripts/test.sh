@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: installs what the tests need (Azurite from npm, Dovecot and Postfix from Debian),
+# Runs every test: installs what the tests need (Azurite from npm, Dovecot, Postfix and Chromium from Debian),
 # builds, runs the xunit suite against real components, checks the infrastructure templates, and
 # ends with one line "N passed, N failed, N skipped" taken from the test results file.
 set -euo pipefail
@@ -12,6 +12,8 @@ need npm "Node.js and npm, for Azurite"
 
 # Debian packages the mail tests run for real (no-ops when already installed).
 scripts/install-mail-servers.sh
+# Debian's Chromium for the webchat browser tests (a no-op when /usr/bin/chromium is there).
+scripts/install-browser.sh
 
 npm ci --no-audit --no-fund --loglevel=error
 

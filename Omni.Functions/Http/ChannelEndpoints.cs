@@ -32,6 +32,14 @@ public sealed record ChannelResponse(
     /// <summary>With <see cref="NotificationKey"/>: the whole URL to paste into the Mercado Livre application's notifications.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public string? NotificationUrl { get; init; }
+
+    /// <summary>Only in the response that creates a webchat channel: the public token its snippet names (also in its settings).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? WebsiteToken { get; init; }
+
+    /// <summary>Only in the response that creates a webchat channel: the secret that signs userHash, shown once.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? IdentitySecret { get; init; }
 }
 
 public sealed record ChannelTestResponse(bool Ok, string Message, IReadOnlyList<ChannelCheck> Checks);
@@ -59,7 +67,15 @@ internal static class ChannelEndpoints
         return outcome.Status switch
         {
             ChannelWriteStatus.Saved => TypedResults.Created($"/api/companies/{tenant.CompanyId}/channels/{outcome.Channel!.Id}",
-                MercadoLivreProviderEndpoints.WithNotificationKey(ToResponse(outcome.Channel, channels) with { WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField) }, outcome.ShownOnce, http)),
+                MercadoLivreProviderEndpoints.WithNotificationKey(
+                    ToResponse(outcome.Channel, channels) with
+                    {
+                        WebhookSecret = outcome.ShownOnce.GetValueOrDefault(WebhookSecrets.CurrentField),
+                        IdentitySecret = outcome.ShownOnce.GetValueOrDefault(Webchat.WebchatSettingsRules.IdentitySecretField),
+                        WebsiteToken = outcome.Channel.Type == ChannelTypes.Webchat ? Webchat.WebsiteToken.For(outcome.Channel.Id) : null,
+                    },
+                    outcome.ShownOnce,
+                    http)),
             ChannelWriteStatus.Forbidden => Forbidden(outcome),
             ChannelWriteStatus.OverQuota => QuotaProblems.Exceeded(outcome.Denial!),
             _ => TypedResults.ValidationProblem(outcome.Errors!),

@@ -48,7 +48,9 @@ public sealed class OutboundPipelineTests : IAsyncLifetime
             ["Omni:Conversations:OutboundRetryDelay"] = "00:00:00.200",
             ["Omni:Conversations:OutboundRetryMaxDelay"] = "00:00:00.500",
             ["Omni:Conversations:OutboundMaxAttempts"] = "3",
-        }, services => services.AddKeyedSingleton<IOutboundTransport>(ChannelTypes.Omni, _transport));
+        }, services => services.AddKeyedSingleton<IOutboundTransport>(ChannelTypes.Omni, _transport)
+            // A kind with no transport of its own (webchat, which was one, now sends to visitors).
+            .AddChannelKind("fax", kind => kind.Settings<Omni.Webchat.WebchatSettingsRules>().NoTester("none").NoTransport("none").NoInbound("none")));
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
@@ -61,7 +63,7 @@ public sealed class OutboundPipelineTests : IAsyncLifetime
         var tenant = await _app.TenantAsync();
         var channelId = type == "omni"
             ? (await _app.OmniChannelAsync(tenant)).ChannelId
-            : (await _app.ChannelAsync(tenant, "webchat", new { allowedOrigins = new[] { "https://shop.example.com" } }))["id"]!.GetValue<string>();
+            : (await _app.ChannelAsync(tenant, type, new { allowedOrigins = new[] { "https://shop.example.com" } }))["id"]!.GetValue<string>();
         var appended = await Store.AppendInboundAsync(new InboundMessage(tenant.CompanyId, channelId, "in-1", new ContactInfo("cust-42"), "hi", BodyHash: "h"));
         return (tenant, (await Store.GetConversationAsync(tenant.CompanyId, appended.Message.ConversationId))!);
     }
@@ -158,12 +160,12 @@ public sealed class OutboundPipelineTests : IAsyncLifetime
     [Fact]
     public async Task AChannelTypeWithoutATransportFailsWithAReason()
     {
-        var (tenant, conversation) = await ConversationAsync("webchat");
+        var (tenant, conversation) = await ConversationAsync("fax");
 
         var messageId = await SendAsync(tenant, conversation.Id, "ok");
         var failed = await WaitForStatusAsync(tenant, conversation.Id, messageId, "failed");
 
-        Assert.Contains("No transport sends messages on channels of type 'webchat'", failed["error"]!.GetValue<string>());
+        Assert.Contains("No transport sends messages on channels of type 'fax'", failed["error"]!.GetValue<string>());
     }
 
     [Fact]

@@ -20,6 +20,7 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
     private const string TableDataContributor = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3";
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
     private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
+    private const string WebPubSubServiceOwner = "12cf5a90-567b-43ae-8102-96cf46c7d9b4";
 
     private static readonly Lazy<CompiledTemplate> Compiled = new(CompiledTemplate.Load);
     private readonly OmniApp _app = new(azurite);
@@ -133,6 +134,7 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
     [InlineData("Microsoft.Storage/storageAccounts/blobServices/containers", BlobDataOwner)]
     [InlineData("Microsoft.Insights/components", MonitoringMetricsPublisher)]
     [InlineData("Microsoft.KeyVault/vaults", KeyVaultSecretsUser)]
+    [InlineData("Microsoft.SignalRService/webPubSub", WebPubSubServiceOwner)]
     public void TheIdentityHoldsEachRoleItNeedsOnTheRightScope(string scopeType, string roleId)
     {
         var assignments = Template.All.Where(r => r.Type == "Microsoft.Authorization/roleAssignments")
@@ -174,6 +176,17 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
         Assert.Contains("ClientId=", authentication, StringComparison.Ordinal);
         Assert.Contains("clientId", authentication, StringComparison.Ordinal);
         Assert.Contains("Authorization=AAD", authentication, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheWebchatsWebPubSubIsFreeByDefaultTakesNoKeysAndIsNamedToTheApp()
+    {
+        var webPubSub = Template.Single("Microsoft.SignalRService/webPubSub").Body;
+
+        Assert.True(webPubSub["properties"]!["disableLocalAuth"]!.GetValue<bool>());
+        Assert.Equal("Free_F1", Template.Main["parameters"]!["webPubSubSku"]!["defaultValue"]!.GetValue<string>());
+        Assert.Contains("endpoint", AppSettings["Omni__Webchat__WebPubSubEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("clientId", AppSettings["Omni__Webchat__WebPubSubClientId"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -8,7 +8,8 @@ namespace Omni.Tests.Hosting;
 public sealed class AuthorizationMatrixTests(AzuriteFixture azurite) : IAsyncLifetime
 {
     // Provider webhooks carry the provider's signature, not our credentials (Meta.MetaWebhookTests covers them).
-    private static readonly string[] Anonymous = ["/api/health", "/api/openapi", "/api/docs", "/api/providers/"];
+    // The webchat visitor API is public: its own website and session tokens are checked by WebchatSessionTests.
+    private static readonly string[] Anonymous = ["/api/health", "/api/openapi", "/api/docs", "/api/providers/", "/api/webchat/"];
     private readonly OmniApp _app = new(azurite);
 
     public ValueTask InitializeAsync() => ValueTask.CompletedTask;
