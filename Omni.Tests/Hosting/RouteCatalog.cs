@@ -10,6 +10,10 @@ internal static class RouteCatalog
 {
     public static IReadOnlyList<(string Method, string Pattern)> ApiRoutes(OmniApp app) => Routes(app, _ => true);
 
+    /// <summary>The routes the OpenAPI document must describe: all but those excluded on purpose (a CORS preflight is no operation).</summary>
+    public static IReadOnlyList<(string Method, string Pattern)> DescribedRoutes(OmniApp app) =>
+        Routes(app, e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.IExcludeFromDescriptionMetadata>() is not { ExcludeFromDescription: true });
+
     /// <summary>The routes that bind a JSON body.</summary>
     public static IReadOnlyList<(string Method, string Pattern)> BodyRoutes(OmniApp app) =>
         Routes(app, e => e.Metadata.GetMetadata<IAcceptsMetadata>() is { RequestType: not null });
