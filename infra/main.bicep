@@ -76,6 +76,7 @@ var storageTables = [
   'WhatsAppExpiry'
   'MercadoLivreNotifications'
   'MercadoLivreOAuthStates'
+  'MercadoLivreReconnects'
   'VoiceInventory'
   'VoiceSetup'
   'VoiceCalls'

@@ -22,9 +22,11 @@ public static class MercadoLivreServiceCollectionExtensions
         services.AddSafeConnector();
         services.AddHttpClient(MercadoLivreApi.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<SafeConnector>().CreateHttpHandler(() => false));
-        services.AddStorageResources(tables: [MercadoLivreNotificationStore.TableName, MercadoLivreConsent.TableName]);
+        services.AddStorageResources(tables: [MercadoLivreNotificationStore.TableName, MercadoLivreConsent.TableName, MercadoLivreReconnects.TableName]);
         services.AddOptions<StorageOptions>().Configure<IOptions<MercadoLivreOptions>>((storage, ml) => storage.Queues.Add(ml.Value.NotificationsQueueName));
         services.AddSingleton<MercadoLivreApi>();
+        services.AddSingleton<MercadoLivreReconnects>();
+        services.AddSingleton<IReconnectIndex>(sp => sp.GetRequiredService<MercadoLivreReconnects>());
         services.AddSingleton<MercadoLivreTokens>();
         services.AddSingleton<MercadoLivreNotificationStore>();
         services.AddSingleton<MercadoLivreNotifications>();

@@ -24,6 +24,7 @@ internal sealed record MercadoLivreToken(string? AccessToken, string? Problem = 
 internal sealed partial class MercadoLivreTokens(
     IChannelStore channels,
     MercadoLivreApi api,
+    MercadoLivreReconnects reconnects,
     IOptionsMonitor<MercadoLivreOptions> options,
     TimeProvider clock,
     ILogger<MercadoLivreTokens> logger)
@@ -102,6 +103,7 @@ internal sealed partial class MercadoLivreTokens(
         if (refresh is not { Length: > 0 } || clientSecret is null || leased.GetString("clientId") is not { } clientId)
         {
             await ReleaseAsync(leased);
+            await reconnects.MarkAsync(leased, CancellationToken.None);
             return new MercadoLivreToken(null, "The channel has no refresh token. " + MercadoLivreToken.ReconnectAdvice, Reconnect: true);
         }
 
@@ -120,6 +122,7 @@ internal sealed partial class MercadoLivreTokens(
         {
             LogRefused(leased.Id, e.Error ?? ((int)e.Status).ToString(CultureInfo.InvariantCulture));
             await ReleaseAsync(leased);
+            await reconnects.MarkAsync(leased, CancellationToken.None);
             return new MercadoLivreToken(null, $"Mercado Livre refused the refresh token ({e.Error}: {e.Detail}). {MercadoLivreToken.ReconnectAdvice}", Reconnect: true);
         }
         catch (Exception e) when (e is MercadoLivreApiException or HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
@@ -160,6 +163,7 @@ internal sealed partial class MercadoLivreTokens(
             [AccessTokenField] = $"{expires.ToString(CultureInfo.InvariantCulture)}|{Fingerprint(renewed)}|{access}",
             [LeaseField] = "",
         }, cancellationToken);
+        await reconnects.ClearAsync(channel, CancellationToken.None);
         return access;
     }
 

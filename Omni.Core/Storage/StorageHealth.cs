@@ -7,16 +7,18 @@ namespace Omni.Storage;
 
 /// <summary>
 /// What <c>/api/health</c> reports: <see cref="Problem"/> is null when storage answered; <see cref="PoisonMessages"/>,
-/// when asked for, is the approximate count of messages in each of the app's poison queues (no tenant data: a count).
+/// when asked for, is the approximate count of messages in each of the app's poison queues (no tenant data: a count);
+/// <see cref="Reconnect"/>, asked for with them, the channels whose provider refused their grant (ids only).
 /// </summary>
-public sealed record HealthReport(string? Problem, IReadOnlyDictionary<string, int>? PoisonMessages = null);
+public sealed record HealthReport(string? Problem, IReadOnlyDictionary<string, int>? PoisonMessages = null, IReadOnlyList<ChannelNeedingReconnect>? Reconnect = null);
 
 /// <summary>Whether storage answers: one cheap read that needs the account, the credential and the network to all work.</summary>
-public sealed class StorageHealth(TableServiceClient tables, QueueServiceClient queues, IOptions<StorageOptions> options)
+public sealed class StorageHealth(TableServiceClient tables, QueueServiceClient queues, IOptions<StorageOptions> options, IEnumerable<IReconnectIndex> reconnectIndexes)
 {
     /// <summary>
     /// The probe, and with <paramref name="withPoisonQueues"/> one properties read per queue the app listens to, so an
-    /// operator sees messages its handlers gave up on. Kept off the anonymous probe, which must stay one cheap read.
+    /// operator sees messages its handlers gave up on, and one partition query per channel kind's reconnect index.
+    /// Kept off the anonymous probe, which must stay one cheap read.
     /// </summary>
     public async Task<HealthReport> CheckAsync(bool withPoisonQueues, CancellationToken cancellationToken = default)
     {
@@ -45,7 +47,20 @@ public sealed class StorageHealth(TableServiceClient tables, QueueServiceClient 
             }
         }
 
-        return new(null, counts);
+        var reconnect = new List<ChannelNeedingReconnect>();
+        foreach (var index in reconnectIndexes)
+        {
+            try
+            {
+                reconnect.AddRange(await index.ListAsync(cancellationToken));
+            }
+            catch (Exception ex) when (IsOutage(ex) || ex is RequestFailedException)
+            {
+                return new("Storage answered the reconnect index with an error.");
+            }
+        }
+
+        return new(null, counts, reconnect);
     }
 
     /// <summary>Null when storage answered; otherwise what went wrong, fit to show an operator.</summary>

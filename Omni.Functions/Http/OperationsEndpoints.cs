@@ -6,10 +6,17 @@ using Scalar.AspNetCore;
 
 namespace Omni.Functions.Http;
 
-/// <summary><paramref name="PoisonQueues"/>: only for the admin, each poison queue's approximate message count.</summary>
+/// <summary>
+/// <paramref name="PoisonQueues"/>: only for the admin, each poison queue's approximate message count;
+/// <paramref name="Reconnect"/>: only for the admin, the channels whose owner must consent again (docs/mercadolivre.md).
+/// </summary>
 public sealed record HealthResponse(
     string Status,
-    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? PoisonQueues = null);
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, int>? PoisonQueues = null,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ReconnectResponse>? Reconnect = null);
+
+/// <summary>A channel whose provider refused its stored grant: its owner must reconnect it.</summary>
+public sealed record ReconnectResponse(string CompanyId, string ChannelId, string Type);
 
 internal static class OperationsEndpoints
 {
@@ -17,7 +24,7 @@ internal static class OperationsEndpoints
     {
         // The Functions host waits for any answer on "/" before it sends traffic.
         routes.MapGet("/", () => TypedResults.Ok()).ExcludeFromDescription();
-        routes.MapGet("/api/health", HealthAsync).WithTags("Operations").WithSummary("200 when storage answers; with the admin token, the poison queues' message counts too").AllowAnonymous();
+        routes.MapGet("/api/health", HealthAsync).WithTags("Operations").WithSummary("200 when storage answers; with the admin token, the poison queues' message counts and the channels needing reconnect too").AllowAnonymous();
         routes.MapOpenApi("/api/openapi/{documentName}.json").AllowAnonymous();
         routes.MapScalarApiReference("/api/docs", o => o
                 .WithTitle("Omni Channels API")
@@ -33,6 +40,7 @@ internal static class OperationsEndpoints
         var report = await storage.CheckAsync(withPoisonQueues: admin, cancellationToken);
         return report.Problem is { } problem
             ? TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Storage unavailable", detail: problem)
-            : TypedResults.Ok(new HealthResponse("ok", report.PoisonMessages));
+            : TypedResults.Ok(new HealthResponse("ok", report.PoisonMessages,
+                report.Reconnect?.Select(c => new ReconnectResponse(c.CompanyId, c.ChannelId, c.Type)).ToList()));
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Channels;
 using Omni.MercadoLivre;
@@ -52,6 +53,32 @@ public sealed class MercadoLivreTokenTests(AzuriteFixture azurite, MercadoLivreF
         Assert.Contains("invalid_grant", report["message"]!.GetValue<string>());
         Assert.DoesNotContain(channel.Seller.RefreshToken, report.ToJsonString());
     }
+
+    [Fact]
+    public async Task AChannelWhoseRefreshTokenWasRefusedIsListedInTheAdminsHealthUntilANewRefreshTokenWorks()
+    {
+        var seller = Fake.AddSeller();
+        var channel = await _app.MercadoLivreChannelAsync(seller);
+        seller.RefreshToken = "TG-revoked-" + Guid.NewGuid().ToString("N");
+        Assert.False((await _app.TestChannelAsync(channel))["ok"]!.GetValue<bool>());
+
+        var listed = await AdminReconnectAsync();
+        Assert.Contains(listed, c => c!["companyId"]!.GetValue<string>() == channel.Tenant.CompanyId
+            && c["channelId"]!.GetValue<string>() == channel.ChannelId && c["type"]!.GetValue<string>() == "mercadolivre");
+        var anonymous = await Arrange.ReadAsync(await _app.Anonymous().GetAsync("/api/health"), HttpStatusCode.OK);
+        Assert.False(anonymous.ContainsKey("reconnect"));
+
+        // The operator saves the seller's new refresh token: the next renewal works and the channel leaves the list.
+        seller.RefreshToken = "TG-new-" + Guid.NewGuid().ToString("N");
+        var store = _app.Services.GetRequiredService<IChannelStore>();
+        await store.UpdateAsync((await store.GetAsync(channel.Tenant.CompanyId, channel.ChannelId))!,
+            new Dictionary<string, string> { [MercadoLivreTokens.RefreshTokenField] = seller.RefreshToken });
+        Assert.True((await _app.TestChannelAsync(channel))["ok"]!.GetValue<bool>());
+        Assert.DoesNotContain(await AdminReconnectAsync(), c => c!["channelId"]!.GetValue<string>() == channel.ChannelId);
+    }
+
+    private async Task<JsonArray> AdminReconnectAsync() =>
+        (JsonArray)(await Arrange.ReadAsync(await _app.Admin().GetAsync("/api/health"), HttpStatusCode.OK))["reconnect"]!;
 
     [Fact]
     public async Task ConcurrentCallersOnTwoInstancesWithExpiringTokensNeverSpendARefreshTokenTwice()
