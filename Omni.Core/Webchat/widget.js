@@ -137,11 +137,13 @@ function call(method, path, body, token) {
     });
 }
 
+// The session expired (idle too long) or is gone: start a new one for the same visitor; the pending send retries on it.
 function forget() {
+  var was = session || {};
   session = null;
   localStorage.removeItem(storeKey);
   if (live) live.close();
-  showChat(false);
+  start(was.name, was.email).catch(function () { showChat(false); });
 }
 
 function showChat(chatting) {
@@ -153,7 +155,7 @@ function showChat(chatting) {
 function start(name, email) {
   var body = { name: name || page.name, email: email || page.email, userId: page.userId, userHash: page.userHash };
   return call("POST", OMNI_WEBCHAT.websiteToken + "/sessions", body).then(function (created) {
-    session = { token: created.sessionToken };
+    session = { token: created.sessionToken, name: body.name, email: body.email };
     localStorage.setItem(storeKey, JSON.stringify(session));
     enter();
   });
