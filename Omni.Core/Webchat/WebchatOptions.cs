@@ -22,6 +22,10 @@ public sealed class WebchatOptions
     /// <summary>Azure Web PubSub's endpoint (https://&lt;name&gt;.webpubsub.azure.com); unset, visitors use the app's own event stream.</summary>
     public Uri? WebPubSubEndpoint { get; set; }
 
+    /// <summary>How long a session may go unused before it is gone (401) and the widget starts another.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
+    public TimeSpan SessionIdleTimeout { get; set; } = TimeSpan.FromDays(30);
+
     [RegularExpression("^[A-Za-z][A-Za-z0-9_]{0,127}$")]
     public string WebPubSubHub { get; set; } = "webchat";
 

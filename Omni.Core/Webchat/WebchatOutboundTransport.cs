@@ -42,5 +42,12 @@ internal sealed class WebchatOutboundTransport(WebchatEvents events, WebPubSubCl
         ["from"] = message.From,
         ["text"] = message.Text,
         ["createdAt"] = message.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture),
+        ["attachments"] = new JsonArray([.. message.Attachments.Select(a => new JsonObject
+        {
+            ["fileName"] = a.FileName,
+            ["contentType"] = a.ContentType,
+            ["size"] = a.Size,
+            ["url"] = a.Url,
+        })]),
     };
 }

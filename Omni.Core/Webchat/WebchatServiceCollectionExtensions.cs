@@ -23,6 +23,7 @@ public static class WebchatServiceCollectionExtensions
         services.AddStorageResources(tables: [WebchatSessionStore.Table]);
         services.AddSingleton<WebchatSessionStore>();
         services.AddSingleton<WebchatVisitors>();
+        services.AddSingleton<WebchatAttachments>();
         services.AddSingleton<WebchatEvents>();
         services.AddSingleton<WebchatEventStream>();
         services.AddSingleton<WebchatWidget>();

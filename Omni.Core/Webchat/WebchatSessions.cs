@@ -18,9 +18,15 @@ public sealed record WebchatSession(string CompanyId, string ChannelId, string C
         TokenHash.Of($"{companyId}\n{channelId}\n{contactExternalId}")[..32];
 }
 
-/// <summary>Sessions by the hash of their token, one row each: a point read per visitor request.</summary>
-internal sealed class WebchatSessionStore(TableServiceClient tables)
+/// <summary>
+/// Sessions by the hash of their token, one row each: a point read per visitor request. A session idle for longer
+/// than <see cref="WebchatOptions.SessionIdleTimeout"/> is gone; its last use is written at most once a day, so a
+/// busy visitor costs no write per request.
+/// </summary>
+internal sealed class WebchatSessionStore(TableServiceClient tables, TimeProvider clock, Microsoft.Extensions.Options.IOptions<WebchatOptions> options)
 {
+    private static readonly TimeSpan SeenGranularity = TimeSpan.FromDays(1);
+
     public const string Table = "WebchatSessions";
     public const string TokenPrefix = "omni_wcs_";
 
@@ -42,6 +48,7 @@ internal sealed class WebchatSessionStore(TableServiceClient tables)
                 ["Origin"] = session.Origin,
                 ["Verified"] = session.Verified,
                 ["CreatedAt"] = session.CreatedAt,
+                ["LastSeenAt"] = session.CreatedAt,
             }, cancellationToken);
         }
         catch (RequestFailedException e) when (e.Status == 409)
@@ -58,6 +65,26 @@ internal sealed class WebchatSessionStore(TableServiceClient tables)
             || await _table.FindAsync(TokenHash.Of(token), "", cancellationToken) is not { } e)
         {
             return null;
+        }
+
+        var now = clock.GetUtcNow();
+        var seen = e.GetDateTimeOffset("LastSeenAt") ?? e.GetDateTimeOffset("CreatedAt") ?? DateTimeOffset.MinValue;
+        if (now - seen > options.Value.SessionIdleTimeout)
+        {
+            return null;
+        }
+
+        if (now - seen > SeenGranularity)
+        {
+            // Unconditional: two requests refreshing at once write the same thing.
+            try
+            {
+                await _table.UpdateEntityAsync(new TableEntity(e.PartitionKey, e.RowKey) { ["LastSeenAt"] = now }, ETag.All, TableUpdateMode.Merge, cancellationToken);
+            }
+            catch (RequestFailedException gone) when (gone.Status == 404)
+            {
+                return null;
+            }
         }
 
         return new WebchatSession(e.GetString("CompanyId"), e.GetString("ChannelId"), e.GetString("ContactExternalId"), e.GetString("Name"), e.GetString("Email"),

@@ -29,13 +29,14 @@ internal sealed record SessionStart(SessionOutcome Outcome, string? Token = null
     Dictionary<string, string[]>? Errors = null, string? Detail = null);
 
 /// <summary>One message of the visitor's thread, as the visitor may see it.</summary>
-public sealed record VisitorMessage(string Id, string From, string? Text, DateTimeOffset CreatedAt)
+public sealed record VisitorMessage(string Id, string From, string? Text, DateTimeOffset CreatedAt, IReadOnlyList<VisitorAttachment> Attachments)
 {
     public const string FromVisitor = "visitor";
     public const string FromAgent = "agent";
 }
 
-internal sealed record VisitorSend(Message? Message, Dictionary<string, string[]>? Errors = null);
+/// <summary>A stored message, or the errors that refused it; <c>TooLarge</c>: an attachment broke a size rule (413).</summary>
+internal sealed record VisitorSend(Message? Message, Dictionary<string, string[]>? Errors = null, bool TooLarge = false);
 
 /// <summary>
 /// The visitor API's workflows: finding a site by its public token, starting sessions (with identity verified the
@@ -46,6 +47,7 @@ internal sealed partial class WebchatVisitors(
     IChannelStore channels,
     WebchatSessionStore sessions,
     IConversationStore conversations,
+    AttachmentStore attachments,
     TimeProvider clock,
     ILogger<WebchatVisitors> logger)
 {
@@ -112,26 +114,38 @@ internal sealed partial class WebchatVisitors(
     }
 
     /// <summary>Stores the visitor's message in the contact's open conversation (opening one), durably, before the 202.</summary>
-    public async Task<VisitorSend> SendAsync(WebchatVisit visit, string? text, string? clientMessageId, CancellationToken cancellationToken = default)
+    /// <remarks>Attachments follow receive_hook's rules (<see cref="AttachmentRules"/>): base64 JSON, as many and as large.</remarks>
+    public async Task<VisitorSend> SendAsync(WebchatVisit visit, string? text, IReadOnlyList<AttachmentUpload?>? uploads, string? clientMessageId, CancellationToken cancellationToken = default)
     {
         var session = visit.Session!;
         var errors = new ValidationErrors();
-        if (string.IsNullOrWhiteSpace(text))
+        var decoded = AttachmentRules.Validate(uploads, errors, out var tooLarge);
+        if (string.IsNullOrWhiteSpace(text) && (uploads is null || uploads.Count == 0))
         {
-            errors.Add("text", "Required.");
+            errors.Add("text", "Required unless the message has attachments.");
         }
 
         ConversationLimits.CheckText("text", text, errors);
         var clientId = Optional("clientMessageId", clientMessageId, 100, errors);
         if (!errors.IsValid)
         {
-            return new VisitorSend(null, errors.ToDictionary());
+            return new VisitorSend(null, errors.ToDictionary(), tooLarge);
         }
 
-        // A retried send (the widget after a network drop) names the same clientMessageId and is stored once.
+        var refs = new List<AttachmentRef>();
+        foreach (var a in decoded)
+        {
+            refs.Add(await attachments.UploadAsync(session.CompanyId, session.ChannelId, a.FileName, a.ContentType, a.Content, cancellationToken));
+        }
+
+        // A retried send (the widget after a network drop) names the same clientMessageId and is stored once; the
+        // fingerprint covers the files too, so the same id with other files is a mismatch.
+        var trimmed = string.IsNullOrWhiteSpace(text) ? null : text.Trim();
+        var fingerprint = TokenHash.Of(string.Join('\n', decoded.Select(a => $"{a.FileName}\t{a.ContentType}\t{TokenHash.Of(Convert.ToBase64String(a.Content))}").Prepend(trimmed ?? "")));
         var externalId = $"webchat:{session.ContactExternalId}:{clientId ?? Ids.New("wcm")}";
         var result = await conversations.AppendInboundAsync(new InboundMessage(session.CompanyId, session.ChannelId, externalId,
-            new ContactInfo(session.ContactExternalId, session.Name, session.Email), text!.Trim(), BodyHash: TokenHash.Of(text.Trim())), cancellationToken);
+            new ContactInfo(session.ContactExternalId, session.Name, session.Email), trimmed, Attachments: refs,
+            BodyHash: fingerprint), cancellationToken);
         return result.Outcome == AppendOutcome.Mismatch
             ? new VisitorSend(null, new Dictionary<string, string[]> { ["clientMessageId"] = ["Already used for another message."] })
             : new VisitorSend(result.Message);
@@ -160,10 +174,10 @@ internal sealed partial class WebchatVisitors(
     }
 
     public static VisitorMessage ToVisitor(Message message) =>
-        new(message.Id, message.Direction == MessageDirection.Inbound ? VisitorMessage.FromVisitor : VisitorMessage.FromAgent, message.Text, message.CreatedAt);
+        new(message.Id, message.Direction == MessageDirection.Inbound ? VisitorMessage.FromVisitor : VisitorMessage.FromAgent, message.Text, message.CreatedAt, WebchatAttachments.Of(message));
 
     // Agents' messages count once their transport delivered them to the visitor; queued or failed ones are not theirs yet.
-    private static bool Visible(Message message) => message.Direction == MessageDirection.Inbound || message.Status == MessageStatus.Sent;
+    public static bool Visible(Message message) => message.Direction == MessageDirection.Inbound || message.Status == MessageStatus.Sent;
 
     private bool IdentityVerified(Channel channel, string userId, string userHash) =>
         channels.RevealSecret(channel, WebchatSettingsRules.IdentitySecretField) is { } secret

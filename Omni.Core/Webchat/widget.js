@@ -8,10 +8,12 @@ var lang = (page.locale || navigator.language || "en").toLowerCase().indexOf("pt
 var T = {
   pt: { open: "Abrir chat", close: "Fechar chat", title: "Fale conosco", name: "Nome", email: "E-mail", start: "Iniciar conversa",
     message: "Mensagem", send: "Enviar", you: "Você", agent: "Atendente", offline: "Sem conexão, tentando de novo…",
-    identity: "Este chat precisa que o site identifique você.", failed: "Não foi possível enviar. Tente de novo." },
+    identity: "Este chat precisa que o site identifique você.", failed: "Não foi possível enviar. Tente de novo.",
+    attach: "Anexar arquivo", tooLarge: "Arquivo grande demais (máximo 512 KB)." },
   en: { open: "Open chat", close: "Close chat", title: "Chat with us", name: "Name", email: "E-mail", start: "Start chat",
     message: "Message", send: "Send", you: "You", agent: "Agent", offline: "Offline, trying again…",
-    identity: "This chat needs the site to identify you.", failed: "Could not send. Please try again." }
+    identity: "This chat needs the site to identify you.", failed: "Could not send. Please try again.",
+    attach: "Attach a file", tooLarge: "File too large (at most 512 KB)." }
 }[lang];
 var storeKey = "omni-webchat:" + OMNI_WEBCHAT.websiteToken;
 var session = null;
@@ -38,6 +40,8 @@ style.textContent = [
   "li{max-width:80%;padding:6px 10px;border-radius:10px;white-space:pre-wrap;word-wrap:break-word}",
   "li.agent,li.welcome{background:#eef1f6;align-self:flex-start}li.visitor{background:#1f5eff;color:#fff;align-self:flex-end}",
   ".compose{display:flex;gap:6px;padding:8px;border-top:1px solid #ddd}.compose textarea{flex:1;resize:none;height:38px}",
+  ".attach{cursor:pointer;font-size:20px;padding:4px}.file{position:absolute;width:1px;height:1px;opacity:0}",
+  ".file:focus-visible+.attach{outline:3px solid #ffb020}li a{color:inherit;display:block}",
   ".status{font-size:12px;color:#a33;padding:0 10px}[hidden]{display:none!important}"
 ].join("");
 root.appendChild(style);
@@ -71,6 +75,11 @@ var status = el("div", { "class": "status", role: "status" });
 var compose = el("form", { "class": "compose", hidden: "" });
 var input = el("textarea", { id: "omni-message", "aria-label": T.message, maxlength: "4000" });
 compose.appendChild(input);
+// The same limit the API keeps (AttachmentRules.MaxBytes), checked here so a visitor is told before uploading.
+var maxBytes = 512 * 1024;
+var fileInput = el("input", { id: "omni-file", type: "file", "class": "file", "aria-label": T.attach });
+compose.appendChild(fileInput);
+compose.appendChild(el("label", { "for": "omni-file", "class": "attach", title: T.attach }, "📎"));
 compose.appendChild(el("button", { type: "submit" }, T.send));
 panel.appendChild(thread);
 panel.appendChild(status);
@@ -96,9 +105,25 @@ function render(message) {
   lastId = message.id;
   var item = el("li", { "class": message.from === "agent" ? "agent" : "visitor", "data-id": message.id,
     "aria-label": (message.from === "agent" ? T.agent : T.you) });
-  item.textContent = message.text || "";
+  if (message.text) item.appendChild(el("span", {}, message.text));
+  (message.attachments || []).forEach(function (a) {
+    var link = el("a", { href: "#", "class": "attachment" }, a.fileName + " (" + Math.ceil(a.size / 1024) + " KB)");
+    link.addEventListener("click", function (e) { e.preventDefault(); download(a); });
+    item.appendChild(link);
+  });
   thread.appendChild(item);
   thread.scrollTop = thread.scrollHeight;
+}
+
+// Attachments are read with the session token in a header, never in a link, then saved from a blob.
+function download(a) {
+  fetch(new URL(a.url, api).href, { headers: { Authorization: "Bearer " + session.token }, mode: "cors", credentials: "omit" })
+    .then(function (r) { if (!r.ok) throw new Error("http " + r.status); return r.blob(); })
+    .then(function (blob) {
+      var save = el("a", { href: URL.createObjectURL(blob), download: a.fileName });
+      save.click();
+      setTimeout(function () { URL.revokeObjectURL(save.href); }, 10000);
+    }).catch(function () { status.textContent = T.failed; });
 }
 
 function call(method, path, body, token) {
@@ -112,11 +137,13 @@ function call(method, path, body, token) {
     });
 }
 
+// The session expired (idle too long) or is gone: start a new one for the same visitor; the pending send retries on it.
 function forget() {
+  var was = session || {};
   session = null;
   localStorage.removeItem(storeKey);
   if (live) live.close();
-  showChat(false);
+  start(was.name, was.email).catch(function () { showChat(false); });
 }
 
 function showChat(chatting) {
@@ -128,7 +155,7 @@ function showChat(chatting) {
 function start(name, email) {
   var body = { name: name || page.name, email: email || page.email, userId: page.userId, userHash: page.userHash };
   return call("POST", OMNI_WEBCHAT.websiteToken + "/sessions", body).then(function (created) {
-    session = { token: created.sessionToken };
+    session = { token: created.sessionToken, name: body.name, email: body.email };
     localStorage.setItem(storeKey, JSON.stringify(session));
     enter();
   });
@@ -176,13 +203,18 @@ function connect() {
   };
 }
 
-function send(text, clientMessageId, attempt) {
-  return call("POST", "sessions/messages", { text: text, clientMessageId: clientMessageId }, session.token).then(function (sent) {
-    render({ id: sent.messageId, from: "visitor", text: text });
+function send(text, clientMessageId, attempt, files) {
+  var body = { text: text, clientMessageId: clientMessageId, attachments: files && files.map(function (f) {
+    return { fileName: f.fileName, contentType: f.contentType, contentBase64: f.contentBase64 };
+  }) };
+  return call("POST", "sessions/messages", body, session.token).then(function (sent) {
+    render({ id: sent.messageId, from: "visitor", text: text, attachments: (files || []).map(function (f, i) {
+      return { fileName: f.fileName, size: f.size, url: "/api/webchat/sessions/attachments/" + encodeURIComponent(sent.conversationId) + "/" + encodeURIComponent(sent.messageId) + "/" + i };
+    }) });
     status.textContent = "";
   }).catch(function (e) {
     // The same clientMessageId on a retry: the message is stored once however often it is sent.
-    if (session && attempt < 3) return new Promise(function (r) { setTimeout(r, 1000 * attempt); }).then(function () { return send(text, clientMessageId, attempt + 1); });
+    if (session && attempt < 3) return new Promise(function (r) { setTimeout(r, 1000 * attempt); }).then(function () { return send(text, clientMessageId, attempt + 1, files); });
     status.textContent = T.failed;
     throw e;
   });
@@ -198,6 +230,19 @@ compose.addEventListener("submit", function (e) {
   if (!text || !session) return;
   input.value = "";
   send(text, "c" + Date.now().toString(36) + Math.random().toString(36).slice(2), 1).catch(function () { input.value = text; });
+});
+fileInput.addEventListener("change", function () {
+  var file = fileInput.files && fileInput.files[0];
+  fileInput.value = "";
+  if (!file || !session) return;
+  if (file.size > maxBytes || file.size === 0) { status.textContent = T.tooLarge; return; }
+  var reader = new FileReader();
+  reader.onload = function () {
+    var data = String(reader.result);
+    var upload = { fileName: file.name, contentType: file.type || "application/octet-stream", contentBase64: data.slice(data.indexOf(",") + 1), size: file.size };
+    send(null, "c" + Date.now().toString(36) + Math.random().toString(36).slice(2), 1, [upload]).catch(function () { /* status says so */ });
+  };
+  reader.readAsDataURL(file);
 });
 input.addEventListener("keydown", function (e) {
   if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); compose.requestSubmit(); }

@@ -9,11 +9,13 @@ public sealed record WebchatSessionRequest(string? Name, string? Email, string? 
 
 public sealed record WebchatSessionResponse(string SessionToken, string ContactId, string? ConversationId);
 
-public sealed record WebchatMessageRequest(string? Text, string? ClientMessageId);
+public sealed record WebchatMessageRequest(string? Text, string? ClientMessageId, IReadOnlyList<AttachmentRequest?>? Attachments = null);
 
 public sealed record WebchatMessageAccepted(string MessageId, string ConversationId, string Status);
 
-public sealed record WebchatMessageResponse(string Id, string From, string? Text, DateTimeOffset CreatedAt);
+public sealed record WebchatAttachmentResponse(string FileName, string ContentType, long Size, string Url);
+
+public sealed record WebchatMessageResponse(string Id, string From, string? Text, DateTimeOffset CreatedAt, IReadOnlyList<WebchatAttachmentResponse> Attachments);
 
 public sealed record WebchatNegotiateResponse(Uri Url);
 
@@ -36,8 +38,10 @@ internal static class WebchatEndpoints
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status429TooManyRequests);
 
         var session = webchat.MapGroup("/sessions").AddEndpointFilter(WebchatAccess.SessionAsync);
-        session.MapPost("/messages", SendAsync).WithSummary("The visitor's message (Bearer session token), stored before the 202")
-            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status429TooManyRequests);
+        session.MapPost("/messages", SendAsync).WithSummary("The visitor's message (Bearer session token) with optional attachments (receive_hook's limits), stored before the 202")
+            .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status429TooManyRequests);
+        session.MapGet("/attachments/{conversationId}/{messageId}/{index:int}", DownloadAsync).WithSummary("An attachment of the visitor's own thread (the url its message lists)")
+            .Produces(StatusCodes.Status200OK).ProducesProblem(StatusCodes.Status404NotFound);
         session.MapGet("/messages", ThreadAsync).WithSummary("The visitor's thread, oldest first; after= gives what followed a message id");
         session.MapGet("/events", Events).WithSummary("text/event-stream of agents' replies; Last-Event-ID (or after=) resumes without loss or repeats; ?access_token= for EventSource")
             .Produces<WebchatMessageResponse>(StatusCodes.Status200OK, "text/event-stream");
@@ -64,13 +68,30 @@ internal static class WebchatEndpoints
         };
     }
 
-    private static async Task<Results<Accepted<WebchatMessageAccepted>, ValidationProblem>> SendAsync(
+    private static async Task<Results<Accepted<WebchatMessageAccepted>, ValidationProblem, ProblemHttpResult>> SendAsync(
         WebchatMessageRequest request, WebchatAccess access, WebchatVisitors visitors, CancellationToken cancellationToken)
     {
-        var sent = await visitors.SendAsync(access.Visit, request.Text, request.ClientMessageId, cancellationToken);
-        return sent.Message is { } m
-            ? TypedResults.Accepted((string?)null, new WebchatMessageAccepted(m.Id, m.ConversationId, "accepted"))
-            : TypedResults.ValidationProblem(sent.Errors!);
+        var sent = await visitors.SendAsync(access.Visit, request.Text, AttachmentProblems.Uploads(request.Attachments), request.ClientMessageId, cancellationToken);
+        return sent switch
+        {
+            { Message: { } m } => TypedResults.Accepted((string?)null, new WebchatMessageAccepted(m.Id, m.ConversationId, "accepted")),
+            { TooLarge: true } => AttachmentProblems.TooLarge(sent.Errors!),
+            _ => TypedResults.ValidationProblem(sent.Errors!),
+        };
+    }
+
+    private static async Task<Results<FileContentHttpResult, ProblemHttpResult>> DownloadAsync(
+        string conversationId, string messageId, int index, WebchatAccess access, WebchatAttachments attachments, HttpResponse response, CancellationToken cancellationToken)
+    {
+        if (await attachments.DownloadAsync(access.Visit.Session!, conversationId, messageId, index, cancellationToken) is not { } file)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: "No attachment of this visitor's thread is here.");
+        }
+
+        // Always a download, never rendered in the site's origin.
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers.CacheControl = "private, no-store";
+        return TypedResults.File(file.Content.ToArray(), file.ContentType, file.FileName);
     }
 
     private static async Task<Ok<ListResponse<WebchatMessageResponse>>> ThreadAsync(string? after, WebchatAccess access, WebchatVisitors visitors, CancellationToken cancellationToken) =>
@@ -109,5 +130,6 @@ internal static class WebchatEndpoints
         }
     }
 
-    private static WebchatMessageResponse ToResponse(VisitorMessage m) => new(m.Id, m.From, m.Text, m.CreatedAt);
+    private static WebchatMessageResponse ToResponse(VisitorMessage m) =>
+        new(m.Id, m.From, m.Text, m.CreatedAt, m.Attachments.Select(a => new WebchatAttachmentResponse(a.FileName, a.ContentType, a.Size, a.Url)).ToList());
 }

@@ -137,6 +137,28 @@ public sealed class WebchatBrowserTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnAttachedFileIsSentAndShownAsALinkAndAnOversizedOneIsRefusedInThePage()
+    {
+        var page = await OpenAsync(ShopOrigin);
+        await StartChatAsync(page);
+        await page.GetByLabel("Message").FillAsync("Segue o comprovante");
+        await page.GetByLabel("Message").PressAsync("Enter");
+        var conversation = await ConversationWithAsync("Segue o comprovante");
+
+        await page.GetByLabel("Attach a file").SetInputFilesAsync(new FilePayload { Name = "big.png", MimeType = "image/png", Buffer = new byte[512 * 1024 + 1] });
+        await Assertions.Expect(page.GetByText("File too large (at most 512 KB).")).ToBeVisibleAsync();
+        await page.GetByLabel("Attach a file").SetInputFilesAsync(new FilePayload { Name = "<b>recibo.pdf", MimeType = "application/pdf", Buffer = "%PDF-1.4"u8.ToArray() });
+
+        await Assertions.Expect(page.Locator("li.visitor a.attachment")).ToHaveTextAsync("<b>recibo.pdf (1 KB)");
+        var stored = await Eventually.ValueAsync(async () =>
+            (await _app.Services.GetRequiredService<IConversationStore>().ListMessagesAsync(_site.Tenant.CompanyId, conversation.Id, 10, null)).Items.FirstOrDefault(m => m.Attachments.Count > 0),
+            "the attachment is stored in the conversation");
+        Assert.Equal(["<b>recibo.pdf"], stored.Attachments.Select(a => a.FileName));
+        Assert.DoesNotContain(stored.Attachments, a => a.FileName == "big.png");
+        Assert.Equal(0, await page.Locator("[data-omni-webchat] b").CountAsync());
+    }
+
+    [Fact]
     public async Task AReloadKeepsTheThread()
     {
         var page = await OpenAsync(ShopOrigin);

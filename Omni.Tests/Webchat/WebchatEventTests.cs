@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Conversations;
 using Omni.Tests.Infrastructure;
@@ -117,5 +118,26 @@ public sealed class WebchatEventTests : IAsyncLifetime
         Assert.Equal(["visitor", "agent"], thread.Select(m => m!["from"]!.GetValue<string>()));
         Assert.Equal(reply, thread[1]!["id"]!.GetValue<string>());
         Assert.Equal("<img src=x onerror=alert(1)>", thread[1]!["text"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AnAgentsReplyWithAnAttachmentReachesTheStreamWithALinkTheVisitorCanDownload()
+    {
+        var site = await _app.WebchatAsync();
+        var visitor = await _app.VisitorAsync(site);
+        var conversationId = await _app.SayAsync(visitor, "Oi");
+        await using var stream = await OpenAsync(visitor);
+        var content = "segunda via do boleto"u8.ToArray();
+
+        await Arrange.ReadAsync(await _app.As(site.Tenant.ManagementKey).PostAsJsonAsync($"/api/companies/{site.Tenant.CompanyId}/conversations/{conversationId}/messages",
+            new { text = "Segue o boleto", attachments = new[] { new { fileName = "boleto.txt", contentType = "text/plain", contentBase64 = Convert.ToBase64String(content) } } }), HttpStatusCode.Accepted);
+        var reply = await stream.NextMessageAsync();
+
+        var listed = Assert.Single(reply.Json["attachments"]!.AsArray())!;
+        Assert.Equal("boleto.txt", listed["fileName"]!.GetValue<string>());
+        Assert.Equal(content.Length, listed["size"]!.GetValue<long>());
+        var download = await _app.Page(visitor.Origin, visitor.SessionToken).GetAsync(listed["url"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, download.StatusCode);
+        Assert.Equal(content, await download.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken));
     }
 }
