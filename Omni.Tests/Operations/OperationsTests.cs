@@ -45,7 +45,9 @@ public sealed class OperationsTests(AzuriteFixture azurite) : IAsyncLifetime
         var paths = document["paths"]!.AsObject();
         var missing = RouteCatalog.DescribedRoutes(_app)
             .Where(r => !r.Pattern.StartsWith("/api/openapi", StringComparison.Ordinal) && !r.Pattern.StartsWith("/api/docs", StringComparison.Ordinal))
-            .Where(r => paths[r.Pattern] is not JsonObject path || path[r.Method.ToLowerInvariant()] is null)
+            // The document names a parameter without its route constraint ({index:int} is {index}).
+            .Where(r => paths[System.Text.RegularExpressions.Regex.Replace(r.Pattern, @"\{([^}:]+):[^}]+\}", "{$1}")] is not JsonObject path
+                || path[r.Method.ToLowerInvariant()] is null)
             .Select(r => $"{r.Method} {r.Pattern}")
             .ToList();
         Assert.Empty(missing);
