@@ -1,12 +1,7 @@
-using System.Net;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Omni.Tests.Infrastructure;
 using Omni.Tests.MicrosoftEmail;
 
 namespace Omni.Benchmarks.Meta;
@@ -27,10 +22,7 @@ internal sealed class FakeMetaGraph(WebApplication app) : IAsyncDisposable
 
     public static async Task<FakeMetaGraph> StartAsync(TestCertificateAuthority authority)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(authority.ServerCertificate)));
-        var web = builder.Build();
+        var web = LocalHttpsServer.Create(authority);
         var fake = new FakeMetaGraph(web);
         web.MapPost("/v23.0/{phoneNumberId}/messages", async (HttpRequest request) =>
         {
@@ -44,9 +36,7 @@ internal sealed class FakeMetaGraph(WebApplication app) : IAsyncDisposable
                 ["messages"] = new JsonArray(new JsonObject { ["id"] = "wamid.HBgN" + Guid.NewGuid().ToString("N") }),
             });
         });
-        await web.StartAsync();
-        var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        fake.GraphBaseUrl = address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/v23.0";
+        fake.GraphBaseUrl = (await LocalHttpsServer.StartAsync(web)) + "v23.0";
         return fake;
     }
 
