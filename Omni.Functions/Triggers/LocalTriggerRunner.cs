@@ -13,7 +13,10 @@ namespace Omni.Functions.Triggers;
 /// <see cref="TriggerOptions.RetryDelay"/>, and after <see cref="TriggerOptions.MaxDequeueCount"/> failed
 /// dequeues it moves to &lt;queue&gt;-poison, as the host does. A message's lease is renewed while its handler runs
 /// (<see cref="QueueLease"/>), so a killed process frees its messages within one visibility timeout. A storage
-/// failure never ends a listener: it is logged and the loop goes on after a pause.
+/// failure never ends a listener: it is logged and the loop goes on after a pause. Stopping ends the receiving and
+/// the schedules at once but lets the handlers already running finish, as Kestrel lets requests in flight finish:
+/// a handler cut off mid-send leaves its claim behind, and the message waits for that claim to go stale (minutes)
+/// instead of being done by the next instance. Only when the host's shutdown timeout runs out are they cancelled.
 /// </summary>
 internal sealed partial class LocalTriggerRunner(
     FunctionCatalog catalog,
@@ -30,6 +33,23 @@ internal sealed partial class LocalTriggerRunner(
     public static bool ShouldRun(TriggerOptions options, IConfiguration configuration) => options.RunLocally ?? !LaunchedByHost(configuration);
 
     public const string HostPortSetting = "FUNCTIONS_CUSTOMHANDLER_PORT";
+
+    // Handed to the handlers instead of the stopping token: cancelled only when the shutdown timeout runs out.
+    private readonly CancellationTokenSource _abort = new();
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await using (cancellationToken.Register(static abort => ((CancellationTokenSource)abort!).Cancel(), _abort))
+        {
+            await base.StopAsync(cancellationToken);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _abort.Dispose();
+        base.Dispose();
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -59,9 +79,9 @@ internal sealed partial class LocalTriggerRunner(
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
-                await handler(scope.ServiceProvider, new TimerTriggerInfo(clock.GetUtcNow(), IsPastDue: false), stoppingToken);
+                await handler(scope.ServiceProvider, new TimerTriggerInfo(clock.GetUtcNow(), IsPastDue: false), _abort.Token);
             }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            catch (Exception ex) when (!_abort.IsCancellationRequested)
             {
                 // As on the host: a failed run just waits for the next occurrence.
                 LogTimerFailed(ex, function.Name);
@@ -86,7 +106,7 @@ internal sealed partial class LocalTriggerRunner(
                 if (batch.Length > 0)
                 {
                     idleDelay = TimeSpan.FromMilliseconds(100);
-                    await Task.WhenAll(batch.Select(m => ProcessAsync(function, handler, queue, poison, m, stoppingToken)));
+                    await Task.WhenAll(batch.Select(m => ProcessAsync(function, handler, queue, poison, m, _abort.Token)));
                     continue;
                 }
             }
@@ -101,18 +121,18 @@ internal sealed partial class LocalTriggerRunner(
         }
     }
 
-    private async Task ProcessAsync(FunctionDefinition function, QueueFunctionHandler handler, QueueClient queue, QueueClient poison, QueueMessage message, CancellationToken stoppingToken)
+    private async Task ProcessAsync(FunctionDefinition function, QueueFunctionHandler handler, QueueClient queue, QueueClient poison, QueueMessage message, CancellationToken cancellationToken)
     {
         var lease = new QueueLease(queue, message, options.Value.VisibilityTimeout, clock, logger);
         try
         {
-            using (var renewal = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+            using (var renewal = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 var renewing = lease.RenewAsync(renewal.Token);
                 try
                 {
                     await using var scope = scopes.CreateAsyncScope();
-                    await handler(scope.ServiceProvider, new QueueTriggerMessage(message.MessageId, message.MessageText, message.DequeueCount, message.InsertedOn), stoppingToken);
+                    await handler(scope.ServiceProvider, new QueueTriggerMessage(message.MessageId, message.MessageText, message.DequeueCount, message.InsertedOn), cancellationToken);
                 }
                 finally
                 {
@@ -121,35 +141,35 @@ internal sealed partial class LocalTriggerRunner(
                 }
             }
 
-            await queue.DeleteMessageAsync(message.MessageId, lease.PopReceipt, stoppingToken);
+            await queue.DeleteMessageAsync(message.MessageId, lease.PopReceipt, cancellationToken);
         }
-        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             LogMessageFailed(ex, function.Name, message.MessageId, message.DequeueCount);
-            await RetryOrPoisonAsync(function, queue, poison, message, lease.PopReceipt, stoppingToken);
+            await RetryOrPoisonAsync(function, queue, poison, message, lease.PopReceipt, cancellationToken);
         }
     }
 
-    private async Task RetryOrPoisonAsync(FunctionDefinition function, QueueClient queue, QueueClient poison, QueueMessage message, string popReceipt, CancellationToken stoppingToken)
+    private async Task RetryOrPoisonAsync(FunctionDefinition function, QueueClient queue, QueueClient poison, QueueMessage message, string popReceipt, CancellationToken cancellationToken)
     {
         try
         {
             if (message.DequeueCount >= options.Value.MaxDequeueCount)
             {
-                await poison.EnqueueAsync(message.MessageText, cancellationToken: stoppingToken);
-                await queue.DeleteMessageAsync(message.MessageId, popReceipt, stoppingToken);
+                await poison.EnqueueAsync(message.MessageText, cancellationToken: cancellationToken);
+                await queue.DeleteMessageAsync(message.MessageId, popReceipt, cancellationToken);
                 LogPoisoned(function.Name, message.MessageId, poison.Name);
             }
             else
             {
-                await queue.UpdateMessageAsync(message.MessageId, popReceipt, visibilityTimeout: options.Value.RetryDelay, cancellationToken: stoppingToken);
+                await queue.UpdateMessageAsync(message.MessageId, popReceipt, visibilityTimeout: options.Value.RetryDelay, cancellationToken: cancellationToken);
             }
         }
         catch (RequestFailedException inner) when (inner.Status == 404)
         {
             // The lease ran out and another receiver has the message: it will be retried there.
         }
-        catch (Exception inner) when (!stoppingToken.IsCancellationRequested)
+        catch (Exception inner) when (!cancellationToken.IsCancellationRequested)
         {
             // Storage failed too: the message comes back when its lease runs out, so the listener just goes on.
             LogRetryFailed(inner, function.Name, message.MessageId);

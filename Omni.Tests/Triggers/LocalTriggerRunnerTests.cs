@@ -133,6 +133,20 @@ public sealed class LocalTriggerRunnerTests(AzuriteFixture azurite) : IAsyncLife
     }
 
     [Fact]
+    public async Task AMessageBeingHandledWhenTheAppStopsIsFinishedAndDeletedNotLeftBehindForAnotherInstance()
+    {
+        await Queue(_queueName).CreateIfNotExistsAsync();
+        _probe.SlowFor = TimeSpan.FromSeconds(2);
+
+        await Queue(_queueName).SendMessageAsync("slow, then stop");
+        await Eventually.HoldsAsync(() => Task.FromResult(_probe.Messages.Any(m => m.Body == "slow, then stop")), "the handler started");
+        await _app.DisposeAsync();
+
+        Assert.Single(_probe.Finished, m => m.Body == "slow, then stop");
+        Assert.Empty((await Queue(_queueName).PeekMessagesAsync()).Value);
+    }
+
+    [Fact]
     public async Task AStorageFailureWhileReschedulingAFailedMessageDoesNotStopTheListener()
     {
         await Queue(_queueName).CreateIfNotExistsAsync();

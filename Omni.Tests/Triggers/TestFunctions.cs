@@ -18,7 +18,7 @@ public sealed class TriggerProbe
     /// <summary>How long a message whose body says "slow" keeps its handler busy.</summary>
     public TimeSpan SlowFor { get; set; } = TimeSpan.FromSeconds(5);
 
-    public async Task HandleAsync(QueueTriggerMessage message)
+    public async Task HandleAsync(QueueTriggerMessage message, CancellationToken cancellationToken = default)
     {
         Messages.Enqueue(message);
         if (message.Body.Contains("fail", StringComparison.Ordinal))
@@ -28,7 +28,7 @@ public sealed class TriggerProbe
 
         if (message.Body.Contains("slow", StringComparison.Ordinal))
         {
-            await Task.Delay(SlowFor);
+            await Task.Delay(SlowFor, cancellationToken);
         }
 
         Finished.Enqueue(message);
@@ -65,7 +65,7 @@ internal static class TestFunctions
     public static void Register(IServiceCollection services, TriggerProbe probe)
     {
         services.AddSingleton(probe);
-        services.AddQueueFunction<TriggerProbe>(Queue, (p, message, _) => p.HandleAsync(message));
+        services.AddQueueFunction<TriggerProbe>(Queue, (p, message, cancellationToken) => p.HandleAsync(message, cancellationToken));
         services.AddTimerFunction<TriggerProbe>(Timer, (p, timer, _) => p.TickAsync(timer));
     }
 
