@@ -107,6 +107,12 @@ public sealed record Message(
 {
     /// <summary>The provider's id of a sent message (a WhatsApp wamid, an Instagram message id), which its status events name.</summary>
     public string? ProviderMessageId { get; init; }
+
+    /// <summary>
+    /// The attempt holding the send claim had begun handing the message to its provider (<see cref="IConversationStore.MarkHandOverAsync"/>);
+    /// only transports that mark it read it.
+    /// </summary>
+    public bool HandOverStarted { get; init; }
 }
 
 /// <summary>

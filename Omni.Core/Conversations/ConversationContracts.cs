@@ -112,6 +112,13 @@ public interface IConversationStore
     /// <summary>Gives up a claim after the transport said the message did not go out, so the retry sends it without suspicion.</summary>
     Task ReleaseSendAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Records, under the current claim, that its transport is about to hand the message to the provider (SMTP's DATA):
+    /// a crash before this point left nothing with the provider, so <see cref="Message.HandOverStarted"/> stays false
+    /// and the message may be sent again. The next claim clears it.
+    /// </summary>
+    Task MarkHandOverAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
+
     /// <summary>What an e-mail reply threads to: the conversation's last inbound Message-ID and its References (null: no inbound mail).</summary>
     Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);
 

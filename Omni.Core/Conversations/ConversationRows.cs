@@ -141,6 +141,7 @@ internal static class ConversationRows
         ToDelivery(e))
     {
         ProviderMessageId = e.GetString("ProviderMessageId"),
+        HandOverStarted = e.GetBoolean(OutboundClaims.HandOverColumn) ?? false,
     };
 
     public static Dictionary<string, object?> DeliveryColumns(MessageDelivery d) => new()

@@ -15,6 +15,7 @@ internal sealed class OutboundClaims(TableClient table, TimeProvider clock)
 {
     private const string AttemptColumn = "SendAttempt";
     private const string ClaimedAtColumn = "SendClaimedAt";
+    public const string HandOverColumn = "SendHandOver";
 
     public Task<SendClaim> ClaimAsync(string companyId, string conversationId, string messageId, int attempt, TimeSpan claimTimeout, CancellationToken cancellationToken = default) =>
         // A lost ETag race re-reads: the winner's claim then shows as in flight (or the benign writer's change is kept).
@@ -41,7 +42,7 @@ internal sealed class OutboundClaims(TableClient table, TimeProvider clock)
                 return new SendClaim(ClaimOutcome.InFlight, message, held);
             }
 
-            var claim = new TableEntity(companyId, row.RowKey) { [AttemptColumn] = attempt, [ClaimedAtColumn] = now };
+            var claim = new TableEntity(companyId, row.RowKey) { [AttemptColumn] = attempt, [ClaimedAtColumn] = now, [HandOverColumn] = false };
             try
             {
                 await table.UpdateEntityAsync(claim, row.ETag, TableUpdateMode.Merge, cancellationToken);
@@ -53,6 +54,18 @@ internal sealed class OutboundClaims(TableClient table, TimeProvider clock)
 
             return new SendClaim(ClaimOutcome.Claimed, message, held);
         }, cancellationToken);
+
+    public async Task MarkHandOverAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await table.UpdateEntityAsync(new TableEntity(companyId, ConversationRows.Message(conversationId, messageId)) { [HandOverColumn] = true }, ETag.All, TableUpdateMode.Merge, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // Gone with its conversation: nothing is left to send.
+        }
+    }
 
     public async Task ReleaseAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default)
     {

@@ -59,6 +59,9 @@ internal sealed class TableConversationStore : IConversationStore
     public Task ReleaseSendAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
         _claims.ReleaseAsync(companyId, conversationId, messageId, cancellationToken);
 
+    public Task MarkHandOverAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        _claims.MarkHandOverAsync(companyId, conversationId, messageId, cancellationToken);
+
     public Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         _threads.GetAsync(companyId, conversationId, cancellationToken);
 

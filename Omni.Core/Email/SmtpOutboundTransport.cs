@@ -10,12 +10,15 @@ namespace Omni.Email;
 /// A connection failure or a 4xx answer is Transient (the outbound queue retries later); a 5xx answer, a rejected
 /// login or a TLS mismatch is Permanent, with a message fit to show the agent. Once the whole message was handed to
 /// the server, a lost answer (a timeout, a dropped connection) is Unknown: the server may have accepted it, so it is
-/// never retried blindly. A send interrupted by a crash cannot be checked over SMTP either, so it is Unknown too (the
-/// default of <see cref="IOutboundTransport.ResolveInterruptedAsync"/>).
+/// never retried blindly. A send interrupted by a crash cannot be checked over SMTP either, so it is Unknown too, but
+/// only when the crashed attempt had reached the hand-over (marked just before DATA, one Merge per send): a crash while
+/// connecting or logging in, the slow part and where a burst's in-flight sends mostly are, left nothing with the
+/// server, and the message is simply sent again.
 /// </summary>
 internal sealed partial class SmtpOutboundTransport(
     MailConnector connector,
     IChannelStore channels,
+    IConversationStore conversations,
     MailReplyBuilder replies,
     ILogger<SmtpOutboundTransport> logger) : IOutboundTransport
 {
@@ -35,6 +38,7 @@ internal sealed partial class SmtpOutboundTransport(
                 await connector.AuthenticateAsync(smtp, settings.Address, channels.RevealSecret(channel, EmailSettings.PasswordField) ?? "", cancellationToken: cancellationToken);
             }
 
+            await conversations.MarkHandOverAsync(message.CompanyId, message.ConversationId, message.Id, cancellationToken);
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             cts.CancelAfter(connector.Options.OperationTimeout);
             await smtp.SendAsync(reply.Message, cts.Token, handedOver);
@@ -59,6 +63,9 @@ internal sealed partial class SmtpOutboundTransport(
 
         return new SendResult(SendOutcome.Sent, Mail: reply.Headers);
     }
+
+    public Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default) =>
+        Task.FromResult(message.HandOverStarted ? new SendResult(SendOutcome.Unknown, InterruptedSend.UnknownError) : null);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "SMTP send of message {MessageId} on channel {ChannelId} lost the server's answer after the message data ({Error}): outcome unknown")]
     private partial void LogOutcomeUnknown(string channelId, string messageId, string error);

@@ -103,11 +103,12 @@ public sealed class EmailInterruptedSendTests(AzuriteFixture azurite, MailServer
     public ValueTask DisposeAsync() => _app.DisposeAsync();
 
     [Fact]
-    public async Task AReplyLeftSendingByACrashIsFailedAsUnknownAndNotSentAgain()
+    public async Task AReplyLeftMidHandOverByACrashIsFailedAsUnknownAndNotSentAgain()
     {
         var reply = await QueuedReplies.ArrangeAsync(_app, _servers);
         var store = _app.Services.GetRequiredService<IConversationStore>();
         Assert.Equal(ClaimOutcome.Claimed, (await store.ClaimSendAsync(reply.Tenant.CompanyId, reply.ConversationId, reply.MessageId, 1, TimeSpan.FromMinutes(10))).Outcome);
+        await store.MarkHandOverAsync(reply.Tenant.CompanyId, reply.ConversationId, reply.MessageId);
 
         await _app.SendOutboundAsync(reply.Body);
 
@@ -115,6 +116,21 @@ public sealed class EmailInterruptedSendTests(AzuriteFixture azurite, MailServer
         Assert.Equal(MessageStatus.Failed, message.Status);
         Assert.Contains("Delivery is unknown", message.Error, StringComparison.Ordinal);
         Assert.Equal(0, await QueuedReplies.SettledInboxCountAsync(_servers, reply.Customer));
+    }
+
+    [Fact]
+    public async Task AReplyWhoseAttemptCrashedBeforeTheHandOverIsSentOnceByTheNextAttempt()
+    {
+        var reply = await QueuedReplies.ArrangeAsync(_app, _servers);
+        var store = _app.Services.GetRequiredService<IConversationStore>();
+        // The crashed attempt claimed the message and died connecting or logging in: it never reached the hand-over.
+        Assert.Equal(ClaimOutcome.Claimed, (await store.ClaimSendAsync(reply.Tenant.CompanyId, reply.ConversationId, reply.MessageId, 1, TimeSpan.FromMinutes(10))).Outcome);
+
+        await _app.SendOutboundAsync(reply.Body);
+
+        var message = await QueuedReplies.MessageAsync(_app, reply);
+        Assert.Equal(MessageStatus.Sent, message.Status);
+        Assert.Equal(1, await QueuedReplies.SettledInboxCountAsync(_servers, reply.Customer));
     }
 
     [Fact]

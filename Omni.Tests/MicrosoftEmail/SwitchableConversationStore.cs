@@ -55,6 +55,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task ReleaseSendAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
         inner.ReleaseSendAsync(companyId, conversationId, messageId, cancellationToken);
 
+    public Task MarkHandOverAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
+        inner.MarkHandOverAsync(companyId, conversationId, messageId, cancellationToken);
+
     public Task<MailThread?> GetMailThreadAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         inner.GetMailThreadAsync(companyId, conversationId, cancellationToken);
 

@@ -110,6 +110,10 @@ internal static partial class EmailFaults
         var byStatus = string.Join(", ", outbound.GroupBy(m => m["status"]!.GetValue<string>()).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}×{g.Count()}"));
         var sentUnacknowledged = replies.Count(r => !r.Acknowledged && arrived.ContainsKey(r.Index));
         var stuck = outbound.Count(m => m["status"]!.GetValue<string>() == "queued");
+        // Why messages failed is what a reader of a failed run needs first.
+        var reasons = string.Join(" | ", outbound.Where(m => m["status"]!.GetValue<string>() == "failed").Select(m => m["error"]?.GetValue<string>() ?? "no error given")
+            .GroupBy(e => e, StringComparer.Ordinal).Select(g => $"{g.Count()}× {g.Key}"));
+        byStatus = reasons.Length == 0 ? byStatus : $"{byStatus} (failed: {reasons})";
         return (lost, duplicates, stuck, $"agent messages: {byStatus}; {arrived.Count} distinct replies arrived ({arrived.Values.Sum()} mails, {sentUnacknowledged} of them for a POST that got no 2xx); {expected} acknowledged");
     }
 
