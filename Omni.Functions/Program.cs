@@ -58,6 +58,7 @@ app.MapAdminEndpoints();
 app.MapNumberEndpoints();
 app.MapVoiceEndpoints();
 app.MapIvrEndpoints();
+app.MapIvrPromptEndpoints();
 app.MapWebchatEndpoints();
 
 app.Run();

@@ -47,6 +47,13 @@ param keyVaultPurgeProtection bool = true
 @description('Azure Web PubSub tier for the webchat\'s real-time replies: Free_F1 (20 concurrent visitors) or Standard_S1.')
 param webPubSubSku string = 'Free_F1'
 
+@allowed(['F0', 'S0'])
+@description('Azure AI Speech tier for IVR prompt previews: S0, or F0 (free, one per subscription).')
+param speechSku string = 'S0'
+
+@description('Subscribe the app to ACS IncomingCall events. Event Grid checks the webhook while deploying, so turn this on once the app\'s code is deployed (docs/voice.md).')
+param voiceEvents bool = false
+
 @description('Tags for every resource.')
 param tags object = {}
 
@@ -96,6 +103,7 @@ var storageContainers = [
   'mail'
   'meta-events'
   'voice-audio'
+  'voice-speech'
 ]
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -107,6 +115,9 @@ var secretsKeyRing = empty(trim(keyRingIds)) ? ['legacy'] : map(split(keyRingIds
 // The app binds a list of {Id, Key} entries; App Service setting names cannot carry a key id's '-', and an object
 // literal cannot be built by a loop, so the template writes three fixed slots (empty ones are ignored by the app).
 var secretsKeySlots = filter(secretsKeyRing, id => id != 'legacy' && !empty(id))
+// Known before the app exists, for the settings that name the app itself: a Flex Consumption app's default host
+// name is <name>.azurewebsites.net.
+var appName = 'func-omni-${environmentName}-${take(token, 8)}'
 
 module identity 'modules/identity.bicep' = {
   name: 'identity'
@@ -169,11 +180,31 @@ module webPubSub 'modules/webpubsub.bicep' = {
   }
 }
 
+module communication 'modules/communication.bicep' = {
+  name: 'communication'
+  params: {
+    name: 'acs-omni-${environmentName}-${take(token, 8)}'
+    tags: allTags
+    identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module speech 'modules/speech.bicep' = {
+  name: 'speech'
+  params: {
+    name: 'spch-omni-${environmentName}-${take(token, 8)}'
+    location: location
+    tags: allTags
+    identityPrincipalId: identity.outputs.principalId
+    sku: speechSku
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
     planName: 'plan-omni-${environmentName}'
-    appName: 'func-omni-${environmentName}-${take(token, 8)}'
+    appName: appName
     location: location
     tags: allTags
     identityId: identity.outputs.id
@@ -203,7 +234,21 @@ module functionApp 'modules/functionapp.bicep' = {
       // The webchat's replies and visitors' sockets go through Web PubSub, reached with the app's identity.
       Omni__Webchat__WebPubSubEndpoint: webPubSub.outputs.endpoint
       Omni__Webchat__WebPubSubClientId: identity.outputs.clientId
+      // Calls go through ACS Call Automation with the app's identity; ACS posts each call's events back to the app.
+      Omni__Voice__AcsEndpoint: communication.outputs.endpoint
+      Omni__Voice__CallbackBaseUrl: 'https://${appName}.azurewebsites.net'
+      // Prompt previews are spoken by Azure AI Speech (no espeak-ng in the package), with the app's identity.
+      Omni__Voice__SpeechEndpoint: speech.outputs.ttsEndpoint
+      Omni__Voice__SpeechClientId: identity.outputs.clientId
     }
+  }
+}
+
+module acsEvents 'modules/acsevents.bicep' = if (voiceEvents) {
+  name: 'acsevents'
+  params: {
+    systemTopicName: communication.outputs.systemTopicName
+    endpointUrl: 'https://${functionApp.outputs.defaultHostName}/api/providers/acs/events'
   }
 }
 

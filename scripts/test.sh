@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: installs what the tests need (Azurite from npm, Dovecot, Postfix and Chromium from Debian),
+# Runs every test: installs what the tests need (Azurite from npm, Dovecot, Postfix, Chromium and espeak-ng from Debian),
 # builds, runs the xunit suite against real components, checks the infrastructure templates, and
 # ends with one line "N passed, N failed, N skipped" taken from the test results file.
 set -euo pipefail
@@ -14,6 +14,8 @@ need npm "Node.js and npm, for Azurite"
 scripts/install-mail-servers.sh
 # Debian's Chromium for the webchat browser tests (a no-op when /usr/bin/chromium is there).
 scripts/install-browser.sh
+# Debian's espeak-ng for the IVR prompt preview tests (a no-op when espeak-ng is on the PATH).
+scripts/install-speech.sh
 
 npm ci --no-audit --no-fund --loglevel=error
 

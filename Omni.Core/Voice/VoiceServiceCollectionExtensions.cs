@@ -18,6 +18,7 @@ public static class VoiceServiceCollectionExtensions
         services.AddSingleton<IvrStore>();
         services.AddSingleton<Ivrs>();
         services.AddSingleton<CallRecords>();
+        services.AddOmniVoiceSpeech();
         return services;
     }
 }

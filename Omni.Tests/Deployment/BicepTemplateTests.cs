@@ -21,6 +21,8 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
     private const string MonitoringMetricsPublisher = "3913510d-42f4-4e42-8a64-420c390055eb";
     private const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
     private const string WebPubSubServiceOwner = "12cf5a90-567b-43ae-8102-96cf46c7d9b4";
+    private const string Contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+    private const string CognitiveServicesSpeechUser = "f2dc8367-1007-4938-bd23-fe263f013447";
 
     private static readonly Lazy<CompiledTemplate> Compiled = new(CompiledTemplate.Load);
     private readonly OmniApp _app = new(azurite);
@@ -135,6 +137,8 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
     [InlineData("Microsoft.Insights/components", MonitoringMetricsPublisher)]
     [InlineData("Microsoft.KeyVault/vaults", KeyVaultSecretsUser)]
     [InlineData("Microsoft.SignalRService/webPubSub", WebPubSubServiceOwner)]
+    [InlineData("Microsoft.Communication/communicationServices", Contributor)]
+    [InlineData("Microsoft.CognitiveServices/accounts", CognitiveServicesSpeechUser)]
     public void TheIdentityHoldsEachRoleItNeedsOnTheRightScope(string scopeType, string roleId)
     {
         var assignments = Template.All.Where(r => r.Type == "Microsoft.Authorization/roleAssignments")
@@ -187,6 +191,58 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
         Assert.Equal("Free_F1", Template.Main["parameters"]!["webPubSubSku"]!["defaultValue"]!.GetValue<string>());
         Assert.Contains("endpoint", AppSettings["Omni__Webchat__WebPubSubEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("clientId", AppSettings["Omni__Webchat__WebPubSubClientId"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CallsRunOnAcsWithItsDataInBrazilReachedWithTheAppsIdentityAndCallingBackTheApp()
+    {
+        var acs = Template.Single("Microsoft.Communication/communicationServices");
+        var settings = AppSettings;
+
+        Assert.Equal("global", acs.Body["location"]!.GetValue<string>());
+        Assert.Equal("[parameters('dataLocation')]", acs.Body["properties"]!["dataLocation"]!.GetValue<string>());
+        Assert.Equal("Brazil", acs.Module.Template["parameters"]!["dataLocation"]!["defaultValue"]!.GetValue<string>());
+        Assert.Contains("'communication'", settings["Omni__Voice__AcsEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("outputs.endpoint", settings["Omni__Voice__AcsEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
+        // The callbacks go to this very app: the name its site is given.
+        Assert.Equal("[format('https://{0}.azurewebsites.net', variables('appName'))]", settings["Omni__Voice__CallbackBaseUrl"]!.GetValue<string>());
+        Assert.Equal("[variables('appName')]", Site.Module.Deployment["properties"]!["parameters"]!["appName"]!["value"]!.GetValue<string>());
+        Assert.DoesNotContain(settings, s => s.Key.StartsWith("Omni__Voice__AcsAccessKey", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void IncomingCallEventsGoFromTheAcsSystemTopicToTheAppsEventsWebhookOnceTurnedOn()
+    {
+        var topic = Template.Single("Microsoft.EventGrid/systemTopics");
+        var subscription = Template.Single("Microsoft.EventGrid/systemTopics/eventSubscriptions");
+        var properties = subscription.Body["properties"]!;
+
+        Assert.Equal("[resourceId('Microsoft.Communication/communicationServices', parameters('name'))]", topic.Body["properties"]!["source"]!.GetValue<string>());
+        Assert.Equal("Microsoft.Communication.CommunicationServices", topic.Body["properties"]!["topicType"]!.GetValue<string>());
+        Assert.Equal("WebHook", properties["destination"]!["endpointType"]!.GetValue<string>());
+        Assert.Equal("[parameters('endpointUrl')]", properties["destination"]!["properties"]!["endpointUrl"]!.GetValue<string>());
+        Assert.Equal("[format('https://{0}/api/providers/acs/events', reference(resourceId('Microsoft.Resources/deployments', 'functionapp'), '2025-04-01').outputs.defaultHostName.value)]",
+            subscription.Module.Deployment["properties"]!["parameters"]!["endpointUrl"]!["value"]!.GetValue<string>());
+        Assert.Equal(["Microsoft.Communication.IncomingCall"], properties["filter"]!["includedEventTypes"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.Equal("EventGridSchema", properties["eventDeliverySchema"]!.GetValue<string>());
+        // Event Grid checks the webhook while deploying: off until the app's code is there to answer it.
+        Assert.Equal("[parameters('voiceEvents')]", subscription.Module.Deployment["condition"]!.GetValue<string>());
+        Assert.False(Template.Main["parameters"]!["voiceEvents"]!["defaultValue"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public void PromptPreviewsAreSpokenByAnAzureAiSpeechAccountThatTakesOnlyTheAppsIdentity()
+    {
+        var speech = Template.Single("Microsoft.CognitiveServices/accounts").Body;
+        var settings = AppSettings;
+
+        Assert.Equal("SpeechServices", speech["kind"]!.GetValue<string>());
+        Assert.True(speech["properties"]!["disableLocalAuth"]!.GetValue<bool>());
+        // Entra ID tokens are taken only on the resource's custom subdomain.
+        Assert.Equal("[parameters('name')]", speech["properties"]!["customSubDomainName"]!.GetValue<string>());
+        Assert.Contains("outputs.ttsEndpoint", settings["Omni__Voice__SpeechEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("clientId", settings["Omni__Voice__SpeechClientId"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain(settings, s => s.Key == "Omni__Voice__SpeechKey");
     }
 
     [Fact]
