@@ -236,7 +236,7 @@ module functionApp 'modules/functionapp.bicep' = {
       Omni__Webchat__WebPubSubClientId: identity.outputs.clientId
       // Calls go through ACS Call Automation with the app's identity; ACS posts each call's events back to the app.
       Omni__Voice__AcsEndpoint: communication.outputs.endpoint
-      Omni__Voice__CallbackBaseUrl: 'https://${appName}.azurewebsites.net'
+      Omni__Voice__PublicBaseUrl: 'https://${appName}.azurewebsites.net'
       // Prompt previews are spoken by Azure AI Speech (no espeak-ng in the package), with the app's identity.
       Omni__Voice__SpeechEndpoint: speech.outputs.ttsEndpoint
       Omni__Voice__SpeechClientId: identity.outputs.clientId

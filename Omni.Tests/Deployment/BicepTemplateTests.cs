@@ -205,7 +205,7 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
         Assert.Contains("'communication'", settings["Omni__Voice__AcsEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("outputs.endpoint", settings["Omni__Voice__AcsEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
         // The callbacks go to this very app: the name its site is given.
-        Assert.Equal("[format('https://{0}.azurewebsites.net', variables('appName'))]", settings["Omni__Voice__CallbackBaseUrl"]!.GetValue<string>());
+        Assert.Equal("[format('https://{0}.azurewebsites.net', variables('appName'))]", settings["Omni__Voice__PublicBaseUrl"]!.GetValue<string>());
         Assert.Equal("[variables('appName')]", Site.Module.Deployment["properties"]!["parameters"]!["appName"]!["value"]!.GetValue<string>());
         Assert.DoesNotContain(settings, s => s.Key.StartsWith("Omni__Voice__AcsAccessKey", StringComparison.Ordinal));
     }
