@@ -29,6 +29,7 @@ builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel().AddMercadoLivreFunctions();
 builder.Services.AddOmniVoice();
+builder.Services.AddVoiceCalls();
 builder.Services.AddOmniBots();
 builder.Services.AddWebchatLimits();
 
@@ -59,6 +60,7 @@ app.MapNumberEndpoints();
 app.MapVoiceEndpoints();
 app.MapIvrEndpoints();
 app.MapWebchatEndpoints();
+app.MapAcsProviderEndpoints();
 
 app.Run();
 
