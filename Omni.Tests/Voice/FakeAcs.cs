@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Omni.Tests.Infrastructure;
 using Omni.Tests.MicrosoftEmail;
 using Omni.Voice;
@@ -116,5 +117,41 @@ internal sealed class FakeAcs : IAsyncDisposable
         var toSign = $"{request.Method}\n{request.Path}{request.QueryString}\n{date};{request.Host.Value};{hash}";
         var expected = Convert.ToBase64String(HMACSHA256.HashData(Convert.FromBase64String(_accessKey), Encoding.UTF8.GetBytes(toSign)));
         return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(authorization[scheme.Length..]));
+    }
+}
+
+/// <summary>A test class's local ACS server and the app configured to call it (with the server's access key unless <c>withAccessKey</c> is false).</summary>
+internal sealed class AcsTestHost : IAsyncDisposable
+{
+    private AcsTestHost(TestCertificateAuthority authority, FakeAcs acs, OmniApp app) => (Authority, Acs, App) = (authority, acs, app);
+
+    public TestCertificateAuthority Authority { get; }
+
+    public FakeAcs Acs { get; }
+
+    public OmniApp App { get; }
+
+    public static async Task<AcsTestHost> StartAsync(AzuriteFixture azurite, bool withAccessKey = true, Action<IServiceCollection>? services = null)
+    {
+        var authority = TestCertificateAuthority.Create();
+        var acs = await FakeAcs.StartAsync(authority);
+        var app = new OmniApp(azurite, new Dictionary<string, string?>
+        {
+            ["Omni:Voice:AcsEndpoint"] = acs.Endpoint.ToString(),
+            ["Omni:Voice:AcsAccessKey"] = withAccessKey ? acs.AccessKey : null,
+            ["Omni:Voice:PublicBaseUrl"] = "https://omni.example.com",
+        }, s =>
+        {
+            s.AddHttpClient(AcsCallAutomation.HttpClientName).ConfigurePrimaryHttpMessageHandler(authority.CreateTrustingHandler);
+            services?.Invoke(s);
+        });
+        return new AcsTestHost(authority, acs, app);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        await Acs.DisposeAsync();
+        Authority.Dispose();
     }
 }
