@@ -29,6 +29,7 @@ builder.Services.AddOmniEmail().AddEmailFunctions();
 builder.Services.AddOmniMicrosoftEmail();
 builder.Services.AddMetaChannels().AddMetaFunctions().AddWebchatChannel().AddMercadoLivreChannel().AddMercadoLivreFunctions();
 builder.Services.AddOmniVoice();
+builder.Services.AddVoiceCalls();
 builder.Services.AddOmniBots();
 builder.Services.AddWebchatLimits();
 
@@ -60,6 +61,7 @@ app.MapVoiceEndpoints();
 app.MapIvrEndpoints();
 app.MapIvrPromptEndpoints();
 app.MapWebchatEndpoints();
+app.MapAcsProviderEndpoints();
 
 app.Run();
 

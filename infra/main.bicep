@@ -196,6 +196,7 @@ module speech 'modules/speech.bicep' = {
     location: location
     tags: allTags
     identityPrincipalId: identity.outputs.principalId
+    communicationPrincipalId: communication.outputs.principalId
     sku: speechSku
   }
 }
@@ -236,7 +237,10 @@ module functionApp 'modules/functionapp.bicep' = {
       Omni__Webchat__WebPubSubClientId: identity.outputs.clientId
       // Calls go through ACS Call Automation with the app's identity; ACS posts each call's events back to the app.
       Omni__Voice__AcsEndpoint: communication.outputs.endpoint
+      Omni__Voice__AcsClientId: identity.outputs.clientId
       Omni__Voice__PublicBaseUrl: 'https://${appName}.azurewebsites.net'
+      // ACS speaks the IVR's text messages through this AI resource, reached with ACS's own identity.
+      Omni__Voice__CognitiveServicesEndpoint: speech.outputs.endpoint
       // Prompt previews are spoken by Azure AI Speech (no espeak-ng in the package), with the app's identity.
       Omni__Voice__SpeechEndpoint: speech.outputs.ttsEndpoint
       Omni__Voice__SpeechClientId: identity.outputs.clientId

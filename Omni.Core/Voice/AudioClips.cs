@@ -103,7 +103,7 @@ internal sealed partial class AudioClips(TableServiceClient tables, BlobServiceC
         return status;
     }
 
-    private static string BlobName(string companyId, string audioId) => $"{companyId}/{audioId}.wav";
+    internal static string BlobName(string companyId, string audioId) => $"{companyId}/{audioId}.wav";
 
     private static AudioClip ToClip(TableEntity e) => new(e.RowKey[VoiceStorage.AudioRow.Length..], e.GetString("Format"),
         e.GetInt64("DurationMs") ?? 0, e.GetInt64("Bytes") ?? 0, e.GetDateTimeOffset("CreatedAt") ?? default);

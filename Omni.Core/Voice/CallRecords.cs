@@ -12,8 +12,8 @@ internal sealed record CallRecord(
     string? Outcome, string Digits, string? ServiceId);
 
 /// <summary>
-/// The <c>VoiceCalls</c> table, one partition per company, rows newest first. The ACS call flow (to come) writes a row
-/// when a call is answered and again as it ends; <c>GET …/calls</c> reads them today, an empty list until then.
+/// The <c>VoiceCalls</c> table's company partitions, rows newest first: the record of each call, rewritten from the
+/// call's state (<see cref="CallStateStore"/>) once ACS took the answer and at each step after; <c>GET …/calls</c> reads them.
 /// </summary>
 internal sealed class CallRecords(TableServiceClient tables)
 {

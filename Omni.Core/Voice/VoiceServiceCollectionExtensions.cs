@@ -5,7 +5,7 @@ namespace Omni.Voice;
 
 public static class VoiceServiceCollectionExtensions
 {
-    /// <summary>Numbers, audio, IVRs and call records (docs/voice.md); the calls themselves are to come.</summary>
+    /// <summary>Numbers, audio, IVRs and call records (docs/voice.md); the calls themselves are <see cref="VoiceCallsServiceCollectionExtensions.AddVoiceCalls"/>.</summary>
     public static IServiceCollection AddOmniVoice(this IServiceCollection services)
     {
         services.AddStorageResources(

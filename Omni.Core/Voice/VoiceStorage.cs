@@ -5,6 +5,8 @@ namespace Omni.Voice;
 /// ("BR-11"), a row per E.164 number naming the company that holds it ("" when free). <see cref="SetupTable"/> is one
 /// partition per company: its numbers (<c>number|+55…</c>), audio (<c>audio|aud_…</c>) and IVRs (<c>ivr|ivr_…</c>)
 /// side by side, so an IVR and the rows it uses change in one entity-group transaction.
+/// <see cref="CallsTable"/> holds each company's call records (partition: the company) and each call's state
+/// (partition: its <c>call_…</c> id).
 /// </summary>
 internal static class VoiceStorage
 {

@@ -77,4 +77,5 @@ namespace Omni.Functions.Hosting;
 [JsonSerializable(typeof(IvrResponse))]
 [JsonSerializable(typeof(ListResponse<IvrResponse>))]
 [JsonSerializable(typeof(IvrRouteResponse))]
+[JsonSerializable(typeof(EventGridValidationResponse))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

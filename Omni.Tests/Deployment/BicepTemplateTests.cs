@@ -243,6 +243,15 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
         Assert.Contains("outputs.ttsEndpoint", settings["Omni__Voice__SpeechEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("clientId", settings["Omni__Voice__SpeechClientId"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.DoesNotContain(settings, s => s.Key == "Omni__Voice__SpeechKey");
+        // ACS speaks the calls' text messages through the same account with its own identity.
+        Assert.Contains("outputs.endpoint", settings["Omni__Voice__CognitiveServicesEndpoint"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("SystemAssigned", Template.Single("Microsoft.Communication/communicationServices").Body["identity"]!["type"]!.GetValue<string>());
+        var acs = Assert.Single(Template.All, r => r.Type == "Microsoft.Authorization/roleAssignments"
+            && r.Body["properties"]!["principalId"]!.GetValue<string>() == "[parameters('communicationPrincipalId')]");
+        Assert.Contains("'a97b65f3-24c7-4388-baec-2e87135dc908'", acs.ResolveVariables(acs.Body["properties"]!["roleDefinitionId"]!.GetValue<string>()), StringComparison.Ordinal);
+        var principal = acs.ResolveModuleParameter("communicationPrincipalId");
+        Assert.Contains("communication", principal, StringComparison.Ordinal);
+        Assert.Contains("outputs.principalId", principal, StringComparison.Ordinal);
     }
 
     [Fact]

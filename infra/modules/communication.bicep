@@ -18,6 +18,10 @@ resource communication 'Microsoft.Communication/communicationServices@2023-04-01
   // ACS resources are global; dataLocation is what decides where their data lives.
   location: 'global'
   tags: tags
+  // Its own identity is what plays TextSource messages through the AI resource (speech.bicep grants it there).
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     dataLocation: dataLocation
   }
@@ -46,3 +50,4 @@ resource events 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
 output name string = communication.name
 output endpoint string = 'https://${communication.properties.hostName}'
 output systemTopicName string = events.name
+output principalId string = communication.identity.principalId
