@@ -11,7 +11,7 @@ namespace Omni.MercadoLivre;
 /// (<c>question:{id}</c>, <c>message:{id}</c>), so a notification processed twice adds nothing twice. Moderation and
 /// blocked-conversation statuses are kept in the message's metadata, not dropped.
 /// </summary>
-internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversationStore store, ILogger<MercadoLivreInbound> logger)
+internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversationStore store, MercadoLivreQuestionNotes notes, ILogger<MercadoLivreInbound> logger)
 {
     private static readonly string[] UnansweredStatuses = ["UNANSWERED", "UNDER_REVIEW"];
 
@@ -30,21 +30,39 @@ internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversa
             return;
         }
 
-        var status = MercadoLivreApi.Text(question["status"]);
+        var status = MercadoLivreApi.Text(question["status"]) ?? "unknown";
         if (MercadoLivreApi.Text(question["item_id"]) is not { } item || MercadoLivreApi.Text(question["from"]?["id"]) is not { } buyer
-            || MercadoLivreApi.Text(question["text"]) is not { } text || !UnansweredStatuses.Contains(status))
+            || MercadoLivreApi.Text(question["text"]) is not { } text)
         {
-            // Answered, closed or deleted questions are not asked of the agents again.
-            LogSkipped(questionId, status ?? "unknown", channel.Id);
+            LogSkipped(questionId, status, channel.Id);
             return;
         }
 
-        var metadata = new Dictionary<string, string> { ["type"] = "question", ["questionId"] = questionId, ["itemId"] = item, ["status"] = status! };
+        // A question the agents have: what changed on Mercado Livre becomes a note in its conversation.
+        if (status != MercadoLivreQuestionNotes.Unanswered
+            && await notes.NoteAsync(channel, questionId, status, item, buyer, MercadoLivreApi.Text(question["answer"]?["text"]), cancellationToken))
+        {
+            return;
+        }
+
+        if (!UnansweredStatuses.Contains(status))
+        {
+            // Answered, closed or deleted before the agents saw it: not asked of them.
+            LogSkipped(questionId, status, channel.Id);
+            return;
+        }
+
+        var metadata = new Dictionary<string, string> { ["type"] = "question", ["questionId"] = questionId, ["itemId"] = item, ["status"] = status };
         await AddItemAsync(item, token, metadata, cancellationToken);
-        var stored = await store.AppendInboundAsync(new InboundMessage(channel.CompanyId, channel.Id, $"question:{questionId}",
+        var stored = await store.AppendInboundAsync(new InboundMessage(channel.CompanyId, channel.Id, MercadoLivreThreads.QuestionExternalId(questionId),
             new ContactInfo(MercadoLivreThreads.QuestionContact(item, buyer), MercadoLivreApi.Text(question["from"]?["nickname"])), text,
             Metadata: metadata, ConversationKeys: [MercadoLivreThreads.QuestionKey(item, buyer)]), cancellationToken);
         Log(stored, channel, "question");
+        if (stored.Outcome != AppendOutcome.Created && status == MercadoLivreQuestionNotes.Unanswered)
+        {
+            // Asked before: open again after a review is news only when a note said otherwise.
+            await notes.NoteAsync(channel, questionId, status, item, buyer, null, cancellationToken);
+        }
     }
 
     /// <summary>The pack a <c>messages</c> notification names, then every buyer message of it not stored before.</summary>

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Omni.Channels;
 using Omni.Conversations;
-using Omni.Storage;
 
 namespace Omni.MercadoLivre;
 
@@ -57,9 +56,10 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
         {
             if (thread.IsQuestion)
             {
-                if (await PendingQuestionAsync(conversation, cancellationToken) is not { } questionId)
+                var history = await MercadoLivreQuestionHistory.ReadAsync(store, conversation.CompanyId, conversation.Id, cancellationToken);
+                if (history.Pending is not { } questionId)
                 {
-                    return new SendResult(SendOutcome.Permanent, "Every question of this conversation is answered already; Mercado Livre takes one answer per question.");
+                    return new SendResult(SendOutcome.Permanent, history.WhyNonePending());
                 }
 
                 await api.PostJsonAsync("answers", new JsonObject { ["question_id"] = Number(questionId), ["text"] = message.Text }, accessToken, cancellationToken);
@@ -97,7 +97,7 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
     public async Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default)
     {
         if (MercadoLivreThreads.Parse(conversation.ExternalId) is not { IsQuestion: true }
-            || await PendingQuestionAsync(conversation, cancellationToken) is not { } questionId
+            || (await MercadoLivreQuestionHistory.ReadAsync(store, conversation.CompanyId, conversation.Id, cancellationToken)).Pending is not { } questionId
             || await tokens.GetAsync(channel, cancellationToken) is not { AccessToken: { } accessToken })
         {
             return new SendResult(SendOutcome.Unknown, InterruptedSend.UnknownError);
@@ -112,34 +112,6 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
         {
             return new SendResult(SendOutcome.Transient, $"Mercado Livre answered {(int)e.Status}; asking again later.", RetryAfter: e.RetryAfter);
         }
-    }
-
-    /// <summary>The oldest question of the conversation that no sent reply answered.</summary>
-    private async Task<string?> PendingQuestionAsync(Conversation conversation, CancellationToken cancellationToken)
-    {
-        var asked = new List<string>();
-        var answered = new HashSet<string>(StringComparer.Ordinal);
-        string? continuation = null;
-        do
-        {
-            var page = await store.ListMessagesAsync(conversation.CompanyId, conversation.Id, TablePaging.MaxLimit, continuation, cancellationToken);
-            foreach (var m in page.Items)
-            {
-                if (m.Direction == MessageDirection.Inbound && m.Metadata?.GetValueOrDefault("questionId") is { } id)
-                {
-                    asked.Add(id);
-                }
-                else if (m.Direction == MessageDirection.Outbound && m.Status == MessageStatus.Sent && m.ProviderMessageId is { } done)
-                {
-                    answered.Add(done);
-                }
-            }
-
-            continuation = page.ContinuationToken;
-        }
-        while (continuation is not null);
-
-        return asked.FirstOrDefault(q => !answered.Contains(q));
     }
 
     private static JsonNode Number(string digits) => long.TryParse(digits, out var n) ? JsonValue.Create(n) : JsonValue.Create(digits);

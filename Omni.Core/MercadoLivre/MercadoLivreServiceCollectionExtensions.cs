@@ -30,6 +30,7 @@ public static class MercadoLivreServiceCollectionExtensions
         services.AddSingleton<MercadoLivreTokens>();
         services.AddSingleton<MercadoLivreNotificationStore>();
         services.AddSingleton<MercadoLivreNotifications>();
+        services.AddSingleton<MercadoLivreQuestionNotes>();
         services.AddSingleton<MercadoLivreInbound>();
         services.AddSingleton<MercadoLivreNotificationProcessor>();
         services.AddSingleton<MercadoLivreMissedFeeds>();
