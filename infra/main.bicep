@@ -77,6 +77,7 @@ var storageTables = [
   'MercadoLivreNotifications'
   'MercadoLivreOAuthStates'
   'MercadoLivreReconnects'
+  'MercadoLivreAttachments'
   'VoiceInventory'
   'VoiceSetup'
   'VoiceCalls'

@@ -11,7 +11,7 @@ namespace Omni.MercadoLivre;
 /// Longer texts are refused before they are stored (the agent's 422). The sender claims each message before calling,
 /// and a send a crash interrupted is checked against the question before it is answered again.
 /// </summary>
-internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, MercadoLivreTokens tokens, IConversationStore store) : IOutboundTransport
+internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, MercadoLivreTokens tokens, IConversationStore store, MercadoLivreAttachments files) : IOutboundTransport
 {
     public const int AnswerCharacters = 2000;
     public const int PostSaleCharacters = 350;
@@ -25,9 +25,9 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
             return new SendRefusal("Not a Mercado Livre conversation", "This conversation is neither a buyer's question nor a pack's messages, so Mercado Livre has nowhere to take a reply.");
         }
 
-        if (hasAttachments)
+        if (hasAttachments && thread.IsQuestion)
         {
-            return new SendRefusal("Attachments are not sent to Mercado Livre", "Replies to Mercado Livre are sent as text only; send the text alone.");
+            return new SendRefusal("Mercado Livre answers are text only", "Mercado Livre's answers to questions take no files (files go only in post-sale messages); send the text alone.");
         }
 
         var (limit, what) = thread.IsQuestion ? (AnswerCharacters, "answers to questions") : (PostSaleCharacters, "post-sale messages");
@@ -67,12 +67,23 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
             }
 
             var seller = channel.GetString("sellerId") ?? "";
-            var sent = await api.PostJsonAsync($"messages/packs/{Uri.EscapeDataString(thread.Id)}/sellers/{Uri.EscapeDataString(seller)}?tag=post_sale", new JsonObject
+            var body = new JsonObject
             {
                 ["from"] = new JsonObject { ["user_id"] = Number(seller) },
                 ["to"] = new JsonObject { ["user_id"] = Number(thread.BuyerId ?? "") },
-                ["text"] = message.Text,
-            }, accessToken, cancellationToken);
+                ["text"] = message.Text ?? "",
+            };
+            if (message.Attachments.Count > 0)
+            {
+                if (await files.UploadAsync(channel, message, accessToken, cancellationToken) is not { } uploaded)
+                {
+                    return new SendResult(SendOutcome.Permanent, "An attachment of this message is no longer stored, so it cannot be sent; send the file again.");
+                }
+
+                body["attachments"] = new JsonArray([.. uploaded.Select(id => (JsonNode)JsonValue.Create(id))]);
+            }
+
+            var sent = await api.PostJsonAsync($"messages/packs/{Uri.EscapeDataString(thread.Id)}/sellers/{Uri.EscapeDataString(seller)}?tag=post_sale", body, accessToken, cancellationToken);
             return new SendResult(SendOutcome.Sent, ProviderMessageId: MercadoLivreApi.Text(sent["id"]));
         }
         catch (MercadoLivreApiException e) when (e.IsTransient)
