@@ -152,11 +152,7 @@ public sealed class MercadoLivreQuestionTests(AzuriteFixture azurite, MercadoLiv
     [Fact]
     public async Task AQuestionAnsweredOnMercadoLivreShowsItsAnswerInTheConversationOnceEvenWhenNotifiedTwiceAndTakesNoReply()
     {
-        var seller = Fake.AddSeller();
-        var channel = await _app.MercadoLivreChannelAsync(seller);
-        var question = Fake.AddQuestion(seller, "Serve no modelo X?", itemId: "MLB700", buyerId: "700700");
-        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
-        var asked = await _app.WaitForInboundAsync(channel, $"question:{question.Id}");
+        var (seller, channel, question, asked) = await AskedAsync("Serve no modelo X?", "MLB700", "700700");
 
         // The seller answers on Mercado Livre's site; its notification comes twice (two events, as a retry and missed_feeds can).
         (question.Status, question.Answer) = ("ANSWERED", "Serve sim, respondido pelo site.");
@@ -182,11 +178,7 @@ public sealed class MercadoLivreQuestionTests(AzuriteFixture azurite, MercadoLiv
     [Fact]
     public async Task AQuestionDeletedOnMercadoLivreIsNotedAndAReplyToItFailsVisiblyWithoutAnAnswer()
     {
-        var seller = Fake.AddSeller();
-        var channel = await _app.MercadoLivreChannelAsync(seller);
-        var question = Fake.AddQuestion(seller, "Ainda tem?", itemId: "MLB701", buyerId: "700701");
-        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
-        var asked = await _app.WaitForInboundAsync(channel, $"question:{question.Id}");
+        var (seller, channel, question, asked) = await AskedAsync("Ainda tem?", "MLB701", "700701");
 
         question.Status = "DELETED";
         await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
@@ -204,11 +196,7 @@ public sealed class MercadoLivreQuestionTests(AzuriteFixture azurite, MercadoLiv
     [Fact]
     public async Task TheAnswerAnAgentSentThroughOmniIsNotNotedAsAnsweredElsewhere()
     {
-        var seller = Fake.AddSeller();
-        var channel = await _app.MercadoLivreChannelAsync(seller);
-        var question = Fake.AddQuestion(seller, "Tem nota fiscal?", itemId: "MLB702", buyerId: "700702");
-        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
-        var asked = await _app.WaitForInboundAsync(channel, $"question:{question.Id}");
+        var (seller, channel, question, asked) = await AskedAsync("Tem nota fiscal?", "MLB702", "700702");
         var accepted = await Arrange.ReadAsync(await _app.ReplyAsync(channel, asked.ConversationId, "Tem sim."), HttpStatusCode.Accepted);
         await _app.WaitForStatusAsync(channel, asked.ConversationId, accepted["messageId"]!.GetValue<string>(), MessageStatus.Sent);
 
@@ -220,5 +208,15 @@ public sealed class MercadoLivreQuestionTests(AzuriteFixture azurite, MercadoLiv
         await _app.WaitForInboundAsync(channel, $"question:{later.Id}");
 
         Assert.DoesNotContain(await _app.InboundAsync(channel), m => m.ExternalId == $"question:{question.Id}:ANSWERED");
+    }
+
+    /// <summary>A new seller's channel with one question of the buyer about the item, notified and stored.</summary>
+    private async Task<(FakeSeller Seller, TestMercadoLivreChannel Channel, FakeQuestion Question, Message Asked)> AskedAsync(string text, string itemId, string buyerId)
+    {
+        var seller = Fake.AddSeller();
+        var channel = await _app.MercadoLivreChannelAsync(seller);
+        var question = Fake.AddQuestion(seller, text, itemId: itemId, buyerId: buyerId);
+        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
+        return (seller, channel, question, await _app.WaitForInboundAsync(channel, $"question:{question.Id}"));
     }
 }
