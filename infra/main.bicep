@@ -84,6 +84,7 @@ var storageTables = [
   'MercadoLivreNotifications'
   'MercadoLivreOAuthStates'
   'MercadoLivreReconnects'
+  'MercadoLivreAttachments'
   'VoiceInventory'
   'VoiceSetup'
   'VoiceCalls'

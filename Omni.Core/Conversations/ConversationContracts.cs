@@ -78,6 +78,9 @@ public interface IConversationStore
 
     Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
 
+    /// <summary>The inbound message stored under this external id on the channel (one point read and one get), or null when there is none.</summary>
+    Task<Message?> FindInboundAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default);
+
     /// <summary>A conversation's history, both directions, oldest first.</summary>
     Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default);
 

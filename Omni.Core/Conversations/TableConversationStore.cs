@@ -80,6 +80,9 @@ internal sealed class TableConversationStore : IConversationStore
     public Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
         _reads.GetMessageAsync(companyId, conversationId, messageId, cancellationToken);
 
+    public async Task<Message?> FindInboundAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default) =>
+        (await _reads.FindExistingAsync(companyId, channelId, externalId, null, cancellationToken))?.Message;
+
     public Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         _reads.ListMessagesAsync(companyId, conversationId, limit, continuationToken, cancellationToken);
 

@@ -28,6 +28,9 @@ public sealed class MercadoLivreApiException(HttpStatusCode status, string? erro
     public bool IsTransient => Status == HttpStatusCode.TooManyRequests || (int)Status >= 500;
 }
 
+/// <summary>A file Mercado Livre handed over: its bytes and the type it named.</summary>
+public sealed record MercadoLivreFile(byte[] Content, string? ContentType);
+
 /// <summary>
 /// The one way the app talks to Mercado Livre's API: JSON in and out, a bearer access token, errors turned into
 /// <see cref="MercadoLivreApiException"/>. Tokens travel only in headers and form bodies, never in a log line.
@@ -49,6 +52,38 @@ public sealed class MercadoLivreApi(IHttpClientFactory httpClients, IOptionsMoni
     public Task<JsonNode> TokenAsync(IReadOnlyDictionary<string, string> form, CancellationToken cancellationToken = default) =>
         SendAsync(new HttpRequestMessage(HttpMethod.Post, Resolve("oauth/token")) { Content = new FormUrlEncodedContent(form) }, null, cancellationToken);
 
+    /// <summary><c>POST</c> of one file as <c>multipart/form-data</c> (field <c>file</c>), as Mercado Livre's attachment upload takes it.</summary>
+    public Task<JsonNode> PostFileAsync(string pathAndQuery, string fileName, string contentType, BinaryData content, string accessToken, CancellationToken cancellationToken = default)
+    {
+        var file = new ByteArrayContent(content.ToArray());
+        file.Headers.ContentType = MediaTypeHeaderValue.TryParse(contentType, out var type) ? type : new MediaTypeHeaderValue("application/octet-stream");
+        var form = new MultipartFormDataContent { { file, "file", fileName } };
+        return SendAsync(new HttpRequestMessage(HttpMethod.Post, Resolve(pathAndQuery)) { Content = form }, accessToken, cancellationToken);
+    }
+
+    /// <summary>A file read with the bearer token (an attachment); null when it is larger than <paramref name="maxBytes"/>.</summary>
+    public async Task<MercadoLivreFile?> DownloadAsync(string pathAndQuery, string accessToken, long maxBytes, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Resolve(pathAndQuery));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("*/*"));
+        using var response = await SendRawAsync(request, accessToken, cancellationToken);
+        if (response.Content.Headers.ContentLength > maxBytes)
+        {
+            return null;
+        }
+
+        try
+        {
+            await response.Content.LoadIntoBufferAsync(maxBytes, cancellationToken);
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConfigurationLimitExceeded)
+        {
+            return null;
+        }
+
+        return new MercadoLivreFile(await response.Content.ReadAsByteArrayAsync(cancellationToken), response.Content.Headers.ContentType?.MediaType);
+    }
+
     private Uri Resolve(string pathAndQuery) => new(options.CurrentValue.ApiBaseUri, pathAndQuery.TrimStart('/'));
 
     private async Task<JsonNode> SendAsync(HttpRequestMessage request, string? accessToken, CancellationToken cancellationToken)
@@ -56,34 +91,47 @@ public sealed class MercadoLivreApi(IHttpClientFactory httpClients, IOptionsMoni
         using (request)
         {
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
-            if (accessToken is not null)
-            {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-            }
+            using var response = await SendRawAsync(request, accessToken, cancellationToken);
+            return Parse(await response.Content.ReadAsStringAsync(cancellationToken))
+                ?? throw new MercadoLivreApiException(response.StatusCode, null, "an answer that is not JSON");
+        }
+    }
 
-            var client = httpClients.CreateClient(HttpClientName);
-            client.Timeout = options.CurrentValue.RequestTimeout;
-            using var response = await client.SendAsync(request, cancellationToken);
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            JsonNode? json = null;
-            try
-            {
-                json = text.Length == 0 ? new JsonObject() : JsonNode.Parse(text);
-            }
-            catch (JsonException)
-            {
-                // Not JSON (a proxy's page): the status says enough below.
-            }
+    /// <summary>The answer when it is a success; otherwise Mercado Livre's error document as an exception.</summary>
+    private async Task<HttpResponseMessage> SendRawAsync(HttpRequestMessage request, string? accessToken, CancellationToken cancellationToken)
+    {
+        if (accessToken is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        }
 
-            if (!response.IsSuccessStatusCode)
-            {
-                var retryAfter = response.Headers.RetryAfter?.Delta;
-                return json is JsonObject error
-                    ? throw new MercadoLivreApiException(response.StatusCode, Text(error["error"]), Text(error["message"]) ?? "no message", retryAfter)
-                    : throw new MercadoLivreApiException(response.StatusCode, null, $"{(int)response.StatusCode} {response.ReasonPhrase} without an error document", retryAfter);
-            }
+        var client = httpClients.CreateClient(HttpClientName);
+        client.Timeout = options.CurrentValue.RequestTimeout;
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
 
-            return json ?? throw new MercadoLivreApiException(response.StatusCode, null, "an answer that is not JSON");
+        using (response)
+        {
+            var retryAfter = response.Headers.RetryAfter?.Delta;
+            return Parse(await response.Content.ReadAsStringAsync(cancellationToken)) is JsonObject error
+                ? throw new MercadoLivreApiException(response.StatusCode, Text(error["error"]), Text(error["message"]) ?? "no message", retryAfter)
+                : throw new MercadoLivreApiException(response.StatusCode, null, $"{(int)response.StatusCode} {response.ReasonPhrase} without an error document", retryAfter);
+        }
+    }
+
+    private static JsonNode? Parse(string text)
+    {
+        try
+        {
+            return text.Length == 0 ? new JsonObject() : JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            // Not JSON (a proxy's page): the status says enough.
+            return null;
         }
     }
 

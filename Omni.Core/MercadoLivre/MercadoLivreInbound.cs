@@ -11,7 +11,7 @@ namespace Omni.MercadoLivre;
 /// (<c>question:{id}</c>, <c>message:{id}</c>), so a notification processed twice adds nothing twice. Moderation and
 /// blocked-conversation statuses are kept in the message's metadata, not dropped.
 /// </summary>
-internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversationStore store, ILogger<MercadoLivreInbound> logger)
+internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversationStore store, MercadoLivreQuestionNotes notes, MercadoLivreAttachments files, ILogger<MercadoLivreInbound> logger)
 {
     private static readonly string[] UnansweredStatuses = ["UNANSWERED", "UNDER_REVIEW"];
 
@@ -30,35 +30,57 @@ internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversa
             return;
         }
 
-        var status = MercadoLivreApi.Text(question["status"]);
+        var status = MercadoLivreApi.Text(question["status"]) ?? "unknown";
         if (MercadoLivreApi.Text(question["item_id"]) is not { } item || MercadoLivreApi.Text(question["from"]?["id"]) is not { } buyer
-            || MercadoLivreApi.Text(question["text"]) is not { } text || !UnansweredStatuses.Contains(status))
+            || MercadoLivreApi.Text(question["text"]) is not { } text)
         {
-            // Answered, closed or deleted questions are not asked of the agents again.
-            LogSkipped(questionId, status ?? "unknown", channel.Id);
+            LogSkipped(questionId, status, channel.Id);
             return;
         }
 
-        var metadata = new Dictionary<string, string> { ["type"] = "question", ["questionId"] = questionId, ["itemId"] = item, ["status"] = status! };
+        // A question the agents have: what changed on Mercado Livre becomes a note in its conversation.
+        if (status != MercadoLivreQuestionNotes.Unanswered
+            && await notes.NoteAsync(channel, questionId, status, item, buyer, MercadoLivreApi.Text(question["answer"]?["text"]), cancellationToken))
+        {
+            return;
+        }
+
+        if (!UnansweredStatuses.Contains(status))
+        {
+            // Answered, closed or deleted before the agents saw it: not asked of them.
+            LogSkipped(questionId, status, channel.Id);
+            return;
+        }
+
+        var metadata = new Dictionary<string, string> { ["type"] = "question", ["questionId"] = questionId, ["itemId"] = item, ["status"] = status };
         await AddItemAsync(item, token, metadata, cancellationToken);
-        var stored = await store.AppendInboundAsync(new InboundMessage(channel.CompanyId, channel.Id, $"question:{questionId}",
+        var stored = await store.AppendInboundAsync(new InboundMessage(channel.CompanyId, channel.Id, MercadoLivreThreads.QuestionExternalId(questionId),
             new ContactInfo(MercadoLivreThreads.QuestionContact(item, buyer), MercadoLivreApi.Text(question["from"]?["nickname"])), text,
             Metadata: metadata, ConversationKeys: [MercadoLivreThreads.QuestionKey(item, buyer)]), cancellationToken);
         Log(stored, channel, "question");
+        if (stored.Outcome != AppendOutcome.Created && status == MercadoLivreQuestionNotes.Unanswered)
+        {
+            // Asked before: open again after a review is news only when a note said otherwise.
+            await notes.NoteAsync(channel, questionId, status, item, buyer, null, cancellationToken);
+        }
     }
 
-    /// <summary>The pack a <c>messages</c> notification names, then every buyer message of it not stored before.</summary>
-    public async Task MessagesAsync(Channel channel, string token, string resource, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The pack a <c>messages</c> notification names, then every buyer message of it not stored before, with its files.
+    /// False when one must be tried again later (its files could not be read now, or another copy is storing it).
+    /// </summary>
+    public async Task<bool> MessagesAsync(Channel channel, string token, string resource, bool lastAttempt, CancellationToken cancellationToken = default)
     {
         var seller = channel.GetString("sellerId") ?? "";
         if (await PackOfAsync(resource, token, cancellationToken) is not { } pack)
         {
             LogGone("message", resource, channel.Id);
-            return;
+            return true;
         }
 
         var thread = await api.GetAsync($"messages/packs/{Uri.EscapeDataString(pack)}/sellers/{Uri.EscapeDataString(seller)}?tag=post_sale&mark_as_read=false", token, cancellationToken);
         var conversationStatus = MercadoLivreApi.Text(thread["conversation_status"]?["status"]);
+        var done = true;
         foreach (var message in thread["messages"] as JsonArray ?? [])
         {
             if (MercadoLivreApi.Text(message?["id"]) is not { } id || MercadoLivreApi.Text(message?["from"]?["user_id"]) is not { } from || from == seller)
@@ -71,15 +93,54 @@ internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversa
             Put(metadata, "moderationStatus", message["message_moderation"]?["status"]);
             Put(metadata, "moderationReason", message["message_moderation"]?["reason"]);
             Put(metadata, "conversationStatus", conversationStatus is null ? null : JsonValue.Create(conversationStatus));
-            if (message["message_attachments"] is JsonArray { Count: > 0 } files)
+            var inbound = new InboundMessage(channel.CompanyId, channel.Id, $"message:{id}",
+                new ContactInfo(MercadoLivreThreads.PackContact(pack, from)), MercadoLivreApi.Text(message["text"]) ?? "",
+                Metadata: metadata, ConversationKeys: [MercadoLivreThreads.PackKey(pack, from)]);
+            if (message["message_attachments"] is JsonArray { Count: > 0 } attached)
             {
-                metadata["attachments"] = string.Join(", ", files.Select(f => MercadoLivreApi.Text(f?["original_filename"]) ?? MercadoLivreApi.Text(f?["filename"]) ?? "file"));
+                metadata["attachments"] = string.Join(", ", attached.Select(f => MercadoLivreApi.Text(f?["original_filename"]) ?? MercadoLivreApi.Text(f?["filename"]) ?? "file"));
+                done &= await WithFilesAsync(channel, token, inbound, attached, MercadoLivreApi.Text(message["site_id"]), lastAttempt, cancellationToken);
+                continue;
             }
 
-            var stored = await store.AppendInboundAsync(new InboundMessage(channel.CompanyId, channel.Id, $"message:{id}",
-                new ContactInfo(MercadoLivreThreads.PackContact(pack, from)), MercadoLivreApi.Text(message["text"]) ?? "",
-                Metadata: metadata, ConversationKeys: [MercadoLivreThreads.PackKey(pack, from)]), cancellationToken);
-            Log(stored, channel, "post-sale message");
+            Log(await store.AppendInboundAsync(inbound, cancellationToken), channel, "post-sale message");
+        }
+
+        return done;
+    }
+
+    /// <summary>Its id reserved first, so a concurrent copy of the notification waits instead of downloading the files again.</summary>
+    private async Task<bool> WithFilesAsync(Channel channel, string token, InboundMessage inbound, JsonArray attached, string? siteId, bool lastAttempt, CancellationToken cancellationToken)
+    {
+        var reservation = await store.ReserveAsync(channel.CompanyId, channel.Id, inbound.ExternalId, null, cancellationToken);
+        if (reservation.Outcome != ReservationOutcome.Reserved)
+        {
+            return reservation.Outcome == ReservationOutcome.Completed;
+        }
+
+        try
+        {
+            var fetched = await files.DownloadAsync(channel, token, attached, siteId, lastAttempt, cancellationToken);
+            if (fetched.TryLater)
+            {
+                await store.ReleaseAsync(channel.CompanyId, channel.Id, inbound.ExternalId, CancellationToken.None);
+                return false;
+            }
+
+            var metadata = new Dictionary<string, string>(inbound.Metadata!);
+            if (fetched.Problems.Count > 0)
+            {
+                metadata["attachmentError"] = string.Join(" ", fetched.Problems);
+            }
+
+            Log(await store.AppendInboundAsync(inbound with { Attachments = fetched.Stored, Metadata = metadata, Reserved = true }, cancellationToken), channel, "post-sale message");
+            return true;
+        }
+        catch
+        {
+            // Not stored: free the id now rather than making the retry wait out the in-flight timeout.
+            await store.ReleaseAsync(channel.CompanyId, channel.Id, inbound.ExternalId, CancellationToken.None);
+            throw;
         }
     }
 

@@ -42,7 +42,7 @@ internal sealed partial class MercadoLivreNotificationProcessor(
         string outcome;
         try
         {
-            (retry, outcome) = await ProcessAsync(channel, notification, cancellationToken);
+            (retry, outcome) = await ProcessAsync(channel, notification, work.Attempt >= options.Value.NotificationAttempts, cancellationToken);
         }
         catch (MercadoLivreApiException e) when (e.IsTransient)
         {
@@ -72,7 +72,7 @@ internal sealed partial class MercadoLivreNotificationProcessor(
     }
 
     /// <summary>Null retry: done (stored, or nothing to store); otherwise try again after at least that long.</summary>
-    private async Task<(TimeSpan? Retry, string Outcome)> ProcessAsync(Channel channel, MercadoLivreNotification notification, CancellationToken cancellationToken)
+    private async Task<(TimeSpan? Retry, string Outcome)> ProcessAsync(Channel channel, MercadoLivreNotification notification, bool lastAttempt, CancellationToken cancellationToken)
     {
         if (notification.Topic is not ("questions" or "messages"))
         {
@@ -89,9 +89,9 @@ internal sealed partial class MercadoLivreNotificationProcessor(
         {
             await inbound.QuestionAsync(channel, accessToken, notification.Resource, cancellationToken);
         }
-        else
+        else if (!await inbound.MessagesAsync(channel, accessToken, notification.Resource, lastAttempt, cancellationToken))
         {
-            await inbound.MessagesAsync(channel, accessToken, notification.Resource, cancellationToken);
+            return (TimeSpan.Zero, "a message's files could not be read now, or another copy is storing it");
         }
 
         return (null, "processed");

@@ -29,6 +29,12 @@ public sealed class MercadoLivreOptions
     /// <summary>How many times one notification is tried before it is left, visibly, as failed.</summary>
     public int NotificationAttempts { get; set; } = 8;
 
+    /// <summary>The Mercado Livre site (<c>site_id</c>) attachments are uploaded to and, when a message names none, read from.</summary>
+    public string SiteId { get; set; } = "MLB";
+
+    /// <summary>A buyer's attachment larger than this is named on its message but not stored (Mercado Livre's own limit is 25 MB).</summary>
+    public long MaxAttachmentBytes { get; set; } = 25 * 1024 * 1024;
+
     internal Uri ApiBaseUri => new(ApiBaseUrl.TrimEnd('/') + "/");
 
     internal Uri AuthBaseUri => new(AuthBaseUrl.TrimEnd('/') + "/");

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Omni.Channels;
 using Omni.Conversations;
-using Omni.Storage;
 
 namespace Omni.MercadoLivre;
 
@@ -12,7 +11,7 @@ namespace Omni.MercadoLivre;
 /// Longer texts are refused before they are stored (the agent's 422). The sender claims each message before calling,
 /// and a send a crash interrupted is checked against the question before it is answered again.
 /// </summary>
-internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, MercadoLivreTokens tokens, IConversationStore store) : IOutboundTransport
+internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, MercadoLivreTokens tokens, IConversationStore store, MercadoLivreAttachments files) : IOutboundTransport
 {
     public const int AnswerCharacters = 2000;
     public const int PostSaleCharacters = 350;
@@ -26,9 +25,9 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
             return new SendRefusal("Not a Mercado Livre conversation", "This conversation is neither a buyer's question nor a pack's messages, so Mercado Livre has nowhere to take a reply.");
         }
 
-        if (hasAttachments)
+        if (hasAttachments && thread.IsQuestion)
         {
-            return new SendRefusal("Attachments are not sent to Mercado Livre", "Replies to Mercado Livre are sent as text only; send the text alone.");
+            return new SendRefusal("Mercado Livre answers are text only", "Mercado Livre's answers to questions take no files (files go only in post-sale messages); send the text alone.");
         }
 
         var (limit, what) = thread.IsQuestion ? (AnswerCharacters, "answers to questions") : (PostSaleCharacters, "post-sale messages");
@@ -57,9 +56,10 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
         {
             if (thread.IsQuestion)
             {
-                if (await PendingQuestionAsync(conversation, cancellationToken) is not { } questionId)
+                var history = await MercadoLivreQuestionHistory.ReadAsync(store, conversation.CompanyId, conversation.Id, cancellationToken);
+                if (history.Pending is not { } questionId)
                 {
-                    return new SendResult(SendOutcome.Permanent, "Every question of this conversation is answered already; Mercado Livre takes one answer per question.");
+                    return new SendResult(SendOutcome.Permanent, history.WhyNonePending());
                 }
 
                 await api.PostJsonAsync("answers", new JsonObject { ["question_id"] = Number(questionId), ["text"] = message.Text }, accessToken, cancellationToken);
@@ -67,12 +67,23 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
             }
 
             var seller = channel.GetString("sellerId") ?? "";
-            var sent = await api.PostJsonAsync($"messages/packs/{Uri.EscapeDataString(thread.Id)}/sellers/{Uri.EscapeDataString(seller)}?tag=post_sale", new JsonObject
+            var body = new JsonObject
             {
                 ["from"] = new JsonObject { ["user_id"] = Number(seller) },
                 ["to"] = new JsonObject { ["user_id"] = Number(thread.BuyerId ?? "") },
-                ["text"] = message.Text,
-            }, accessToken, cancellationToken);
+                ["text"] = message.Text ?? "",
+            };
+            if (message.Attachments.Count > 0)
+            {
+                if (await files.UploadAsync(channel, message, accessToken, cancellationToken) is not { } uploaded)
+                {
+                    return new SendResult(SendOutcome.Permanent, "An attachment of this message is no longer stored, so it cannot be sent; send the file again.");
+                }
+
+                body["attachments"] = new JsonArray([.. uploaded.Select(id => (JsonNode)JsonValue.Create(id))]);
+            }
+
+            var sent = await api.PostJsonAsync($"messages/packs/{Uri.EscapeDataString(thread.Id)}/sellers/{Uri.EscapeDataString(seller)}?tag=post_sale", body, accessToken, cancellationToken);
             return new SendResult(SendOutcome.Sent, ProviderMessageId: MercadoLivreApi.Text(sent["id"]));
         }
         catch (MercadoLivreApiException e) when (e.IsTransient)
@@ -97,7 +108,7 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
     public async Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default)
     {
         if (MercadoLivreThreads.Parse(conversation.ExternalId) is not { IsQuestion: true }
-            || await PendingQuestionAsync(conversation, cancellationToken) is not { } questionId
+            || (await MercadoLivreQuestionHistory.ReadAsync(store, conversation.CompanyId, conversation.Id, cancellationToken)).Pending is not { } questionId
             || await tokens.GetAsync(channel, cancellationToken) is not { AccessToken: { } accessToken })
         {
             return new SendResult(SendOutcome.Unknown, InterruptedSend.UnknownError);
@@ -112,34 +123,6 @@ internal sealed class MercadoLivreOutboundTransport(MercadoLivreApi api, Mercado
         {
             return new SendResult(SendOutcome.Transient, $"Mercado Livre answered {(int)e.Status}; asking again later.", RetryAfter: e.RetryAfter);
         }
-    }
-
-    /// <summary>The oldest question of the conversation that no sent reply answered.</summary>
-    private async Task<string?> PendingQuestionAsync(Conversation conversation, CancellationToken cancellationToken)
-    {
-        var asked = new List<string>();
-        var answered = new HashSet<string>(StringComparer.Ordinal);
-        string? continuation = null;
-        do
-        {
-            var page = await store.ListMessagesAsync(conversation.CompanyId, conversation.Id, TablePaging.MaxLimit, continuation, cancellationToken);
-            foreach (var m in page.Items)
-            {
-                if (m.Direction == MessageDirection.Inbound && m.Metadata?.GetValueOrDefault("questionId") is { } id)
-                {
-                    asked.Add(id);
-                }
-                else if (m.Direction == MessageDirection.Outbound && m.Status == MessageStatus.Sent && m.ProviderMessageId is { } done)
-                {
-                    answered.Add(done);
-                }
-            }
-
-            continuation = page.ContinuationToken;
-        }
-        while (continuation is not null);
-
-        return asked.FirstOrDefault(q => !answered.Contains(q));
     }
 
     private static JsonNode Number(string digits) => long.TryParse(digits, out var n) ? JsonValue.Create(n) : JsonValue.Create(digits);

@@ -22,7 +22,7 @@ public static class MercadoLivreServiceCollectionExtensions
         services.AddSafeConnector();
         services.AddHttpClient(MercadoLivreApi.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<SafeConnector>().CreateHttpHandler(() => false));
-        services.AddStorageResources(tables: [MercadoLivreNotificationStore.TableName, MercadoLivreConsent.TableName, MercadoLivreReconnects.TableName]);
+        services.AddStorageResources(tables: [MercadoLivreNotificationStore.TableName, MercadoLivreConsent.TableName, MercadoLivreReconnects.TableName, MercadoLivreAttachments.TableName]);
         services.AddOptions<StorageOptions>().Configure<IOptions<MercadoLivreOptions>>((storage, ml) => storage.Queues.Add(ml.Value.NotificationsQueueName));
         services.AddSingleton<MercadoLivreApi>();
         services.AddSingleton<MercadoLivreReconnects>();
@@ -30,6 +30,8 @@ public static class MercadoLivreServiceCollectionExtensions
         services.AddSingleton<MercadoLivreTokens>();
         services.AddSingleton<MercadoLivreNotificationStore>();
         services.AddSingleton<MercadoLivreNotifications>();
+        services.AddSingleton<MercadoLivreQuestionNotes>();
+        services.AddSingleton<MercadoLivreAttachments>();
         services.AddSingleton<MercadoLivreInbound>();
         services.AddSingleton<MercadoLivreNotificationProcessor>();
         services.AddSingleton<MercadoLivreMissedFeeds>();

@@ -13,6 +13,9 @@ internal static class MercadoLivreThreads
     private const string QuestionPrefix = "mercadolivre:question:";
     private const string PackPrefix = "mercadolivre:pack:";
 
+    /// <summary>The external id a question is stored under as an inbound message.</summary>
+    public static string QuestionExternalId(string questionId) => $"question:{questionId}";
+
     public static string QuestionKey(string itemId, string buyerId) => $"{QuestionPrefix}{itemId}:{buyerId}";
 
     public static string QuestionContact(string itemId, string buyerId) => $"{buyerId}:{itemId}";

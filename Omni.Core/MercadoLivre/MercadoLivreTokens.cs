@@ -54,6 +54,13 @@ internal sealed partial class MercadoLivreTokens(
                 return new MercadoLivreToken(token);
             }
 
+            var refresh = channels.RevealSecret(channel, RefreshTokenField);
+            if (MercadoLivreRenewals.ReadRefused(channels.RevealSecret(channel, MercadoLivreRenewals.RefusedField), refresh) is { } refused)
+            {
+                // Refused before: sending it again cannot help, and a loop of refusals helps nobody.
+                return new MercadoLivreToken(null, refused, Reconnect: true);
+            }
+
             if (LeaseUntil(channel) > now)
             {
                 // Another instance is spending the refresh token: its access token will be in the row shortly.
@@ -64,14 +71,21 @@ internal sealed partial class MercadoLivreTokens(
             Channel leased;
             try
             {
-                leased = await channels.UpdateAsync(channel, Secret(LeaseField, $"{(now + options.CurrentValue.TokenLeaseTimeout).ToUnixTimeMilliseconds()}|{leaseId}"), cancellationToken);
+                var lease = Secret(LeaseField, $"{(now + options.CurrentValue.TokenLeaseTimeout).ToUnixTimeMilliseconds()}|{leaseId}");
+                if (refresh is { Length: > 0 } && MercadoLivreRenewals.ReadAttempt(channels.RevealSecret(channel, MercadoLivreRenewals.AttemptField), refresh) is null)
+                {
+                    // Recorded before Mercado Livre is called; an unfinished attempt on this token is kept, not overwritten.
+                    lease[MercadoLivreRenewals.AttemptField] = MercadoLivreRenewals.Attempt(leaseId, refresh, now);
+                }
+
+                leased = await channels.UpdateAsync(channel, lease, cancellationToken);
             }
             catch (StorageConflictException)
             {
                 continue;
             }
 
-            return await RenewAsync(leased, cancellationToken);
+            return await RenewAsync(leased, leaseId);
         }
 
         return new MercadoLivreToken(null, "Another instance kept renewing the channel's token; try again shortly.", RetryAfter: options.CurrentValue.RetryDelay);
@@ -96,15 +110,26 @@ internal sealed partial class MercadoLivreTokens(
             ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
             : DateTimeOffset.MinValue;
 
-    private async Task<MercadoLivreToken> RenewAsync(Channel leased, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Once the refresh token is on its way nothing cancels the exchange or the write of its answer (the client's own
+    /// timeout still applies): a cancelled invocation must not drop tokens Mercado Livre has issued for a spent one.
+    /// </remarks>
+    private async Task<MercadoLivreToken> RenewAsync(Channel leased, string leaseId)
     {
         var refresh = channels.RevealSecret(leased, RefreshTokenField);
         var clientSecret = channels.RevealSecret(leased, ClientSecretField);
         if (refresh is not { Length: > 0 } || clientSecret is null || leased.GetString("clientId") is not { } clientId)
         {
-            await ReleaseAsync(leased);
+            await ReleaseAsync(leased, Secret(LeaseField, ""));
             await reconnects.MarkAsync(leased, CancellationToken.None);
             return new MercadoLivreToken(null, "The channel has no refresh token. " + MercadoLivreToken.ReconnectAdvice, Reconnect: true);
+        }
+
+        var recorded = MercadoLivreRenewals.ReadAttempt(channels.RevealSecret(leased, MercadoLivreRenewals.AttemptField), refresh);
+        var interrupted = recorded?.AttemptId == leaseId ? null : recorded;
+        if (interrupted is not null)
+        {
+            LogInterrupted(leased.Id, interrupted.AttemptId, leaseId);
         }
 
         System.Text.Json.Nodes.JsonNode answer;
@@ -116,25 +141,39 @@ internal sealed partial class MercadoLivreTokens(
                 ["client_id"] = clientId,
                 ["client_secret"] = clientSecret,
                 ["refresh_token"] = refresh,
-            }, cancellationToken);
+            }, CancellationToken.None);
         }
         catch (MercadoLivreApiException e) when (e.IsInvalidGrant || e.Status is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
         {
-            LogRefused(leased.Id, e.Error ?? ((int)e.Status).ToString(CultureInfo.InvariantCulture));
-            await ReleaseAsync(leased);
+            LogRefused(leased.Id, e.Error ?? ((int)e.Status).ToString(CultureInfo.InvariantCulture), interrupted?.AttemptId ?? "none");
+            var problem = MercadoLivreRenewals.RefusalProblem(e.Error, e.Detail, interrupted);
+            await ReleaseAsync(leased, new Dictionary<string, string>
+            {
+                [LeaseField] = "",
+                [MercadoLivreRenewals.AttemptField] = "",
+                [MercadoLivreRenewals.RefusedField] = MercadoLivreRenewals.Refused(refresh, problem),
+            });
             await reconnects.MarkAsync(leased, CancellationToken.None);
-            return new MercadoLivreToken(null, $"Mercado Livre refused the refresh token ({e.Error}: {e.Detail}). {MercadoLivreToken.ReconnectAdvice}", Reconnect: true);
+            return new MercadoLivreToken(null, problem, Reconnect: true);
         }
-        catch (Exception e) when (e is MercadoLivreApiException or HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (e is MercadoLivreApiException or HttpRequestException or TaskCanceledException)
         {
-            await ReleaseAsync(leased);
+            // Mercado Livre answered: the token was not spent and this attempt is over. No answer (a timeout, a
+            // dropped connection): it may have been spent, so the attempt stays recorded for whoever tries next.
+            var release = Secret(LeaseField, "");
+            if (e is MercadoLivreApiException && interrupted is null)
+            {
+                release[MercadoLivreRenewals.AttemptField] = "";
+            }
+
+            await ReleaseAsync(leased, release);
             return new MercadoLivreToken(null, $"Mercado Livre's token endpoint failed ({(e as MercadoLivreApiException)?.Detail ?? e.GetType().Name}).",
                 RetryAfter: (e as MercadoLivreApiException)?.RetryAfter ?? options.CurrentValue.RetryDelay);
         }
 
-        if (await StoreGrantAsync(leased, answer, refresh, cancellationToken) is not { } access)
+        if (await StoreGrantAsync(leased, answer, refresh, CancellationToken.None) is not { } access)
         {
-            await ReleaseAsync(leased);
+            await ReleaseAsync(leased, Secret(LeaseField, ""));
             return new MercadoLivreToken(null, "Mercado Livre's token answer had no access_token or refresh_token.", RetryAfter: options.CurrentValue.RetryDelay);
         }
 
@@ -162,6 +201,8 @@ internal sealed partial class MercadoLivreTokens(
             [RefreshTokenField] = renewed,
             [AccessTokenField] = $"{expires.ToString(CultureInfo.InvariantCulture)}|{Fingerprint(renewed)}|{access}",
             [LeaseField] = "",
+            [MercadoLivreRenewals.AttemptField] = "",
+            [MercadoLivreRenewals.RefusedField] = "",
         }, cancellationToken);
         await reconnects.ClearAsync(channel, CancellationToken.None);
         return access;
@@ -192,11 +233,11 @@ internal sealed partial class MercadoLivreTokens(
         }
     }
 
-    private async Task ReleaseAsync(Channel leased)
+    private async Task ReleaseAsync(Channel leased, Dictionary<string, string> release)
     {
         try
         {
-            await channels.UpdateAsync(leased, Secret(LeaseField, ""), CancellationToken.None);
+            await channels.UpdateAsync(leased, release, CancellationToken.None);
         }
         catch (StorageConflictException)
         {
@@ -211,6 +252,9 @@ internal sealed partial class MercadoLivreTokens(
     [LoggerMessage(Level = LogLevel.Information, Message = "Mercado Livre tokens of channel {ChannelId} renewed")]
     private partial void LogRenewed(string channelId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Mercado Livre refused the refresh token of channel {ChannelId} ({Error}): the seller must reconnect")]
-    private partial void LogRefused(string channelId, string error);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mercado Livre refused the refresh token of channel {ChannelId} ({Error}; interrupted earlier attempt: {InterruptedAttempt}): the seller must reconnect")]
+    private partial void LogRefused(string channelId, string error, string interruptedAttempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Mercado Livre token renewal {AttemptId} of channel {ChannelId} never finished; attempt {LeaseId} takes its refresh token over")]
+    private partial void LogInterrupted(string channelId, string attemptId, string leaseId);
 }

@@ -26,8 +26,14 @@ public sealed record FakeQuestion(long Id, string SellerId, string ItemId, strin
     public string? Answer { get; set; }
 }
 
-/// <summary>A post-sale message of a pack.</summary>
-public sealed record FakePackMessage(string Id, string FromUserId, string ToUserId, string Text, string Status = "available", string Moderation = "clean");
+/// <summary>A post-sale message of a pack; <see cref="Files"/> are the ids of its attachments (<see cref="FakeMercadoLivre.Files"/>).</summary>
+public sealed record FakePackMessage(string Id, string FromUserId, string ToUserId, string Text, string Status = "available", string Moderation = "clean")
+{
+    public IReadOnlyList<string> Files { get; init; } = [];
+}
+
+/// <summary>An attachment Mercado Livre keeps: uploaded by the seller, or a buyer's.</summary>
+public sealed record FakeFile(string OriginalName, string ContentType, byte[] Content);
 
 /// <summary>
 /// A local HTTPS stand-in for Mercado Livre's API in its documented shapes: <c>oauth/token</c> with single-use,
@@ -72,6 +78,9 @@ public sealed class FakeMercadoLivre : IAsyncDisposable
     /// <summary>Pack id → conversation_status.status (<c>active</c>, <c>blocked</c>).</summary>
     public ConcurrentDictionary<string, string> PackStatus { get; } = new();
 
+    /// <summary>Attachments by id (<c>filename</c>): <c>GET /messages/attachments/{id}</c> serves them, <c>POST /messages/attachments</c> adds one.</summary>
+    public ConcurrentDictionary<string, FakeFile> Files { get; } = new();
+
     /// <summary>What <c>missed_feeds</c> lists for an application id.</summary>
     public ConcurrentDictionary<string, JsonArray> MissedFeeds { get; } = new();
 
@@ -98,11 +107,19 @@ public sealed class FakeMercadoLivre : IAsyncDisposable
         return question;
     }
 
-    public FakePackMessage AddBuyerMessage(FakeSeller seller, string packId, string buyerId, string text, string moderation = "clean")
+    public FakePackMessage AddBuyerMessage(FakeSeller seller, string packId, string buyerId, string text, string moderation = "clean", params FakeFile[] files)
     {
-        var message = new FakePackMessage(Guid.NewGuid().ToString("N"), buyerId, seller.Id, text, Moderation: moderation);
+        var ids = files.Select(f => AddFile(buyerId, f)).ToList();
+        var message = new FakePackMessage(Guid.NewGuid().ToString("N"), buyerId, seller.Id, text, Moderation: moderation) { Files = ids };
         Packs.GetOrAdd(packId, _ => new()).Enqueue(message);
         return message;
+    }
+
+    private string AddFile(string userId, FakeFile file)
+    {
+        var id = $"{userId}_{Guid.NewGuid()}{Path.GetExtension(file.OriginalName)}";
+        Files[id] = file;
+        return id;
     }
 
     public void FailNext(Func<HttpRequest, bool> when, int status, JsonNode body, int? retryAfterSeconds = null) => _failures.Enqueue((when, status, body, retryAfterSeconds));
@@ -131,6 +148,12 @@ public sealed class FakeMercadoLivre : IAsyncDisposable
 
         var authorization = request.Headers.Authorization.ToString();
         var token = authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : null;
+        if (request.Method == "GET" && request.Path.StartsWithSegments("/messages/attachments", out var rest) && Scripted(request) is null)
+        {
+            await DownloadAsync(context, token, rest.Value!.Trim('/'));
+            return;
+        }
+
         var (status, json, retryAfter) = Scripted(request) ?? Answer(request, form, token, body);
         _requests.Enqueue(new MercadoLivreRequest(request.Method, request.Path.Value ?? "", request.QueryString.Value ?? "", token, status, body));
         context.Response.StatusCode = status;
@@ -141,6 +164,26 @@ public sealed class FakeMercadoLivre : IAsyncDisposable
 
         context.Response.ContentType = "application/json; charset=utf-8";
         await context.Response.WriteAsync(json.ToJsonString());
+    }
+
+    /// <summary>An attachment's bytes, for the seller's token only, with <c>tag=post_sale</c> and a <c>site_id</c>.</summary>
+    private async Task DownloadAsync(HttpContext context, string? token, string id)
+    {
+        var request = context.Request;
+        var allowed = token is not null && _accessTokens.TryGetValue(token, out var holder) && holder.Expires > DateTimeOffset.UtcNow;
+        var status = !allowed ? 401 : request.Query["tag"] != "post_sale" || string.IsNullOrEmpty(request.Query["site_id"]) ? 400 : Files.TryGetValue(id, out _) ? 200 : 404;
+        _requests.Enqueue(new MercadoLivreRequest(request.Method, request.Path.Value ?? "", request.QueryString.Value ?? "", token, status, ""));
+        context.Response.StatusCode = status;
+        if (status == 200)
+        {
+            context.Response.ContentType = Files[id].ContentType;
+            await context.Response.Body.WriteAsync(Files[id].Content);
+        }
+        else
+        {
+            context.Response.ContentType = "application/json; charset=utf-8";
+            await context.Response.WriteAsync(Error(status, "bad_request", "attachment not readable").ToJsonString());
+        }
     }
 
     private (int, JsonNode, int?)? Scripted(HttpRequest request)
@@ -188,6 +231,7 @@ public sealed class FakeMercadoLivre : IAsyncDisposable
             ("POST", ["answers"]) => PostAnswer(seller, JsonNode.Parse(body)!),
             ("GET", ["messages", "packs", var pack, "sellers", var s]) => GetPack(request, seller, pack, s),
             ("POST", ["messages", "packs", var pack, "sellers", var s]) => PostPackMessage(request, seller, pack, s, JsonNode.Parse(body)!),
+            ("POST", ["messages", "attachments"]) => Upload(request, seller, form),
             ("GET", ["messages", var id]) => GetMessage(id),
             ("GET", ["missed_feeds"]) => (200, new JsonObject { ["messages"] = MissedFeeds.GetValueOrDefault(request.Query["app_id"].ToString())?.DeepClone() ?? new JsonArray() }, null),
             _ => (404, Error(404, "not_found", $"no fake route for {request.Method} {request.Path}"), null),
@@ -319,7 +363,14 @@ public sealed class FakeMercadoLivre : IAsyncDisposable
             ["text"] = m.Text,
             ["message_date"] = new JsonObject { ["created"] = "2026-11-30T10:00:00.000Z" },
             ["message_moderation"] = new JsonObject { ["status"] = m.Moderation },
-            ["message_attachments"] = new JsonArray(),
+            ["site_id"] = "MLB",
+            ["message_attachments"] = new JsonArray([.. m.Files.Select(f => (JsonNode)new JsonObject
+            {
+                ["filename"] = f,
+                ["original_filename"] = Files[f].OriginalName,
+                ["type"] = Files[f].ContentType,
+                ["size"] = Files[f].Content.Length,
+            })]),
         })]);
         return (200, new JsonObject
         {
@@ -342,8 +393,26 @@ public sealed class FakeMercadoLivre : IAsyncDisposable
             return (400, Error(400, "bad_request", "text is longer than 350 characters"), null);
         }
 
-        var message = new FakePackMessage(Guid.NewGuid().ToString("N"), seller, body["to"]!["user_id"]!.GetValue<long>().ToString(System.Globalization.CultureInfo.InvariantCulture), text);
+        var files = (body["attachments"] as JsonArray ?? []).Select(a => a!.GetValue<string>()).ToList();
+        if (files.Any(f => !Files.ContainsKey(f)))
+        {
+            return (400, Error(400, "bad_request", "unknown attachment"), null);
+        }
+
+        var message = new FakePackMessage(Guid.NewGuid().ToString("N"), seller, body["to"]!["user_id"]!.GetValue<long>().ToString(System.Globalization.CultureInfo.InvariantCulture), text) { Files = files };
         Packs.GetOrAdd(pack, _ => new()).Enqueue(message);
         return (201, new JsonObject { ["id"] = message.Id, ["status"] = "available", ["moderation_status"] = "clean" }, null);
+    }
+
+    private (int, JsonNode, int?) Upload(HttpRequest request, string seller, IFormCollection? form)
+    {
+        if (request.Query["tag"] != "post_sale" || string.IsNullOrEmpty(request.Query["site_id"]) || form?.Files.GetFile("file") is not { } file)
+        {
+            return (400, Error(400, "bad_request", "multipart field file, tag=post_sale and site_id expected"), null);
+        }
+
+        using var content = new MemoryStream();
+        file.CopyTo(content);
+        return (200, new JsonObject { ["id"] = AddFile(seller, new FakeFile(file.FileName, file.ContentType, content.ToArray())) }, null);
     }
 }

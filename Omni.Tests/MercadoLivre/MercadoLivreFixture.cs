@@ -33,13 +33,18 @@ public sealed class MercadoLivreFixture : IAsyncLifetime
         ["Omni:MercadoLivre:RetryDelay"] = "00:00:00.200",
     };
 
-    public OmniApp CreateApp(AzuriteFixture azurite, IDictionary<string, string?>? settings = null) => new(azurite,
+    /// <param name="http">More of the Mercado Livre HttpClient's pipeline (a fault a test injects between the fake and the app).</param>
+    public OmniApp CreateApp(AzuriteFixture azurite, IDictionary<string, string?>? settings = null, Action<IHttpClientBuilder>? http = null) => new(azurite,
         new Dictionary<string, string?>(settings ?? Settings())
         {
             ["Omni:MercadoLivre:ApiBaseUrl"] = Fake.ApiBaseUrl,
             ["Omni:MercadoLivre:AuthBaseUrl"] = Fake.ApiBaseUrl,
         },
-        services => services.AddHttpClient(MercadoLivreApi.HttpClientName).ConfigurePrimaryHttpMessageHandler(Authority.CreateTrustingHandler));
+        services =>
+        {
+            var client = services.AddHttpClient(MercadoLivreApi.HttpClientName).ConfigurePrimaryHttpMessageHandler(Authority.CreateTrustingHandler);
+            http?.Invoke(client);
+        });
 
     public async ValueTask DisposeAsync()
     {

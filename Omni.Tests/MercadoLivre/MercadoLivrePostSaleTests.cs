@@ -1,5 +1,7 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Omni.Conversations;
 using Omni.Tests.Infrastructure;
 
@@ -86,5 +88,65 @@ public sealed class MercadoLivrePostSaleTests(AzuriteFixture azurite, MercadoLiv
         Assert.DoesNotContain(Fake.Requests, r => r.Method == "POST" && r.Path.StartsWith($"/messages/packs/{pack}", StringComparison.Ordinal));
         var exact = await Arrange.ReadAsync(await _app.ReplyAsync(channel, inbound.ConversationId, new string('y', 350)), HttpStatusCode.Accepted);
         await _app.WaitForStatusAsync(channel, inbound.ConversationId, exact["messageId"]!.GetValue<string>(), MessageStatus.Sent);
+    }
+
+    [Fact]
+    public async Task ABuyersAttachmentIsDownloadedWithTheSellersTokenAndStoredWithItsMessageOnce()
+    {
+        var seller = Fake.AddSeller();
+        var channel = await _app.MercadoLivreChannelAsync(seller);
+        var pack = NewPack();
+        var photo = new FakeFile("defeito.png", "image/png", [0x89, 0x50, 0x4E, 0x47, 1, 2, 3, 4]);
+        var message = Fake.AddBuyerMessage(seller, pack, "444000555", "Chegou assim:", files: photo);
+        var fileId = Assert.Single(message.Files);
+
+        foreach (var _ in new[] { 1, 2 })
+        {
+            await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("messages", message.Id, seller.Id));
+        }
+
+        var inbound = await _app.WaitForInboundAsync(channel, $"message:{message.Id}");
+        var stored = Assert.Single(inbound.Attachments);
+        Assert.Equal(("defeito.png", "image/png", 8L), (stored.FileName, stored.ContentType, stored.Size));
+        var bytes = await _app.Services.GetRequiredService<AttachmentStore>().DownloadAsync(stored);
+        Assert.Equal(photo.Content, bytes!.ToArray());
+        await Eventually.HoldsAsync(() => Task.FromResult(Fake.Requests.Count(r => r.Method == "GET" && r.Path == $"/messages/packs/{pack}/sellers/{seller.Id}") == 2), "both notifications are read");
+        var later = Fake.AddBuyerMessage(seller, pack, "444000555", "E agora?");
+        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("messages", later.Id, seller.Id));
+        await _app.WaitForInboundAsync(channel, $"message:{later.Id}");
+
+        var download = Assert.Single(Fake.Requests, r => r.Path == $"/messages/attachments/{fileId}");
+        Assert.Contains("tag=post_sale", download.Query, StringComparison.Ordinal);
+        Assert.StartsWith("APP_USR-", download.Token, StringComparison.Ordinal);
+        Assert.Single(await _app.InboundAsync(channel), m => m.ExternalId == $"message:{message.Id}");
+    }
+
+    [Fact]
+    public async Task AnAgentsReplyWithAFileIsUploadedOnceAndSentReferencingItEvenWhenTheSendIsTriedAgain()
+    {
+        var seller = Fake.AddSeller();
+        var channel = await _app.MercadoLivreChannelAsync(seller);
+        var pack = NewPack();
+        var first = Fake.AddBuyerMessage(seller, pack, "444000666", "Manda a nota?");
+        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("messages", first.Id, seller.Id));
+        var inbound = await _app.WaitForInboundAsync(channel, $"message:{first.Id}");
+        // The message itself fails once after the upload: the retry must reuse the uploaded file.
+        Fake.FailNext(r => r.Method == "POST" && r.Path == $"/messages/packs/{pack}/sellers/{seller.Id}", 500, new JsonObject { ["message"] = "boom", ["error"] = "internal_error", ["status"] = 500 });
+
+        var content = "nota fiscal"u8.ToArray();
+        var reply = await _app.As(channel.Tenant.ManagementKey).PostAsJsonAsync($"/api/companies/{channel.Tenant.CompanyId}/conversations/{inbound.ConversationId}/messages",
+            new { text = "Segue a nota.", attachments = new[] { new { fileName = "nota.pdf", contentType = "application/pdf", contentBase64 = Convert.ToBase64String(content) } } });
+        var accepted = await Arrange.ReadAsync(reply, HttpStatusCode.Accepted);
+        await _app.WaitForStatusAsync(channel, inbound.ConversationId, accepted["messageId"]!.GetValue<string>(), MessageStatus.Sent);
+
+        var upload = Assert.Single(Fake.Requests, r => r.Method == "POST" && r.Path == "/messages/attachments");
+        Assert.Contains("tag=post_sale", upload.Query, StringComparison.Ordinal);
+        var posts = Fake.Requests.Where(r => r.Method == "POST" && r.Path == $"/messages/packs/{pack}/sellers/{seller.Id}").ToList();
+        Assert.Equal([500, 201], posts.Select(p => p.Status));
+        var sent = Fake.Packs[pack].Single(m => m.FromUserId == seller.Id);
+        var fileId = Assert.Single(sent.Files);
+        Assert.Equal(("nota.pdf", "application/pdf"), (Fake.Files[fileId].OriginalName, Fake.Files[fileId].ContentType));
+        Assert.Equal(content, Fake.Files[fileId].Content);
+        Assert.All(posts, p => Assert.Equal(fileId, JsonNode.Parse(p.Body)!["attachments"]![0]!.GetValue<string>()));
     }
 }

@@ -148,4 +148,75 @@ public sealed class MercadoLivreQuestionTests(AzuriteFixture azurite, MercadoLiv
 
         Assert.Equal([429, 429, 200], Fake.Requests.Where(r => r.Path == $"/questions/{question.Id}").Select(r => r.Status));
     }
+
+    [Fact]
+    public async Task AQuestionAnsweredOnMercadoLivreShowsItsAnswerInTheConversationOnceEvenWhenNotifiedTwiceAndTakesNoReply()
+    {
+        var (seller, channel, question, asked) = await AskedAsync("Serve no modelo X?", "MLB700", "700700");
+
+        // The seller answers on Mercado Livre's site; its notification comes twice (two events, as a retry and missed_feeds can).
+        (question.Status, question.Answer) = ("ANSWERED", "Serve sim, respondido pelo site.");
+        foreach (var _ in new[] { 1, 2 })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id))).StatusCode);
+        }
+
+        var note = await _app.WaitForInboundAsync(channel, $"question:{question.Id}:ANSWERED");
+        await Eventually.HoldsAsync(() => Task.FromResult(Fake.Requests.Count(r => r.Path == $"/questions/{question.Id}") == 3), "both notifications are read");
+        Assert.Equal(asked.ConversationId, note.ConversationId);
+        Assert.Equal("Serve sim, respondido pelo site.", note.Text);
+        Assert.Equal(("question_status", "ANSWERED"), (note.Metadata!["type"], note.Metadata["status"]));
+        Assert.Single(await _app.InboundAsync(channel), m => m.ExternalId!.StartsWith($"question:{question.Id}:", StringComparison.Ordinal));
+
+        // An agent who replies anyway is told why nothing went out; Mercado Livre is not asked to answer twice.
+        var accepted = await Arrange.ReadAsync(await _app.ReplyAsync(channel, asked.ConversationId, "Serve."), HttpStatusCode.Accepted);
+        var failed = await _app.WaitForStatusAsync(channel, asked.ConversationId, accepted["messageId"]!.GetValue<string>(), MessageStatus.Failed);
+        Assert.Contains("answered on Mercado Livre, outside Omni", failed.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(Fake.Requests, r => r.Method == "POST" && r.Path == "/answers" && r.Body.Contains(question.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task AQuestionDeletedOnMercadoLivreIsNotedAndAReplyToItFailsVisiblyWithoutAnAnswer()
+    {
+        var (seller, channel, question, asked) = await AskedAsync("Ainda tem?", "MLB701", "700701");
+
+        question.Status = "DELETED";
+        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
+        var note = await _app.WaitForInboundAsync(channel, $"question:{question.Id}:DELETED");
+
+        Assert.Equal(asked.ConversationId, note.ConversationId);
+        Assert.Contains("deleted on Mercado Livre (DELETED)", note.Text, StringComparison.Ordinal);
+        var accepted = await Arrange.ReadAsync(await _app.ReplyAsync(channel, asked.ConversationId, "Tem sim."), HttpStatusCode.Accepted);
+        var failed = await _app.WaitForStatusAsync(channel, asked.ConversationId, accepted["messageId"]!.GetValue<string>(), MessageStatus.Failed);
+        Assert.Contains($"question {question.Id} was deleted on Mercado Livre (DELETED)", failed.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain(Fake.Requests, r => r.Method == "POST" && r.Path == "/answers" && r.Body.Contains(question.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+        Assert.Null(question.Answer);
+    }
+
+    [Fact]
+    public async Task TheAnswerAnAgentSentThroughOmniIsNotNotedAsAnsweredElsewhere()
+    {
+        var (seller, channel, question, asked) = await AskedAsync("Tem nota fiscal?", "MLB702", "700702");
+        var accepted = await Arrange.ReadAsync(await _app.ReplyAsync(channel, asked.ConversationId, "Tem sim."), HttpStatusCode.Accepted);
+        await _app.WaitForStatusAsync(channel, asked.ConversationId, accepted["messageId"]!.GetValue<string>(), MessageStatus.Sent);
+
+        // Mercado Livre tells of the answer Omni gave: no news for the agents.
+        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
+        await Eventually.HoldsAsync(() => Task.FromResult(Fake.Requests.Count(r => r.Path == $"/questions/{question.Id}") == 2), "the notification is read");
+        var later = Fake.AddQuestion(seller, "Outra?", itemId: "MLB702", buyerId: "700702");
+        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{later.Id}", seller.Id));
+        await _app.WaitForInboundAsync(channel, $"question:{later.Id}");
+
+        Assert.DoesNotContain(await _app.InboundAsync(channel), m => m.ExternalId == $"question:{question.Id}:ANSWERED");
+    }
+
+    /// <summary>A new seller's channel with one question of the buyer about the item, notified and stored.</summary>
+    private async Task<(FakeSeller Seller, TestMercadoLivreChannel Channel, FakeQuestion Question, Message Asked)> AskedAsync(string text, string itemId, string buyerId)
+    {
+        var seller = Fake.AddSeller();
+        var channel = await _app.MercadoLivreChannelAsync(seller);
+        var question = Fake.AddQuestion(seller, text, itemId: itemId, buyerId: buyerId);
+        await _app.NotifyAsync(channel.NotificationKey, MercadoLivreArrange.Notification("questions", $"/questions/{question.Id}", seller.Id));
+        return (seller, channel, question, await _app.WaitForInboundAsync(channel, $"question:{question.Id}"));
+    }
 }

@@ -37,6 +37,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
         inner.GetMessageAsync(companyId, conversationId, messageId, cancellationToken);
 
+    public Task<Message?> FindInboundAsync(string companyId, string channelId, string externalId, CancellationToken cancellationToken = default) =>
+        inner.FindInboundAsync(companyId, channelId, externalId, cancellationToken);
+
     public Task<PagedResult<Message>> ListMessagesAsync(string companyId, string conversationId, int limit, string? continuationToken, CancellationToken cancellationToken = default) =>
         inner.ListMessagesAsync(companyId, conversationId, limit, continuationToken, cancellationToken);
 
