@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Channels;
 using Omni.Storage;
+using Omni.Telemetry;
 
 namespace Omni.MercadoLivre;
 
@@ -120,6 +121,7 @@ internal sealed partial class MercadoLivreTokens(
         }
         catch (MercadoLivreApiException e) when (e.IsInvalidGrant || e.Status is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
         {
+            OmniTelemetry.TokenRefreshFailed(ChannelTypes.MercadoLivre, "refused");
             LogRefused(leased.Id, e.Error ?? ((int)e.Status).ToString(CultureInfo.InvariantCulture));
             await ReleaseAsync(leased);
             await reconnects.MarkAsync(leased, CancellationToken.None);
@@ -127,6 +129,7 @@ internal sealed partial class MercadoLivreTokens(
         }
         catch (Exception e) when (e is MercadoLivreApiException or HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            OmniTelemetry.TokenRefreshFailed(ChannelTypes.MercadoLivre, "unavailable");
             await ReleaseAsync(leased);
             return new MercadoLivreToken(null, $"Mercado Livre's token endpoint failed ({(e as MercadoLivreApiException)?.Detail ?? e.GetType().Name}).",
                 RetryAfter: (e as MercadoLivreApiException)?.RetryAfter ?? options.CurrentValue.RetryDelay);

@@ -54,6 +54,15 @@ public static class OmniTelemetry
         }
     }
 
+    /// <summary><paramref name="count"/> messages of one outcome at once (a mailbox poll's ingested, duplicate and quarantined mails).</summary>
+    public static void MessagesReceived(string channelKind, string outcome, int count)
+    {
+        if (MessagesIn.Enabled && count > 0)
+        {
+            MessagesIn.Add(count, new(ChannelKindTag, channelKind), new(OutcomeTag, outcome));
+        }
+    }
+
     public static void MessageSent<T>(string channelKind, T outcome)
         where T : struct, Enum
     {
