@@ -22,6 +22,7 @@ builder.UseCustomHandlerPort();
 builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
+builder.AddOmniTelemetry();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
 builder.Services.AddOmniConversations().AddConversationFunctions();
 builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
 using Omni.Validation;
+using Omni.Telemetry;
 
 namespace Omni.Conversations;
 
@@ -50,6 +51,13 @@ internal sealed partial class InboundMessages(
     private static readonly TimeSpan ChannelCacheDuration = TimeSpan.FromSeconds(30);
 
     public async Task<ReceiveResult> ReceiveAsync(string companyId, string channelId, HookMessage request, CancellationToken cancellationToken = default)
+    {
+        var result = await ReceiveOnceAsync(companyId, channelId, request, cancellationToken);
+        OmniTelemetry.MessageReceived(ChannelTypes.Omni, result.Outcome);
+        return result;
+    }
+
+    private async Task<ReceiveResult> ReceiveOnceAsync(string companyId, string channelId, HookMessage request, CancellationToken cancellationToken)
     {
         var errors = new ValidationErrors();
         if (ReceiveHookValidation.Check(request, errors, out var tooLarge) is not { } message)

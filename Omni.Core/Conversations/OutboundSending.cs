@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Channels;
 using Omni.Storage;
+using Omni.Telemetry;
 
 namespace Omni.Conversations;
 
@@ -139,6 +140,7 @@ internal sealed partial class OutboundSender(
     /// <param name="sentNow">The result is of a send just made (not of a look-up after a crash), so a transient one means it did not go out.</param>
     private async Task RecordAsync(OutboundWork work, string channelType, SendResult result, bool sentNow, CancellationToken cancellationToken)
     {
+        OmniTelemetry.MessageSent(channelType, result.Outcome);
         switch (result.Outcome)
         {
             case SendOutcome.Sent:

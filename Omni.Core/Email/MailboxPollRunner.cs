@@ -3,6 +3,8 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
 using Omni.Storage;
+using System.Diagnostics;
+using Omni.Telemetry;
 
 namespace Omni.Email;
 
@@ -80,9 +82,16 @@ public sealed partial class MailboxPollRunner(
 
     private async Task<PollResult?> PollAsync(Channel channel, IMailboxPoller poller, string body, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var outcome = "failed";
         try
         {
             var result = await poller.PollAsync(channel, cancellationToken);
+            outcome = "polled";
+            OmniTelemetry.MessagesReceived(channel.Type, "created", result.Ingested);
+            OmniTelemetry.MessagesReceived(channel.Type, "duplicate", result.Duplicates);
+            OmniTelemetry.MessagesReceived(channel.Type, "quarantined", result.Quarantined);
+            OmniTelemetry.MailboxPolled(channel.Type, outcome, Stopwatch.GetElapsedTime(started), result.Ingested);
             LogPolled(channel.Id, result.Ingested, result.Duplicates, result.Quarantined);
             if (result.RetryAfter is { } after)
             {
@@ -94,12 +103,14 @@ public sealed partial class MailboxPollRunner(
         }
         catch (MailConnectionException ex)
         {
+            outcome = "server_failed";
             LogServerFailed(channel.Id, ex.Failure.Kind, ex.Failure.Message);
             return null;
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or MailKit.ProtocolException or MailKit.CommandException)
         {
             // The server dropped or refused mid-poll; what was stored is kept, the rest comes with the next poll.
+            outcome = "server_failed";
             LogServerFailed(channel.Id, MailFailureKind.Protocol, ex.GetType().Name);
             return null;
         }
@@ -107,13 +118,22 @@ public sealed partial class MailboxPollRunner(
         {
             // The channel's password cannot be decrypted with this app's key (another environment's row, a key
             // rotated without re-saving): retrying cannot help, and the channel's owner must save it again.
+            outcome = "unreadable_secret";
             LogUnreadableSecret(channel.Id);
             return null;
         }
         catch (MailboxLeaseLostException)
         {
+            outcome = "lease_lost";
             LogLeaseLost(channel.Id);
             return null;
+        }
+        finally
+        {
+            if (outcome != "polled")
+            {
+                OmniTelemetry.MailboxPolled(channel.Type, outcome, Stopwatch.GetElapsedTime(started), 0);
+            }
         }
     }
 

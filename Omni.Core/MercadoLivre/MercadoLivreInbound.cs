@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Telemetry;
 
 namespace Omni.MercadoLivre;
 
@@ -191,6 +192,7 @@ internal sealed partial class MercadoLivreInbound(MercadoLivreApi api, IConversa
 
     private void Log(AppendResult result, Channel channel, string what)
     {
+        OmniTelemetry.MessageReceived(channel.Type, result.Outcome);
         if (result.Outcome == AppendOutcome.Created)
         {
             LogStored(what, result.Message.Id, result.Message.ConversationId, channel.Id);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Channels;
 using Omni.Storage;
+using Omni.Telemetry;
 
 namespace Omni.MercadoLivre;
 
@@ -145,6 +146,7 @@ internal sealed partial class MercadoLivreTokens(
         }
         catch (MercadoLivreApiException e) when (e.IsInvalidGrant || e.Status is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
         {
+            OmniTelemetry.TokenRefreshFailed(ChannelTypes.MercadoLivre, "refused");
             LogRefused(leased.Id, e.Error ?? ((int)e.Status).ToString(CultureInfo.InvariantCulture), interrupted?.AttemptId ?? "none");
             var problem = MercadoLivreRenewals.RefusalProblem(e.Error, e.Detail, interrupted);
             await ReleaseAsync(leased, new Dictionary<string, string>
@@ -158,6 +160,7 @@ internal sealed partial class MercadoLivreTokens(
         }
         catch (Exception e) when (e is MercadoLivreApiException or HttpRequestException or TaskCanceledException)
         {
+            OmniTelemetry.TokenRefreshFailed(ChannelTypes.MercadoLivre, "unavailable");
             // Mercado Livre answered: the token was not spent and this attempt is over. No answer (a timeout, a
             // dropped connection): it may have been spent, so the attempt stays recorded for whoever tries next.
             var release = Secret(LeaseField, "");

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Omni.Bots;
 using Omni.Channels;
 using Omni.Conversations;
+using Omni.Telemetry;
 
 namespace Omni.Meta;
 
@@ -99,6 +100,7 @@ internal sealed partial class MetaInbound(
     /// <summary>After the append (now or before, for a redelivered event): logged once, its conversation's expiry scheduled, and handed to the conversation's bot if a bot handles it.</summary>
     private async Task StoredAsync(Channel channel, MetaDraft draft, AppendResult result, CancellationToken cancellationToken)
     {
+        OmniTelemetry.MessageReceived(channel.Type, result.Outcome);
         if (result.Outcome == AppendOutcome.Created)
         {
             LogStored(result.Message.Id, result.Message.ConversationId, channel.Id, draft.Metadata.GetValueOrDefault("type") ?? "message");

@@ -52,12 +52,19 @@ internal sealed partial record GraphFailure(GraphFailureKind Kind, int? Status, 
     /// <summary>Classifies an exception from the credential or the Graph SDK; null when it is neither (a bug: let it throw).</summary>
     public static GraphFailure? From(Exception exception, TimeProvider clock) => exception switch
     {
-        AuthenticationFailedException auth => FromToken(auth),
+        AuthenticationFailedException auth => TokenFailed(FromToken(auth)),
         ApiException api => FromGraph(api, clock),
         HttpRequestException or TaskCanceledException or IOException =>
             new GraphFailure(GraphFailureKind.Unavailable, null, "Microsoft Graph could not be reached (network error or timeout)."),
         _ => null,
     };
+
+    /// <summary>Counted here: polls, sends and tests all classify a failed token request through <see cref="From"/>.</summary>
+    private static GraphFailure TokenFailed(GraphFailure failure)
+    {
+        Telemetry.OmniTelemetry.TokenRefreshFailed(Channels.ChannelTypes.MicrosoftEmail, failure.IsTransient ? "unavailable" : "refused");
+        return failure;
+    }
 
     private static GraphFailure FromToken(AuthenticationFailedException exception)
     {

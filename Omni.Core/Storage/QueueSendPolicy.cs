@@ -1,4 +1,5 @@
 using Azure.Storage.Queues;
+using Omni.Telemetry;
 
 namespace Omni.Storage;
 
@@ -27,7 +28,13 @@ public static class QueueSendPolicy
     /// <summary>Where a message goes when its handler keeps throwing: the host's naming, kept by the local runner.</summary>
     public static string PoisonQueueOf(string queueName) => queueName + "-poison";
 
-    /// <summary>Sends <paramref name="body"/> to become visible after <paramref name="delay"/> (none: at once), never expiring.</summary>
-    public static async Task EnqueueAsync(this QueueClient queue, string body, TimeSpan? delay = null, CancellationToken cancellationToken = default) =>
-        await queue.SendMessageAsync(body, VisibilityDelay(delay), NeverExpires, cancellationToken);
+    /// <summary>
+    /// Sends <paramref name="body"/> to become visible after <paramref name="delay"/> (none: at once), never expiring,
+    /// carrying the trace it was sent in (<see cref="QueueTracing"/>) when telemetry listens.
+    /// </summary>
+    public static async Task EnqueueAsync(this QueueClient queue, string body, TimeSpan? delay = null, CancellationToken cancellationToken = default)
+    {
+        using var activity = QueueTracing.StartSend(queue.Name);
+        await queue.SendMessageAsync(QueueTracing.Inject(body, activity), VisibilityDelay(delay), NeverExpires, cancellationToken);
+    }
 }

@@ -28,23 +28,10 @@ public sealed class StorageHealth(TableServiceClient tables, QueueServiceClient 
             return new(problem);
         }
 
-        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        foreach (var queue in options.Value.Queues)
+        var (counts, poisonProblem) = await CountPoisonMessagesAsync(cancellationToken);
+        if (poisonProblem is not null)
         {
-            var poison = QueueSendPolicy.PoisonQueueOf(queue);
-            try
-            {
-                counts[poison] = (await queues.GetQueueClient(poison).GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount;
-            }
-            catch (RequestFailedException ex) when (ex.Status == 404)
-            {
-                // The host makes a poison queue with its first poisoned message: none yet.
-                counts[poison] = 0;
-            }
-            catch (Exception ex) when (IsOutage(ex) || ex is RequestFailedException)
-            {
-                return new($"Storage answered the poison queue {poison} with an error.");
-            }
+            return new(poisonProblem);
         }
 
         var reconnect = new List<ChannelNeedingReconnect>();
@@ -61,6 +48,34 @@ public sealed class StorageHealth(TableServiceClient tables, QueueServiceClient 
         }
 
         return new(null, counts, reconnect);
+    }
+
+    /// <summary>
+    /// One properties read per poison queue of the queues the app listens to: the approximate count of messages in
+    /// each, or what went wrong (fit to show an operator) when storage answered one with an error.
+    /// </summary>
+    public async Task<(IReadOnlyDictionary<string, int> Counts, string? Problem)> CountPoisonMessagesAsync(CancellationToken cancellationToken = default)
+    {
+        var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var queue in options.Value.Queues)
+        {
+            var poison = QueueSendPolicy.PoisonQueueOf(queue);
+            try
+            {
+                counts[poison] = (await queues.GetQueueClient(poison).GetPropertiesAsync(cancellationToken)).Value.ApproximateMessagesCount;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                // The host makes a poison queue with its first poisoned message: none yet.
+                counts[poison] = 0;
+            }
+            catch (Exception ex) when (IsOutage(ex) || ex is RequestFailedException)
+            {
+                return (counts, $"Storage answered the poison queue {poison} with an error.");
+            }
+        }
+
+        return (counts, null);
     }
 
     /// <summary>Null when storage answered; otherwise what went wrong, fit to show an operator.</summary>

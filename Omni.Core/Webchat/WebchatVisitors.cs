@@ -7,6 +7,7 @@ using Omni.Conversations;
 using Omni.Security;
 using Omni.Storage;
 using Omni.Validation;
+using Omni.Telemetry;
 
 namespace Omni.Webchat;
 
@@ -146,6 +147,7 @@ internal sealed partial class WebchatVisitors(
         var result = await conversations.AppendInboundAsync(new InboundMessage(session.CompanyId, session.ChannelId, externalId,
             new ContactInfo(session.ContactExternalId, session.Name, session.Email), trimmed, Attachments: refs,
             BodyHash: fingerprint), cancellationToken);
+        OmniTelemetry.MessageReceived(ChannelTypes.Webchat, result.Outcome);
         return result.Outcome == AppendOutcome.Mismatch
             ? new VisitorSend(null, new Dictionary<string, string[]> { ["clientMessageId"] = ["Already used for another message."] })
             : new VisitorSend(result.Message);

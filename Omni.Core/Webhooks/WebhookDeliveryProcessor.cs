@@ -4,6 +4,7 @@ using Omni.Audit;
 using Omni.Channels;
 using Omni.Conversations;
 using Omni.Storage;
+using Omni.Telemetry;
 
 namespace Omni.Webhooks;
 
@@ -202,6 +203,8 @@ internal sealed partial class WebhookDeliveryProcessor(
         }
 
         LogAttempt(delivery.Id, delivery.ChannelId, delivery.Series, delivery.NextAttempt, result.StatusCode, result.ElapsedMs, recorded.Status, recorded.NextAttemptAt);
+        OmniTelemetry.DeliveryAttempted(recorded.Status == DeliveryStatus.Pending ? "retrying" : recorded.Status == DeliveryStatus.Succeeded ? "succeeded" : "failed",
+            delivery.EventType, TimeSpan.FromMilliseconds(result.ElapsedMs));
         await UpdateMessageStatusAsync(recorded, cancellationToken);
         await due.DoneAsync(delivery, cancellationToken);
     }

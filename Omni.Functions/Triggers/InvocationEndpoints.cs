@@ -49,11 +49,11 @@ internal static partial class InvocationEndpoints
             if (function.Kind == TriggerKind.Queue)
             {
                 var message = InvocationDecoder.DecodeQueue(request, function.BindingName);
-                await registry.Queues[function.Name](http.RequestServices, message, http.RequestAborted);
+                await TriggerTracing.Traced(function, registry.Queues[function.Name])(http.RequestServices, message, http.RequestAborted);
             }
             else
             {
-                await registry.Timers[function.Name](http.RequestServices, InvocationDecoder.DecodeTimer(request, function.BindingName, clock.GetUtcNow()), http.RequestAborted);
+                await TriggerTracing.Traced(function, registry.Timers[function.Name])(http.RequestServices, InvocationDecoder.DecodeTimer(request, function.BindingName, clock.GetUtcNow()), http.RequestAborted);
             }
 
             return TypedResults.Json(new InvocationResponse());

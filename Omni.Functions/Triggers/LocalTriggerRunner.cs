@@ -55,8 +55,8 @@ internal sealed partial class LocalTriggerRunner(
     {
         var loops = catalog.Functions.Select(f => f.Kind switch
         {
-            TriggerKind.Queue => Task.Run(() => ListenAsync(f, registry.Value.Queues[f.Name], stoppingToken), stoppingToken),
-            TriggerKind.Timer => Task.Run(() => ScheduleAsync(f, registry.Value.Timers[f.Name], stoppingToken), stoppingToken),
+            TriggerKind.Queue => Task.Run(() => ListenAsync(f, TriggerTracing.Traced(f, registry.Value.Queues[f.Name]), stoppingToken), stoppingToken),
+            TriggerKind.Timer => Task.Run(() => ScheduleAsync(f, TriggerTracing.Traced(f, registry.Value.Timers[f.Name]), stoppingToken), stoppingToken),
             _ => Task.CompletedTask,
         }).ToList();
         LogStarted(loops.Count(t => !t.IsCompleted), catalog.Functions.Count(f => f.Kind != TriggerKind.Http));
