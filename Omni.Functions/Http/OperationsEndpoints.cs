@@ -24,7 +24,7 @@ internal static class OperationsEndpoints
     {
         // The Functions host waits for any answer on "/" before it sends traffic.
         routes.MapGet("/", () => TypedResults.Ok()).ExcludeFromDescription();
-        routes.MapGet("/api/health", HealthAsync).WithTags("Operations").WithSummary("200 when storage answers; with the admin token, the poison queues' message counts and the channels needing reconnect too").AllowAnonymous();
+        routes.MapGet("/api/health", HealthAsync).WithName("getHealth").WithTags("Operations").WithSummary("200 when storage answers; with the admin token, the poison queues' message counts and the channels needing reconnect too").AllowAnonymous();
         routes.MapOpenApi("/api/openapi/{documentName}.json").AllowAnonymous();
         routes.MapScalarApiReference("/api/docs", o => o
                 .WithTitle("Omni Channels API")
