@@ -122,7 +122,8 @@ internal static partial class OpenApiOperations
                 ["application/problem+json"] = new()
                 {
                     Schema = new OpenApiSchemaReference(status == 400 ? ValidationProblemSchema : ProblemSchema, document),
-                    Example = ProblemExample(status),
+                    // One example per status in components (OpenApiSetup), not a copy in every operation.
+                    Examples = new Dictionary<string, IOpenApiExample> { [ExampleId(status)] = new OpenApiExampleReference(ExampleId(status), document) },
                 },
             };
             if (status is 429 or 503)
@@ -153,7 +154,11 @@ internal static partial class OpenApiOperations
         _ => given is { Length: > 0 } ? given : "See the problem document.",
     };
 
-    private static JsonObject ProblemExample(int status)
+    public static string ExampleId(int status) => $"problem{status}";
+
+    public static OpenApiExample ProblemExample(int status) => new() { Summary = $"A {status} problem", Value = ProblemValue(status) };
+
+    private static JsonObject ProblemValue(int status)
     {
         var (title, detail) = status switch
         {

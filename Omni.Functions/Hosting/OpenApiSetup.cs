@@ -74,6 +74,7 @@ internal static class OpenApiSetup
                 }
 
                 await DescribeProblemSchemasAsync(document, context, cancellationToken);
+                AddProblemExamples(document);
                 UniqueOperationIds(document);
             });
         });
@@ -102,6 +103,19 @@ internal static class OpenApiSetup
                 schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
                 schema.Properties["traceId"] = new OpenApiSchema { Type = JsonSchemaType.String, Description = "Quote it to support: it finds this request in the logs." };
             }
+        }
+    }
+
+    /// <summary>The problem examples the operations refer to, one per status.</summary>
+    private static void AddProblemExamples(OpenApiDocument document)
+    {
+        var examples = document.Components!.Examples ??= new Dictionary<string, IOpenApiExample>();
+        var statuses = (document.Paths ?? []).SelectMany(p => (p.Value.Operations ?? []).Values)
+            .SelectMany(o => o.Responses?.Keys ?? Enumerable.Empty<string>())
+            .Select(k => int.TryParse(k, out var s) ? s : 0).Where(s => s >= 400).Distinct();
+        foreach (var status in statuses)
+        {
+            examples[OpenApiOperations.ExampleId(status)] = OpenApiOperations.ProblemExample(status);
         }
     }
 
