@@ -8,7 +8,7 @@ root=$(pwd)
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "error: $1 is required ($2)" >&2; exit 1; }; }
 need dotnet "the .NET 10 SDK"
-need npm "Node.js and npm, for Azurite"
+need npm "Node.js and npm, for Azurite and Redocly's CLI"
 
 # Debian packages the mail tests run for real (no-ops when already installed).
 scripts/install-mail-servers.sh
@@ -17,9 +17,12 @@ scripts/install-browser.sh
 # Debian's espeak-ng for the IVR prompt preview tests (a no-op when espeak-ng is on the PATH).
 scripts/install-speech.sh
 
+# Azurite, and Redocly's CLI that lints the OpenAPI document (Omni.Tests/Operations).
 npm ci --no-audit --no-fund --loglevel=error
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# Kiota, which generates the OpenAPI client the tests compare and run (.config/dotnet-tools.json).
+dotnet tool restore >/dev/null
 dotnet build Omni.sln -c Release --nologo -v quiet
 
 status=0

@@ -10,7 +10,7 @@ internal static class AdminEndpoints
     public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder routes)
     {
         var admin = routes.MapGroup("/api/admin").WithTags("Administration").RequireAdmin();
-        admin.MapPost("/secrets/rewrap", RewrapSecretsAsync)
+        admin.MapPost("/secrets/rewrap", RewrapSecretsAsync).WithName("rewrapSecrets")
             .WithSummary("Re-encrypt every live channel's stored secrets under the current secrets key (Omni__SecretsKeyCurrent); safe to repeat");
         return routes;
     }

@@ -21,10 +21,10 @@ internal static class ApiKeyEndpoints
     {
         var keys = routes.MapGroup("/api/companies/{companyId}/channels/{channelId}").WithTags("Channels", "API keys")
             .RequireCompany().RequireScope(Scopes.KeysWrite);
-        keys.MapPost("/api-keys", CreateApiKeyAsync).WithSummary("Issue a channel API key; the key is shown only in this response");
-        keys.MapGet("/api-keys", ListApiKeysAsync).WithSummary("List a channel's API keys (never the keys themselves)");
-        keys.MapDelete("/api-keys/{keyId}", RevokeApiKeyAsync).WithSummary("Revoke a channel API key; it fails at once");
-        keys.MapPost("/webhook-secret/rotate", RotateWebhookSecretAsync).WithSummary("New webhook signing secret; the old one keeps signing for 24 h");
+        keys.MapPost("/api-keys", CreateApiKeyAsync).WithName("createApiKey").WithSummary("Issue a channel API key; the key is shown only in this response");
+        keys.MapGet("/api-keys", ListApiKeysAsync).WithName("listApiKeys").WithSummary("List a channel's API keys (never the keys themselves)");
+        keys.MapDelete("/api-keys/{keyId}", RevokeApiKeyAsync).WithName("revokeApiKey").WithSummary("Revoke a channel API key; it fails at once");
+        keys.MapPost("/webhook-secret/rotate", RotateWebhookSecretAsync).WithName("rotateWebhookSecret").WithSummary("New webhook signing secret; the old one keeps signing for 24 h");
         return routes;
     }
 

@@ -21,21 +21,21 @@ internal static class BotEndpoints
     public static IEndpointRouteBuilder MapBotEndpoints(this IEndpointRouteBuilder routes)
     {
         var bots = routes.MapGroup("/api/companies/{companyId}/bots").WithTags("Bots").RequireCompany();
-        bots.MapPost("", CreateAsync).RequireScope(Scopes.ChannelsWrite).ProducesValidationProblem()
+        bots.MapPost("", CreateAsync).WithName("createBot").RequireScope(Scopes.ChannelsWrite).ProducesValidationProblem()
             .WithSummary("Register a bot; its webhook signing secret and its key are shown only in this response");
-        bots.MapGet("", ListAsync).RequireScope(Scopes.ChannelsRead).WithSummary("List the company's bots (never their secrets or keys)");
-        bots.MapGet("/{botId}", GetAsync).RequireScope(Scopes.ChannelsRead).WithSummary("Get a bot");
-        bots.MapPut("/{botId}", UpdateAsync).RequireScope(Scopes.ChannelsWrite).ProducesValidationProblem()
+        bots.MapGet("", ListAsync).WithName("listBots").RequireScope(Scopes.ChannelsRead).WithSummary("List the company's bots (never their secrets or keys)");
+        bots.MapGet("/{botId}", GetAsync).WithName("getBot").RequireScope(Scopes.ChannelsRead).WithSummary("Get a bot");
+        bots.MapPut("/{botId}", UpdateAsync).WithName("updateBot").RequireScope(Scopes.ChannelsWrite).ProducesValidationProblem()
             .WithSummary("Rename a bot or point it at another webhook URL (its secret and key stay)");
-        bots.MapDelete("/{botId}", DeleteAsync).RequireScope(Scopes.ChannelsWrite).WithSummary("Delete a bot; its key fails at once");
+        bots.MapDelete("/{botId}", DeleteAsync).WithName("deleteBot").RequireScope(Scopes.ChannelsWrite).WithSummary("Delete a bot; its key fails at once");
 
         var api = routes.MapGroup("/api/bots/conversations/{conversationId}").WithTags("Bot API").RequireBotKey();
-        api.MapPost("/messages", SendAsync)
+        api.MapPost("/messages", SendAsync).WithName("sendBotMessage")
             .WithSummary("Reply to the contact of a conversation this bot handles, by the channel's transport; 202 once it is queued (bot key)")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        api.MapPost("/handoff", HandOffAsync).ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict)
+        api.MapPost("/handoff", HandOffAsync).WithName("handOffConversation").ProducesValidationProblem().ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Hand a conversation this bot handles to a service's agents (bot key)");
         return routes;
     }

@@ -49,13 +49,13 @@ internal static class ChannelEndpoints
     public static IEndpointRouteBuilder MapChannelEndpoints(this IEndpointRouteBuilder routes)
     {
         var channels = routes.MapGroup("/api/companies/{companyId}/channels").WithTags("Channels").RequireCompany();
-        channels.MapPost("/", CreateAsync).RequireScope(Scopes.ChannelsWrite).WithSummary("Create a channel");
-        channels.MapGet("/", ListAsync).RequireScope(Scopes.ChannelsRead).WithSummary("List channels, optionally of one type");
-        channels.MapGet("/{channelId}", GetAsync).RequireScope(Scopes.ChannelsRead).WithSummary("Get a channel");
-        channels.MapPut("/{channelId}", UpdateAsync).RequireScope(Scopes.ChannelsWrite).WithSummary("Replace a channel's name, service and settings; secrets left out are kept");
-        channels.MapDelete("/{channelId}", DeleteAsync).RequireScope(Scopes.ChannelsWrite).WithSummary("Delete a channel; its history stays readable");
-        channels.MapPost("/{channelId}/test", TestAsync).RequireScope(Scopes.ChannelsWrite).WithSummary("Testar Configurações: try the settings against the real service");
-        channels.MapGet("/{channelId}/signature/preview", PreviewSignatureAsync).RequireScope(Scopes.ChannelsRead)
+        channels.MapPost("/", CreateAsync).WithName("createChannel").RequireScope(Scopes.ChannelsWrite).WithSummary("Create a channel");
+        channels.MapGet("/", ListAsync).WithName("listChannels").RequireScope(Scopes.ChannelsRead).WithSummary("List channels, optionally of one type");
+        channels.MapGet("/{channelId}", GetAsync).WithName("getChannel").RequireScope(Scopes.ChannelsRead).WithSummary("Get a channel");
+        channels.MapPut("/{channelId}", UpdateAsync).WithName("updateChannel").RequireScope(Scopes.ChannelsWrite).WithSummary("Replace a channel's name, service and settings; secrets left out are kept");
+        channels.MapDelete("/{channelId}", DeleteAsync).WithName("deleteChannel").RequireScope(Scopes.ChannelsWrite).WithSummary("Delete a channel; its history stays readable");
+        channels.MapPost("/{channelId}/test", TestAsync).WithName("testChannel").RequireScope(Scopes.ChannelsWrite).WithSummary("Testar Configurações: try the settings against the real service");
+        channels.MapGet("/{channelId}/signature/preview", PreviewSignatureAsync).WithName("previewSignature").RequireScope(Scopes.ChannelsRead)
             .Produces<string>(StatusCodes.Status200OK, "text/html").WithSummary("The e-mail signature exactly as it is sent");
         return routes;
     }

@@ -30,18 +30,18 @@ internal static class CompanyEndpoints
     public static IEndpointRouteBuilder MapCompanyEndpoints(this IEndpointRouteBuilder routes)
     {
         var admin = routes.MapGroup("/api/companies").WithTags("Companies").RequireAdmin();
-        admin.MapPost("/", CreateCompanyAsync).WithSummary("Create a company (tenant)");
+        admin.MapPost("/", CreateCompanyAsync).WithName("createCompany").WithSummary("Create a company (tenant)");
         // The admin's key routes also name a company, which must exist.
         var managementKeys = admin.MapGroup("/{companyId}/management-keys").RequireCompany();
-        managementKeys.MapPost("", CreateManagementKeyAsync).WithSummary("Issue a management key; the key is shown only in this response");
-        managementKeys.MapDelete("/{keyId}", RevokeManagementKeyAsync).WithSummary("Revoke a management key; it fails at once");
+        managementKeys.MapPost("", CreateManagementKeyAsync).WithName("createManagementKey").WithSummary("Issue a management key; the key is shown only in this response");
+        managementKeys.MapDelete("/{keyId}", RevokeManagementKeyAsync).WithName("revokeManagementKey").WithSummary("Revoke a management key; it fails at once");
 
         var company = routes.MapGroup("/api/companies/{companyId}").WithTags("Companies").RequireCompany();
-        company.MapGet("/", GetCompanyAsync).WithSummary("Get a company");
-        company.MapPost("/services", CreateServiceAsync).RequireScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Create a service (attendance queue)");
-        company.MapPut("/services/{serviceId}", UpdateServiceAsync).RequireScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Replace a service's name and voice target");
-        company.MapGet("/services", ListServicesAsync).RequireScope(Scopes.ChannelsRead).WithTags("Services").WithSummary("List services");
-        company.MapGet("/audit/events", ListAuditEventsAsync).RequireScope(Scopes.AuditRead).WithTags("Audit").WithSummary("Configuration changes: who, what, when");
+        company.MapGet("/", GetCompanyAsync).WithName("getCompany").WithSummary("Get a company");
+        company.MapPost("/services", CreateServiceAsync).WithName("createService").RequireScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Create a service (attendance queue)");
+        company.MapPut("/services/{serviceId}", UpdateServiceAsync).WithName("updateService").RequireScope(Scopes.ChannelsWrite).WithTags("Services").WithSummary("Replace a service's name and voice target");
+        company.MapGet("/services", ListServicesAsync).WithName("listServices").RequireScope(Scopes.ChannelsRead).WithTags("Services").WithSummary("List services");
+        company.MapGet("/audit/events", ListAuditEventsAsync).WithName("listAuditEvents").RequireScope(Scopes.AuditRead).WithTags("Audit").WithSummary("Configuration changes: who, what, when");
         return routes;
     }
 

@@ -60,21 +60,21 @@ internal static class ConversationEndpoints
     public static IEndpointRouteBuilder MapConversationEndpoints(this IEndpointRouteBuilder routes)
     {
         var conversations = routes.MapGroup("/api/companies/{companyId}/conversations").WithTags("Conversations").RequireCompany();
-        conversations.MapGet("/", ListAsync).RequireScope(Scopes.ConversationsRead)
+        conversations.MapGet("/", ListAsync).WithName("listConversations").RequireScope(Scopes.ConversationsRead)
             .WithSummary("List conversations, newest first, by channel, contact and status");
-        conversations.MapGet("/{conversationId}", GetAsync).RequireScope(Scopes.ConversationsRead).WithSummary("Get a conversation");
-        conversations.MapGet("/{conversationId}/messages", HistoryAsync).RequireScope(Scopes.ConversationsRead)
+        conversations.MapGet("/{conversationId}", GetAsync).WithName("getConversation").RequireScope(Scopes.ConversationsRead).WithSummary("Get a conversation");
+        conversations.MapGet("/{conversationId}/messages", HistoryAsync).WithName("listMessages").RequireScope(Scopes.ConversationsRead)
             .WithSummary("A conversation's history, both directions, oldest first");
-        conversations.MapPost("/{conversationId}/messages", SendAsync).RequireScope(Scopes.ConversationsWrite)
+        conversations.MapPost("/{conversationId}/messages", SendAsync).WithName("sendMessage").RequireScope(Scopes.ConversationsWrite)
             .WithSummary("Send a message to the contact by the channel's transport; 202 once it is queued")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
-        conversations.MapPost("/{conversationId}/close", CloseAsync).RequireScope(Scopes.ConversationsWrite)
+        conversations.MapPost("/{conversationId}/close", CloseAsync).WithName("closeConversation").RequireScope(Scopes.ConversationsWrite)
             .WithSummary("Close a conversation; the contact's next message opens a new one");
 
         var audit = routes.MapGroup("/api/audit/messages").WithTags("Audit").RequireChannelKey(Scopes.AuditRead).AcceptApiKeyHeader();
-        audit.MapGet("", AuditMessagesAsync).ProducesValidationProblem()
+        audit.MapGet("", AuditMessagesAsync).WithName("listAuditMessages").ProducesValidationProblem()
             .WithSummary("Messages received and sent on a channel, oldest first (channel API key, or a management key with audit:read or the platform admin, with ?channelId=)");
         return routes;
     }

@@ -18,7 +18,7 @@ internal static class EmailEndpoints
     public static IEndpointRouteBuilder MapEmailEndpoints(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/api/companies/{companyId}/channels/{channelId}").WithTags("E-mail").RequireCompany();
-        group.MapGet("/quarantine", ListQuarantineAsync).RequireScope(Scopes.AuditRead)
+        group.MapGet("/quarantine", ListQuarantineAsync).WithName("listQuarantine").RequireScope(Scopes.AuditRead)
             .WithSummary("Mail that could not be ingested (too large, unparseable, no sender): kept raw, never retried");
         return routes;
     }

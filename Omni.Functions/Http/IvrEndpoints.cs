@@ -30,12 +30,12 @@ internal static class IvrEndpoints
     public static IEndpointRouteBuilder MapIvrEndpoints(this IEndpointRouteBuilder routes)
     {
         var ivrs = routes.MapGroup("/api/companies/{companyId}/ivrs").WithTags("Voice").RequireCompany().RequireScope(Scopes.VoiceWrite);
-        ivrs.MapPost("", CreateAsync).WithSummary("Create an IVR (URA) for one of the company's inbound numbers");
-        ivrs.MapGet("", ListAsync).WithSummary("The company's IVRs");
-        ivrs.MapGet("/{ivrId}", GetAsync).WithSummary("Get an IVR");
-        ivrs.MapPut("/{ivrId}", UpdateAsync).WithSummary("Replace an IVR");
-        ivrs.MapDelete("/{ivrId}", DeleteAsync).WithSummary("Delete an IVR; its number can then be released");
-        ivrs.MapGet("/{ivrId}/route", RouteAsync).WithSummary("What the IVR plays and offers at an instant (?at=, default now)");
+        ivrs.MapPost("", CreateAsync).WithName("createIvr").WithSummary("Create an IVR (URA) for one of the company's inbound numbers");
+        ivrs.MapGet("", ListAsync).WithName("listIvrs").WithSummary("The company's IVRs");
+        ivrs.MapGet("/{ivrId}", GetAsync).WithName("getIvr").WithSummary("Get an IVR");
+        ivrs.MapPut("/{ivrId}", UpdateAsync).WithName("updateIvr").WithSummary("Replace an IVR");
+        ivrs.MapDelete("/{ivrId}", DeleteAsync).WithName("deleteIvr").WithSummary("Delete an IVR; its number can then be released");
+        ivrs.MapGet("/{ivrId}/route", RouteAsync).WithName("getIvrRoute").WithSummary("What the IVR plays and offers at an instant (?at=, default now)");
         return routes;
     }
 

@@ -20,12 +20,12 @@ internal static class MercadoLivreProviderEndpoints
     public static IEndpointRouteBuilder MapMercadoLivreEndpoints(this IEndpointRouteBuilder routes)
     {
         var provider = routes.MapGroup("/api/providers/mercadolivre").AllowAnonymous().WithTags("Provider webhooks");
-        provider.MapPost("/notifications", ReceiveAsync).WithSummary("Mercado Livre's notifications, with ?key= the channel's notificationKey; stored before the 200, then processed")
+        provider.MapPost("/notifications", ReceiveAsync).WithName("receiveMercadoLivreNotification").DescribeCredential(OpenApiSecurity.MercadoLivreKey).WithSummary("Mercado Livre's notifications, with ?key= the channel's notificationKey; stored before the 200, then processed")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        provider.MapGet("/oauth/callback", CallbackAsync).WithSummary("Where Mercado Livre sends the seller after consent: stores the seller's tokens on the channel");
+        provider.MapGet("/oauth/callback", CallbackAsync).WithName("completeMercadoLivreConsent").WithSummary("Where Mercado Livre sends the seller after consent: stores the seller's tokens on the channel");
         routes.MapGroup("/api/companies/{companyId}/channels/{channelId}/mercadolivre").WithTags("Mercado Livre").RequireCompany()
-            .MapGet("/authorize", AuthorizeAsync).RequireScope(Scopes.ChannelsWrite).WithSummary("The URL of Mercado Livre's consent page for the channel's seller");
+            .MapGet("/authorize", AuthorizeAsync).WithName("authorizeMercadoLivre").RequireScope(Scopes.ChannelsWrite).WithSummary("The URL of Mercado Livre's consent page for the channel's seller");
         return routes;
     }
 

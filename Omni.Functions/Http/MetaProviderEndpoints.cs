@@ -15,8 +15,8 @@ internal static class MetaProviderEndpoints
     public static IEndpointRouteBuilder MapMetaProviderEndpoints(this IEndpointRouteBuilder routes)
     {
         var meta = routes.MapGroup("/api/providers/meta/{channelId}").AllowAnonymous().WithTags("Provider webhooks");
-        meta.MapGet("/", VerifyAsync).WithSummary("Meta's subscription handshake: answers hub.challenge when hub.verify_token is the channel's");
-        meta.MapPost("/", ReceiveAsync).WithSummary("Meta's events, signed with X-Hub-Signature-256; stored before the 200, then processed")
+        meta.MapGet("/", VerifyAsync).WithName("verifyMetaWebhook").WithSummary("Meta's subscription handshake: answers hub.challenge when hub.verify_token is the channel's");
+        meta.MapPost("/", ReceiveAsync).WithName("receiveMetaEvents").DescribeCredential(OpenApiSecurity.MetaSignature).WithSummary("Meta's events, signed with X-Hub-Signature-256; stored before the 200, then processed")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         return routes;

@@ -24,14 +24,14 @@ internal static class NumberEndpoints
     public static IEndpointRouteBuilder MapNumberEndpoints(this IEndpointRouteBuilder routes)
     {
         var platform = routes.MapGroup("/api/numbers").WithTags("Voice");
-        platform.MapPost("/inventory", AddToInventoryAsync).RequireAdmin().WithSummary("Add numbers of one country and area code to the platform's inventory");
-        platform.MapGet("/areas", ListAreasAsync).RequireScope(Scopes.VoiceWrite).WithSummary("Area codes of a country that the inventory has numbers in");
+        platform.MapPost("/inventory", AddToInventoryAsync).WithName("addNumbersToInventory").RequireAdmin().WithSummary("Add numbers of one country and area code to the platform's inventory");
+        platform.MapGet("/areas", ListAreasAsync).WithName("listNumberAreas").RequireScope(Scopes.VoiceWrite).WithSummary("Area codes of a country that the inventory has numbers in");
 
         var company = routes.MapGroup("/api/companies/{companyId}/numbers").WithTags("Voice").RequireCompany().RequireScope(Scopes.VoiceWrite);
-        company.MapGet("/available", ListAvailableAsync).WithSummary("Free numbers of a country (and area code)");
-        company.MapPost("", TakeAsync).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Take a number from the inventory");
-        company.MapGet("", ListAsync).WithSummary("The company's numbers");
-        company.MapDelete("/{number}", ReleaseAsync).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Return a number to the inventory");
+        company.MapGet("/available", ListAvailableAsync).WithName("listAvailableNumbers").WithSummary("Free numbers of a country (and area code)");
+        company.MapPost("", TakeAsync).WithName("takeNumber").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Take a number from the inventory");
+        company.MapGet("", ListAsync).WithName("listNumbers").WithSummary("The company's numbers");
+        company.MapDelete("/{number}", ReleaseAsync).WithName("releaseNumber").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Return a number to the inventory");
         return routes;
     }
 

@@ -20,15 +20,26 @@ public sealed record ReconnectResponse(string CompanyId, string ChannelId, strin
 
 internal static class OperationsEndpoints
 {
+    private const string DocsDescription = "The Omni Channels API: companies, channels, receive_hook, conversations, signed webhooks, bots, voice and their audit. Try any operation with your admin token or a management key.";
+
     public static IEndpointRouteBuilder MapOperationsEndpoints(this IEndpointRouteBuilder routes)
     {
         // The Functions host waits for any answer on "/" before it sends traffic.
         routes.MapGet("/", () => TypedResults.Ok()).ExcludeFromDescription();
-        routes.MapGet("/api/health", HealthAsync).WithTags("Operations").WithSummary("200 when storage answers; with the admin token, the poison queues' message counts and the channels needing reconnect too").AllowAnonymous();
+        routes.MapGet("/api/health", HealthAsync).WithName("getHealth").WithTags("Operations").WithSummary("200 when storage answers; with the admin token, the poison queues' message counts and the channels needing reconnect too").AllowAnonymous();
         routes.MapOpenApi("/api/openapi/{documentName}.json").AllowAnonymous();
         routes.MapScalarApiReference("/api/docs", o => o
-                .WithTitle("Omni Channels API")
-                .WithOpenApiRoutePattern("/api/openapi/{documentName}.json"))
+                .WithTitle(OpenApiSetup.Title)
+                .AddHeadContent($"<meta name=\"description\" content=\"{System.Net.WebUtility.HtmlEncode(DocsDescription)}\" />")
+                .WithOpenApiRoutePattern("/api/openapi/{documentName}.json")
+                // The page's own toolbar ("Deploy", "Share"), its AI chat and MCP buttons sell Scalar's services, not this API.
+                .HideDeveloperTools()
+                .DisableAgent()
+                .DisableMcp()
+                .DisableTelemetry()
+                // "Test request" starts with the credential most operations take; the others are one click away.
+                .AddPreferredSecuritySchemes([OpenApiSecurity.Management, OpenApiSecurity.Admin, OpenApiSecurity.Channel])
+                .WithDefaultHttpClient(ScalarTarget.Shell, ScalarClient.Curl))
             .AllowAnonymous();
         return routes;
     }

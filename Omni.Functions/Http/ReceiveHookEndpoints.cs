@@ -21,7 +21,7 @@ internal static class ReceiveHookEndpoints
 {
     public static IEndpointRouteBuilder MapReceiveHookEndpoints(this IEndpointRouteBuilder routes)
     {
-        routes.MapPost("/api/receive_hook", ReceiveAsync).RequireChannelKey().AcceptApiKeyHeader().WithTags("Receive hook")
+        routes.MapPost("/api/receive_hook", ReceiveAsync).WithName("receiveHook").RequireChannelKey().AcceptApiKeyHeader().WithTags("Receive hook")
             .WithSummary("Receive a message from an integrator (channel API key as Bearer or X-Api-Key); idempotent on externalId")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)

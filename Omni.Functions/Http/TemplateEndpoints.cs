@@ -19,11 +19,11 @@ internal static class TemplateEndpoints
     public static IEndpointRouteBuilder MapTemplateEndpoints(this IEndpointRouteBuilder routes)
     {
         var templates = routes.MapGroup("/api/companies/{companyId}/channels/{channelId}/templates").WithTags("Templates").RequireCompany();
-        templates.MapGet("/", ListAsync).RequireScope(Scopes.ChannelsRead)
+        templates.MapGet("/", ListAsync).WithName("listTemplates").RequireScope(Scopes.ChannelsRead)
             .WithSummary("The WhatsApp Business Account's approved templates")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status502BadGateway);
-        templates.MapPost("/send", SendAsync).RequireScope(Scopes.ConversationsWrite)
+        templates.MapPost("/send", SendAsync).WithName("sendTemplate").RequireScope(Scopes.ConversationsWrite)
             .WithSummary("Send a template to a number, outside the 24-hour window too; 202 once it is queued")
             .ProducesProblem(StatusCodes.Status409Conflict);
         return routes;

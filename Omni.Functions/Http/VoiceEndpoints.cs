@@ -23,12 +23,12 @@ internal static class VoiceEndpoints
     {
         var maxAudio = routes.ServiceProvider.GetRequiredService<IOptions<VoiceOptions>>().Value.MaxAudioBytes;
         var company = routes.MapGroup("/api/companies/{companyId}").WithTags("Voice").RequireCompany().RequireScope(Scopes.VoiceWrite);
-        company.MapPost("/audio", UploadAsync).WithMetadata(new BodyLimit(maxAudio + MultipartOverhead))
+        company.MapPost("/audio", UploadAsync).WithName("uploadAudio").WithMetadata(new BodyLimit(maxAudio + MultipartOverhead))
             .ProducesValidationProblem().ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Upload an mp3 or wav (multipart field 'file'); stored as 16 kHz mono 16-bit PCM WAV");
-        company.MapGet("/audio/{audioId}", DownloadAsync).WithSummary("The telephony-ready audio (audio/wav)");
-        company.MapDelete("/audio/{audioId}", DeleteAsync).ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Delete an audio no IVR uses");
-        company.MapGet("/calls", ListCallsAsync).WithSummary("The company's calls, newest first");
+        company.MapGet("/audio/{audioId}", DownloadAsync).WithName("downloadAudio").Produces(StatusCodes.Status200OK, contentType: "audio/wav").WithSummary("The telephony-ready audio (audio/wav)");
+        company.MapDelete("/audio/{audioId}", DeleteAsync).WithName("deleteAudio").ProducesProblem(StatusCodes.Status409Conflict).WithSummary("Delete an audio no IVR uses");
+        company.MapGet("/calls", ListCallsAsync).WithName("listCalls").WithSummary("The company's calls, newest first");
         return routes;
     }
 

@@ -1,6 +1,7 @@
 using System.Net.ServerSentEvents;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
+using Omni.Functions.Hosting;
 using Omni.Webchat;
 
 namespace Omni.Functions.Http;
@@ -28,24 +29,26 @@ internal static class WebchatEndpoints
 {
     public static IEndpointRouteBuilder MapWebchatEndpoints(this IEndpointRouteBuilder routes)
     {
-        var webchat = routes.MapGroup("/api/webchat").AllowAnonymous().WithTags("Webchat");
+        // Every visitor route checks the page's origin (403) and is rate-limited (429, WebchatLimits).
+        var webchat = routes.MapGroup("/api/webchat").AllowAnonymous().WithTags("Webchat")
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status429TooManyRequests);
         webchat.MapMethods("/{**path}", ["OPTIONS"], WebchatAccess.Preflight).ExcludeFromDescription();
 
         var site = webchat.MapGroup("/{websiteToken}").AddEndpointFilter(WebchatAccess.SiteAsync);
-        site.MapGet("/widget.js", Widget).WithSummary("The embeddable widget: <script src=\".../widget.js\" async></script>")
+        site.MapGet("/widget.js", Widget).WithName("getWidget").WithSummary("The embeddable widget: <script src=\".../widget.js\" async></script>")
             .Produces<string>(StatusCodes.Status200OK, "text/javascript");
-        site.MapPost("/sessions", StartSessionAsync).WithSummary("Start a visitor session; userHash (hex HMAC-SHA256 of userId with the identity secret) verifies the visitor")
+        site.MapPost("/sessions", StartSessionAsync).WithName("startWebchatSession").WithSummary("Start a visitor session; userHash (hex HMAC-SHA256 of userId with the identity secret) verifies the visitor")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status429TooManyRequests);
 
-        var session = webchat.MapGroup("/sessions").AddEndpointFilter(WebchatAccess.SessionAsync);
-        session.MapPost("/messages", SendAsync).WithSummary("The visitor's message (Bearer session token) with optional attachments (receive_hook's limits), stored before the 202")
+        var session = webchat.MapGroup("/sessions").AddEndpointFilter(WebchatAccess.SessionAsync).DescribeCredential(OpenApiSecurity.WebchatSession);
+        session.MapPost("/messages", SendAsync).WithName("sendWebchatMessage").WithSummary("The visitor's message (Bearer session token) with optional attachments (receive_hook's limits), stored before the 202")
             .ProducesProblem(StatusCodes.Status401Unauthorized).ProducesProblem(StatusCodes.Status413PayloadTooLarge).ProducesProblem(StatusCodes.Status429TooManyRequests);
-        session.MapGet("/attachments/{conversationId}/{messageId}/{index:int}", DownloadAsync).WithSummary("An attachment of the visitor's own thread (the url its message lists)")
+        session.MapGet("/attachments/{conversationId}/{messageId}/{index:int}", DownloadAsync).WithName("downloadWebchatAttachment").WithSummary("An attachment of the visitor's own thread (the url its message lists)")
             .Produces(StatusCodes.Status200OK).ProducesProblem(StatusCodes.Status404NotFound);
-        session.MapGet("/messages", ThreadAsync).WithSummary("The visitor's thread, oldest first; after= gives what followed a message id");
-        session.MapGet("/events", Events).WithSummary("text/event-stream of agents' replies; Last-Event-ID (or after=) resumes without loss or repeats; ?access_token= for EventSource")
+        session.MapGet("/messages", ThreadAsync).WithName("listWebchatMessages").WithSummary("The visitor's thread, oldest first; after= gives what followed a message id");
+        session.MapGet("/events", Events).WithName("streamWebchatEvents").WithSummary("text/event-stream of agents' replies; Last-Event-ID (or after=) resumes without loss or repeats; ?access_token= for EventSource")
             .Produces<WebchatMessageResponse>(StatusCodes.Status200OK, "text/event-stream");
-        session.MapPost("/negotiate", NegotiateAsync).WithSummary("An Azure Web PubSub client URL scoped to this visitor, when Web PubSub is configured");
+        session.MapPost("/negotiate", NegotiateAsync).WithName("negotiateWebchat").WithSummary("An Azure Web PubSub client URL scoped to this visitor, when Web PubSub is configured");
         return routes;
     }
 

@@ -53,9 +53,9 @@ internal static class WebhookEndpoints
     {
         // A management key or the admin that leaves out ?channelId= gets a 400 naming it (set in authorization).
         var deliveries = routes.MapGroup("/api/audit/deliveries").WithTags("Audit").RequireChannelKey(Scopes.AuditRead).AcceptApiKeyHeader().ProducesValidationProblem();
-        deliveries.MapGet("/", ListAsync).WithSummary("Webhook deliveries of the channel, newest first (a management key or the admin names it in ?channelId=)");
-        deliveries.MapGet("/{deliveryId}", GetAsync).WithSummary("One webhook delivery with its attempts");
-        deliveries.MapPost("/{deliveryId}/redeliver", RedeliverAsync).ProducesProblem(StatusCodes.Status409Conflict)
+        deliveries.MapGet("/", ListAsync).WithName("listDeliveries").WithSummary("Webhook deliveries of the channel, newest first (a management key or the admin names it in ?channelId=)");
+        deliveries.MapGet("/{deliveryId}", GetAsync).WithName("getDelivery").WithSummary("One webhook delivery with its attempts");
+        deliveries.MapPost("/{deliveryId}/redeliver", RedeliverAsync).WithName("redeliver").ProducesProblem(StatusCodes.Status409Conflict)
             .WithSummary("Start a fresh series of attempts for a delivery (same webhook-id)");
         return routes;
     }
