@@ -54,6 +54,9 @@ param speechSku string = 'S0'
 @description('Subscribe the app to ACS IncomingCall events. Event Grid checks the webhook while deploying, so turn this on once the app\'s code is deployed (docs/voice.md).')
 param voiceEvents bool = false
 
+@description('Where the operators\' alerts (failed deliveries, poison queues, stalled mailboxes, refused tokens) are mailed; empty: they only show in the portal.')
+param alertEmail string = ''
+
 @description('Tags for every resource.')
 param tags object = {}
 
@@ -138,6 +141,17 @@ module monitoring 'modules/monitoring.bicep' = {
     tags: allTags
     retentionInDays: logRetentionInDays
     identityPrincipalId: identity.outputs.principalId
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    workspaceName: monitoring.outputs.logAnalyticsName
+    location: location
+    tags: allTags
+    environmentName: environmentName
+    alertEmail: alertEmail
   }
 }
 

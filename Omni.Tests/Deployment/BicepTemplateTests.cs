@@ -255,6 +255,25 @@ public sealed partial class BicepTemplateTests(AzuriteFixture azurite) : IAsyncL
     }
 
     [Fact]
+    public void TheOperatorsAlertsWatchMetricsTheAppEmitsInItsWorkspaceAndMailOnlyWhenAnAddressIsGiven()
+    {
+        var rules = Assert.Single(Template.All, r => r.Type == "Microsoft.Insights/scheduledQueryRules");
+        var alerts = rules.Module.Template["variables"]!["alerts"]!.AsArray().Select(a => a!.AsObject()).ToList();
+        // The names the app's meters declare, read from the sources that declare them.
+        var emitted = Directory.GetFiles(Path.Combine(Repository.Root, "Omni.Core"), "*.cs", SearchOption.AllDirectories)
+            .SelectMany(f => Regex.Matches(File.ReadAllText(f), "\"(omni\\.[a-z._]+)\"").Select(m => m.Groups[1].Value)).ToHashSet(StringComparer.Ordinal);
+
+        Assert.Equal(["failed-deliveries", "poison-queues", "refused-tokens", "stalled-mailboxes"], alerts.Select(a => a["name"]!.GetValue<string>()).Order(StringComparer.Ordinal));
+        Assert.All(alerts, a =>
+        {
+            var metric = Regex.Match(a["query"]!.GetValue<string>(), "Name == \"([^\"]+)\"").Groups[1].Value;
+            Assert.Contains(metric, emitted);
+        });
+        Assert.Contains("Microsoft.OperationalInsights/workspaces", rules.Body["properties"]!["scopes"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("alertEmail", Template.Single("Microsoft.Insights/actionGroups").Body["condition"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void NoKeyOrConnectionStringAppearsAnywhere()
     {
         foreach (var forbidden in new[] { "listKeys", "listAccountSas", "listServiceSas", "AccountKey", "SharedAccessKey", "DefaultEndpointsProtocol", "SharedAccessSignature" })

@@ -18,8 +18,46 @@ internal static class Repository
         throw new InvalidOperationException("Could not find Omni.sln above " + AppContext.BaseDirectory);
     }
 
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A port free now, below Linux's ephemeral range (32768–60999): a port the kernel picks from that range can be
+    /// taken as the source port of any outgoing connection of the busy test run before the server it was meant for
+    /// binds it (Postfix failed so once with "Address already in use", failing every mail test). No port is handed
+    /// out twice in one run.
+    /// </summary>
     public static int FreeTcpPort()
     {
+        for (var tries = 0; tries < 200; tries++)
+        {
+            var port = Random.Shared.Next(20000, 32768);
+            lock (HandedOut)
+            {
+                if (HandedOut.Contains(port))
+                {
+                    continue;
+                }
+            }
+
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+                probe.Start();
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                continue;
+            }
+
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
+
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
