@@ -39,8 +39,9 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseAuthentication();
 app.UseAuthorization();
-app.UseRateLimiter();
+// Oversize bodies before the rate limiter: a 429 sent with an unread body over Kestrel's limit resets the connection.
 app.UseOversizeBodies();
+app.UseRateLimiter();
 app.UseStrictJsonBodies();
 
 app.MapOperationsEndpoints();

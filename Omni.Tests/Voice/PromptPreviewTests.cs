@@ -163,9 +163,11 @@ public sealed class PromptPreviewWithoutEspeakTests(AzuriteFixture azurite) : IA
     {
         var tenant = await _app.TenantAsync();
         var upload = await Arrange.ReadAsync(await _app.UploadAsync(tenant, VoiceArrange.Wav(TimeSpan.FromSeconds(0.2))), HttpStatusCode.Created);
-        var ivrId = await _app.IvrAsync(tenant, welcome: new JsonObject { ["audioId"] = upload["audioId"]!.GetValue<string>() });
+        // Words no other test speaks: the speech cache is shared, and a cached preview needs no espeak-ng.
+        var ivrId = await _app.IvrAsync(tenant, welcome: new JsonObject { ["audioId"] = upload["audioId"]!.GetValue<string>() },
+            unanswered: new JsonObject { ["text"] = $"Sem espeak {Guid.NewGuid():N}.", ["voice"] = "pt-BR-FranciscaNeural" });
 
-        var answer = await _app.PreviewAsync(tenant, ivrId, "closed");
+        var answer = await _app.PreviewAsync(tenant, ivrId, "unanswered");
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
         Assert.Equal("application/problem+json", answer.Content.Headers.ContentType?.MediaType);
