@@ -37,10 +37,11 @@ builder.Services.AddWebchatLimits();
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// Oversize bodies before anything that can answer without reading the body (a 401, 403 or 429): an unread body over
+// Kestrel's limit makes it reset the connection, and the client sees the reset instead of the answer.
+app.UseOversizeBodies();
 app.UseAuthentication();
 app.UseAuthorization();
-// Oversize bodies before the rate limiter: a 429 sent with an unread body over Kestrel's limit resets the connection.
-app.UseOversizeBodies();
 app.UseRateLimiter();
 app.UseStrictJsonBodies();
 

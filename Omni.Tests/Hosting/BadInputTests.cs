@@ -130,6 +130,17 @@ public sealed class BadInputTests(AzuriteFixture azurite) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnOversizeBodyWithTheWrongCredentialIsTooLargeRatherThanAResetConnection()
+    {
+        // The admin token is no bot key: refused before the body is read, the unread 2 MiB made Kestrel reset the connection.
+        var response = await _app.Admin().PostAsync("/api/bots/conversations/conv_x/handoff",
+            new StringContent("{\"serviceId\":\"" + new string('a', 2 * 1024 * 1024) + "\"}", Encoding.UTF8, "application/json"));
+
+        var problem = await Arrange.ReadAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Contains("larger than", problem["detail"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task UnknownFieldsAreIgnored()
     {
         var response = await _app.Admin().PostAsync("/api/companies", new StringContent("{\"name\":\"Acme\",\"color\":\"blue\",\"nested\":{\"a\":[1]}}", Encoding.UTF8, "application/json"));
