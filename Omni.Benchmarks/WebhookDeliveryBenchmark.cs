@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
+using Omni.Tests.Infrastructure;
 using Omni.Webhooks;
 
 namespace Omni.Benchmarks;

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Omni.Meta;
+using Omni.Tests.Infrastructure;
 using Omni.Tests.MicrosoftEmail;
 
 namespace Omni.Benchmarks.Meta;

@@ -6,7 +6,7 @@ using Azure.Storage.Blobs;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Omni.Benchmarks;
+namespace Omni.Tests.Infrastructure;
 
 /// <summary>
 /// Counts the storage transactions (billed requests, retries included) the app's Table, Queue and Blob clients
