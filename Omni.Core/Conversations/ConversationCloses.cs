@@ -43,8 +43,11 @@ internal sealed class ConversationCloses(TableClient table, ConversationReads re
             keys.Add(reverse);
         }
 
-        // A key may have moved on to another conversation since; only rows still pointing here are dropped.
-        var forward = await Task.WhenAll(keys.Select(k => table.FindAsync(companyId, Key(conversation.ChannelId, k.GetString("KeyHash")), cancellationToken)));
+        // A key may have moved on to another conversation since; only rows still pointing here are dropped. The open
+        // marker has no key: it is dropped with the reverse rows.
+        var forward = await Task.WhenAll(keys.Select(k => k.GetString("KeyHash") is { } hash
+            ? table.FindAsync(companyId, Key(conversation.ChannelId, hash), cancellationToken)
+            : Task.FromResult<TableEntity?>(null)));
         foreach (var (reverse, row) in keys.Zip(forward))
         {
             if (row is not null && row.GetString("ConversationId") == conversationId)

@@ -1,4 +1,5 @@
 using Azure.Data.Tables;
+using Microsoft.Extensions.Caching.Memory;
 using Omni.Storage;
 using static Omni.Conversations.ConversationRows;
 
@@ -7,12 +8,27 @@ namespace Omni.Conversations;
 /// <summary>The reads of <see cref="TableConversationStore"/>: point reads and one-page listings, which the writes reuse.</summary>
 internal sealed class ConversationReads(TableClient table)
 {
+    // A conversation's channel never changes, so what any read saw stays true: a write that needs only the channel id
+    // (a message's status, on its audit row) asks here before reading the conversation again.
+    private readonly MemoryCache _channels = new(new MemoryCacheOptions { SizeLimit = 50_000 });
+
     public async Task<Conversation?> GetConversationAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         await GetConversationEntityAsync(companyId, conversationId, cancellationToken) is { } e ? ToConversation(e) : null;
 
     /// <summary>The conversation row itself, for a write that must hold on to its version.</summary>
-    public Task<TableEntity?> GetConversationEntityAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
-        Ids.LooksValid(conversationId) ? table.FindAsync(companyId, Conversation(conversationId), cancellationToken) : Task.FromResult<TableEntity?>(null);
+    public async Task<TableEntity?> GetConversationEntityAsync(string companyId, string conversationId, CancellationToken cancellationToken = default)
+    {
+        var row = Ids.LooksValid(conversationId) ? await table.FindAsync(companyId, Conversation(conversationId), cancellationToken) : null;
+        if (row?.GetString("ChannelId") is { } channelId)
+        {
+            _channels.Set((companyId, conversationId), channelId, new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(10) });
+        }
+
+        return row;
+    }
+
+    /// <summary>The channel of a conversation this instance has read, without a read; null when it has not.</summary>
+    public string? KnownChannelOf(string companyId, string conversationId) => _channels.Get<string>((companyId, conversationId));
 
     public async Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default) =>
         Ids.LooksValid(conversationId) && Ids.LooksValid(messageId)

@@ -21,7 +21,8 @@ namespace Omni.Conversations;
 /// <item><c>p|{channelId}|{hash(externalId)}</c> an in-flight marker (only for reserved appends).</item>
 /// <item><c>o|{channelId}|{hash(contactExternalId)}</c> the contact's open conversation on the channel.</item>
 /// <item><c>x|{channelId}|{hash(key)}</c> a conversation key (external id, e-mail Message-ID) of an open conversation,
-/// and <c>y|{conversationId}|{hash(key)}</c> its reverse row, so closing finds the keys to drop.</item>
+/// and <c>y|{conversationId}|{hash(key)}</c> its reverse row, so closing finds the keys to drop;
+/// <c>y|{conversationId}|open</c> (no key) is the conversation's open marker, which a close drops with the keys.</item>
 /// <item><c>q|{messageId or conversationId}</c> an outbox item: a send or a close not handed on yet (<see cref="ConversationOutbox"/>).</item>
 /// </list>
 /// Routing rows (<c>o</c>, <c>x</c>) exist only while their conversation is open; a message that routes through one
@@ -65,6 +66,16 @@ internal static class ConversationRows
     public static string ReverseKey(string conversationId, string keyHash) => $"y|{conversationId}|{keyHash}";
 
     public static string ReverseKeyPrefix(string conversationId) => $"y|{conversationId}|";
+
+    /// <summary>
+    /// Exists while the conversation is open (written when an inbound message opens or joins it, dropped by the close
+    /// with the reverse key rows), so an append that updates it on condition that it exists cannot land in a closed
+    /// conversation without having read a routing row. "open" is no key hash (those are 43 characters).
+    /// </summary>
+    public static string OpenMarker(string conversationId) => $"y|{conversationId}|open";
+
+    public static TableEntity OpenMarkerRow(string companyId, string conversationId, DateTimeOffset now) =>
+        new(companyId, OpenMarker(conversationId)) { ["LastMessageAt"] = now };
 
     /// <summary>The filter for every row key that starts with <paramref name="prefix"/> ('}' sorts right after '|').</summary>
     public static string PrefixFilter(string partition, string prefix) =>

@@ -1,5 +1,6 @@
 using Azure;
 using Azure.Data.Tables;
+using Microsoft.Extensions.Caching.Memory;
 using Omni.Storage;
 using static Omni.Conversations.ConversationRows;
 
@@ -10,11 +11,21 @@ namespace Omni.Conversations;
 /// key, else the contact's open conversation) and one entity-group transaction that writes the message, its audit
 /// row, its idempotency row and the conversation's rows together. A crash leaves either all of them or none, and the
 /// idempotency row's insert is what makes a concurrent duplicate fail instead of becoming a second message.
+/// <para>
+/// The route is remembered in process (<see cref="RouteHints"/>), so a contact's next message on this instance skips
+/// the read. A remembered route is only a hint, checked by the transaction itself: it updates the conversation's open
+/// marker (<see cref="ConversationRows.OpenMarker"/>, deleted by a close in its own transactions) on the condition that
+/// it exists, so a conversation closed meanwhile, on any instance, fails the transaction and the message is routed
+/// again from storage. No other instance has to tell this one anything: a conversation id is never reused, and a
+/// route changes only by a close.
+/// </para>
 /// </summary>
 internal sealed class InboundAppends(TableClient table, ConversationReads reads, TimeProvider clock)
 {
     // Conversation keys looked up per message; an e-mail's References can list many more, the nearest ones come first.
     private const int MaxKeys = 20;
+
+    private readonly RouteHints _hints = new();
 
     public Task<AppendResult> AppendAsync(InboundMessage message, CancellationToken cancellationToken = default)
     {
@@ -30,7 +41,8 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
     {
         var company = message.CompanyId;
         var now = clock.GetUtcNow();
-        var route = await RouteAsync(company, message.ChannelId, message.Contact.ExternalId, lookupKeys, cancellationToken);
+        var route = await RouteAsync(message, lookupKeys, cancellationToken);
+        var hinted = route.Row is null ? route.ConversationId : null;
         var conversationId = route.ConversationId ?? NewConversationId(now);
         var stored = new Message(Ids.New("msg"), company, message.ChannelId, conversationId, MessageDirection.Inbound, message.ExternalId,
             ConversationLimits.TruncateBody(message.Text), ConversationLimits.TruncateBody(message.Html), message.Subject, message.Attachments ?? [],
@@ -55,7 +67,15 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         }
 
         var guardedKey = (string?)null;
-        if (route.Row is null)
+        if (hinted is not null)
+        {
+            // Exists only while the conversation is open: a close on any instance makes this transaction fail.
+            actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(company, OpenMarker(conversationId)) { ["LastMessageAt"] = now }, ETag.All));
+            var row = new TableEntity(company, Conversation(conversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now, ["LastInboundAt"] = now };
+            MailThreads.Write(row, message.Mail, message.Subject);
+            actions.Add(new(TableTransactionActionType.UpdateMerge, row, ETag.All));
+        }
+        else if (route.Row is null)
         {
             var conversation = new Conversation(conversationId, company, message.ChannelId, message.Contact, lookupKeys.FirstOrDefault(),
                 message.Subject, ConversationStatus.Open, now, now, null)
@@ -69,6 +89,7 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
             actions.Add(new(TableTransactionActionType.Add, row));
             // Add, not upsert: two first messages of one contact racing must not open two conversations.
             actions.Add(new(TableTransactionActionType.Add, RoutingRow(company, Open(message.ChannelId, message.Contact.ExternalId), conversationId, now)));
+            actions.Add(new(TableTransactionActionType.Add, OpenMarkerRow(company, conversationId, now)));
         }
         else
         {
@@ -77,6 +98,9 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
             var row = new TableEntity(company, Conversation(conversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now, ["LastInboundAt"] = now };
             MailThreads.Write(row, message.Mail, message.Subject);
             actions.Add(new(TableTransactionActionType.UpdateMerge, row, ETag.All));
+            // Conversations opened before the marker existed (or by an agent's first message) get it here; the routing
+            // row's ETag above still guards this transaction against a close.
+            actions.Add(new(TableTransactionActionType.UpsertMerge, OpenMarkerRow(company, conversationId, now)));
             guardedKey = route.Row.RowKey;
         }
 
@@ -85,7 +109,8 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         try
         {
             await table.SubmitAsync(actions, cancellationToken);
-            return new AppendResult(AppendOutcome.Created, stored) { OpenedConversation = route.Row is null };
+            _hints.Remember(message, lookupKeys, conversationId, contactsOwn: route.ByContact || (hinted is null && route.Row is null));
+            return new AppendResult(AppendOutcome.Created, stored) { OpenedConversation = hinted is null && route.Row is null };
         }
         catch (StorageConflictException)
         {
@@ -95,27 +120,94 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
                 return existing;
             }
 
+            // The hint may be what failed (its conversation was closed): the retry routes from storage.
+            _hints.Forget(message, lookupKeys);
             throw;
         }
     }
 
-    /// <summary>Where a message goes: the first key that names an open conversation, else the contact's open conversation, else nowhere yet.</summary>
-    private async Task<Route> RouteAsync(string companyId, string channelId, string contactExternalId, IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    /// <summary>
+    /// Where a message goes: the first key that names an open conversation, else the contact's open conversation, else
+    /// nowhere yet. A route this instance remembers is used without a read (a hint: <see cref="Route.Row"/> is null
+    /// with a conversation id), an unknown key is still looked up in storage.
+    /// </summary>
+    private async Task<Route> RouteAsync(InboundMessage message, IReadOnlyList<string> keys, CancellationToken cancellationToken)
     {
+        var (companyId, channelId, contactExternalId) = (message.CompanyId, message.ChannelId, message.Contact.ExternalId);
+        if (_hints.FindKey(message, keys) is { } byKey)
+        {
+            return new Route(null, byKey, ByContact: false);
+        }
+
         if (keys.Count > 0)
         {
             var found = await Task.WhenAll(keys.Select(k => table.FindAsync(companyId, Key(channelId, Hash(k)), cancellationToken)));
             if (found.FirstOrDefault(r => r is not null) is { } hit)
             {
-                return new Route(hit, hit.GetString("ConversationId"));
+                return new Route(hit, hit.GetString("ConversationId"), ByContact: false);
             }
         }
 
+        if (_hints.FindContact(message, keys) is { } byContact)
+        {
+            return new Route(null, byContact, ByContact: true);
+        }
+
         return await table.FindAsync(companyId, Open(channelId, contactExternalId), cancellationToken) is { } row
-            ? new Route(row, row.GetString("ConversationId"))
-            : new Route(null, null);
+            ? new Route(row, row.GetString("ConversationId"), ByContact: true)
+            : new Route(null, null, ByContact: false);
     }
 
-    /// <summary>The routing row that led to an open conversation (null: open a new one).</summary>
-    private sealed record Route(TableEntity? Row, string? ConversationId);
+    /// <summary>The routing row that led to an open conversation (null: open a new one, or a remembered route), and whether it is the contact's own.</summary>
+    private sealed record Route(TableEntity? Row, string? ConversationId, bool ByContact);
+
+    /// <summary>
+    /// Which open conversation a contact's messages (and a single conversation key's) went to last on this instance,
+    /// bounded in size. Only messages that carry at most one key and no mail headers use or feed it: a message with
+    /// several keys (an e-mail's References) can move a key to another open conversation, and this instance would not
+    /// see that; a contact's route, or the one key of a receive_hook message, moves only when its conversation closes.
+    /// </summary>
+    private sealed class RouteHints
+    {
+        private readonly MemoryCache _routes = new(new MemoryCacheOptions { SizeLimit = 50_000 });
+
+        public string? FindKey(InboundMessage message, IReadOnlyList<string> keys) =>
+            Usable(message, keys) && keys.Count == 1 ? _routes.Get<string>(KeyOf(message, Key(message.ChannelId, Hash(keys[0])))) : null;
+
+        public string? FindContact(InboundMessage message, IReadOnlyList<string> keys) =>
+            Usable(message, keys) ? _routes.Get<string>(KeyOf(message, Open(message.ChannelId, message.Contact.ExternalId))) : null;
+
+        /// <param name="contactsOwn">The conversation is the contact's open one (not another's, joined by its key).</param>
+        public void Remember(InboundMessage message, IReadOnlyList<string> keys, string conversationId, bool contactsOwn)
+        {
+            if (!Usable(message, keys))
+            {
+                return;
+            }
+
+            var options = new MemoryCacheEntryOptions { Size = 1, SlidingExpiration = TimeSpan.FromMinutes(30) };
+            if (keys.Count == 1)
+            {
+                _routes.Set(KeyOf(message, Key(message.ChannelId, Hash(keys[0]))), conversationId, options);
+            }
+
+            if (contactsOwn)
+            {
+                _routes.Set(KeyOf(message, Open(message.ChannelId, message.Contact.ExternalId)), conversationId, options);
+            }
+        }
+
+        public void Forget(InboundMessage message, IReadOnlyList<string> keys)
+        {
+            _routes.Remove(KeyOf(message, Open(message.ChannelId, message.Contact.ExternalId)));
+            foreach (var k in keys)
+            {
+                _routes.Remove(KeyOf(message, Key(message.ChannelId, Hash(k))));
+            }
+        }
+
+        private static bool Usable(InboundMessage message, IReadOnlyList<string> keys) => message.Mail is null && keys.Count <= 1;
+
+        private static string KeyOf(InboundMessage message, string rowKey) => $"{message.CompanyId}\n{rowKey}";
+    }
 }

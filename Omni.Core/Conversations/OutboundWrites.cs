@@ -71,9 +71,12 @@ internal sealed class OutboundWrites(TableClient table, ConversationReads reads,
     public Task SetStatusAsync(string companyId, string conversationId, string messageId, MessageStatus status, string? error, MailHeaders? mail = null, string? providerMessageId = null, CancellationToken cancellationToken = default) =>
         StorageRetry.OnConflictAsync(clock, $"setting the status of message {messageId}", async _ =>
         {
-            var conversation = await reads.GetConversationEntityAsync(companyId, conversationId, cancellationToken)
-                ?? throw new InvalidOperationException($"Conversation {conversationId} does not exist.");
-            var channelId = conversation.GetString("ChannelId");
+            // Only a sent e-mail's key needs the conversation's state; anything else needs its channel, known once read.
+            var conversation = mail?.MessageId is { Length: > 0 } || reads.KnownChannelOf(companyId, conversationId) is null
+                ? await reads.GetConversationEntityAsync(companyId, conversationId, cancellationToken)
+                    ?? throw new InvalidOperationException($"Conversation {conversationId} does not exist.")
+                : null;
+            var channelId = conversation?.GetString("ChannelId") ?? reads.KnownChannelOf(companyId, conversationId)!;
             var now = clock.GetUtcNow();
             var changes = new Dictionary<string, object?> { ["Status"] = status.ToString(), ["Error"] = error };
             if (mail is not null)
@@ -94,7 +97,7 @@ internal sealed class OutboundWrites(TableClient table, ConversationReads reads,
 
             // A sent e-mail's Message-ID becomes a key, so the customer's reply threads; only while the conversation is
             // open, and against its ETag, so a close running now cannot miss it.
-            if (mail?.MessageId is { Length: > 0 } sentId && conversation.GetString("Status") == nameof(ConversationStatus.Open))
+            if (mail?.MessageId is { Length: > 0 } sentId && conversation!.GetString("Status") == nameof(ConversationStatus.Open))
             {
                 actions.Add(new(TableTransactionActionType.UpdateMerge, new TableEntity(companyId, conversation.RowKey) { ["UpdatedAt"] = now }, conversation.ETag));
                 AddKeys(actions, companyId, channelId, conversationId, [Hash(sentId)], now, except: null);

@@ -46,5 +46,30 @@ internal sealed record WebhookDelivery(
     public string? ETag { get; init; }
 }
 
-/// <summary>What the delivery queue message carries: just enough to find the row, and which attempt it is for.</summary>
-internal sealed record DeliveryTask(string CompanyId, string ChannelId, string DeliveryId, int Series, int Attempt);
+/// <summary>
+/// What the delivery queue message carries: enough to find the row and which attempt it is for, and for the first
+/// attempt of a publish the row as it was written (<see cref="Snapshot"/>), so that attempt needs no read.
+/// </summary>
+internal sealed record DeliveryTask(string CompanyId, string ChannelId, string DeliveryId, int Series, int Attempt)
+{
+    public DeliverySnapshot? Snapshot { get; init; }
+}
+
+/// <summary>
+/// The delivery row as the publisher wrote it (its ETag, payload and columns), and the channel's webhook as the
+/// publisher saw it. The claim is written against <see cref="ETag"/>: if the row changed since (another copy claimed
+/// it, a redeliver), the claim fails and the processor reads the row as it does for any other message. The signing
+/// secrets stay sealed by the app's key ring, as in the channel row; nothing secret is in the message in clear.
+/// </summary>
+internal sealed record DeliverySnapshot(
+    string ETag,
+    string EventType,
+    string? MessageId,
+    string? ConversationId,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? NextAttemptAt,
+    byte[] Payload,
+    TargetSnapshot? Target);
+
+/// <summary>A channel's webhook URL and sealed signing secrets at <see cref="ReadAt"/>.</summary>
+internal sealed record TargetSnapshot(string Url, IReadOnlyDictionary<string, string> SealedSecrets, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset ReadAt);

@@ -47,6 +47,12 @@ internal sealed partial class WebhookDeliveryProcessor(
     public async Task ProcessAsync(string message, CancellationToken cancellationToken = default)
     {
         var task = WebhookQueue.Parse(message);
+        if (task.Snapshot is { } snapshot && await TryClaimSnapshotAsync(task, snapshot, cancellationToken) is { } fromSnapshot)
+        {
+            await AttemptAsync(fromSnapshot, snapshot.Target, cancellationToken);
+            return;
+        }
+
         for (var round = 0; round < 3; round++)
         {
             var delivery = await store.GetAsync(task.CompanyId, task.ChannelId, task.DeliveryId, cancellationToken);
@@ -80,12 +86,36 @@ internal sealed partial class WebhookDeliveryProcessor(
                 continue;
             }
 
-            await AttemptAsync(claimed, cancellationToken);
+            await AttemptAsync(claimed, null, cancellationToken);
             return;
         }
 
         // Every lost race above means another writer moved the row; three in a row is odd enough to let the host retry.
         throw new InvalidOperationException($"Webhook delivery {task.DeliveryId} kept changing while attempt {task.Attempt} was being claimed.");
+    }
+
+    /// <summary>
+    /// Claims the first attempt of a publish from the row its message carries, with no read: the claim is written
+    /// against the ETag the publisher got, so it wins only while the row is exactly as published (pending, this series
+    /// and attempt, unclaimed). Null when the row moved on since: the caller reads it and decides as for any message.
+    /// </summary>
+    private async Task<WebhookDelivery?> TryClaimSnapshotAsync(DeliveryTask task, DeliverySnapshot snapshot, CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var published = new WebhookDelivery(task.DeliveryId, task.CompanyId, task.ChannelId, snapshot.EventType, snapshot.MessageId, snapshot.ConversationId,
+            DeliveryStatus.Pending, task.Series, task.Attempt, snapshot.NextAttemptAt, [], 0, null, null, snapshot.CreatedAt, snapshot.CreatedAt)
+        {
+            Payload = snapshot.Payload,
+            ETag = snapshot.ETag,
+        };
+        try
+        {
+            return await store.UpdateAsync(published with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken);
+        }
+        catch (StorageConflictException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Starts a fresh series of attempts now. A delivery being sent at this moment is left alone.</summary>
@@ -143,10 +173,10 @@ internal sealed partial class WebhookDeliveryProcessor(
         return true;
     }
 
-    private async Task AttemptAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    private async Task AttemptAsync(WebhookDelivery delivery, TargetSnapshot? published, CancellationToken cancellationToken)
     {
         var startedAt = clock.GetUtcNow();
-        var destination = await destinations.FindAsync(delivery, startedAt, cancellationToken);
+        var destination = await destinations.FindAsync(delivery, published, startedAt, cancellationToken);
         var channel = destination.Channel;
         var final = destination.Url is null || destination.Secrets is null;
         var result = final
@@ -183,6 +213,12 @@ internal sealed partial class WebhookDeliveryProcessor(
             // Queued before the row moves on: if recording fails, this message finds the row behind and is dropped,
             // while the current message comes back and the attempt is made again.
             await queue.EnqueueAsync(new DeliveryTask(delivery.CompanyId, delivery.ChannelId, delivery.Id, delivery.Series, attempt), delay, cancellationToken);
+        }
+
+        if (result.Gone && destination.FromSnapshot)
+        {
+            // The snapshot is not the channel row: disabling rewrites the row as it is now.
+            channel = await channels.GetAsync(delivery.CompanyId, delivery.ChannelId, includeDeleted: true, cancellationToken);
         }
 
         if (result.Gone && channel is not null)

@@ -4,16 +4,38 @@ using Omni.Channels;
 namespace Omni.Webhooks;
 
 /// <summary>
-/// Where an attempt goes, read fresh for each attempt: the URL and signing secrets, or why nothing can be sent (a
-/// final failure). <see cref="Channel"/> is set for a channel's delivery, whose 410 disables the channel's webhook.
+/// Where an attempt goes: the URL and signing secrets, or why nothing can be sent (a final failure).
+/// <see cref="Channel"/> is set for a channel's delivery read for this attempt, whose 410 disables the channel's
+/// webhook; <see cref="FromSnapshot"/> says the channel came from the publish instead (the row is read on a 410).
 /// </summary>
-internal sealed record WebhookDestination(Uri? Url, IReadOnlyList<string>? Secrets, string? Problem, Channel? Channel);
+internal sealed record WebhookDestination(Uri? Url, IReadOnlyList<string>? Secrets, string? Problem, Channel? Channel, bool FromSnapshot = false);
 
 /// <summary>Resolves a delivery's target: an omni channel's webhook, or another target's (a bot's, by <see cref="IWebhookTargets"/>).</summary>
 internal sealed partial class WebhookDestinations(IChannelStore channels, IWebhookTargets targets, ILogger<WebhookDestinations> logger)
 {
-    public async Task<WebhookDestination> FindAsync(WebhookDelivery delivery, DateTimeOffset now, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// How old the channel a publish carried to its first attempt may be for that attempt to use it instead of reading
+    /// the channel: the same bound as receive_hook's channel check. A settings change, a rotation or another
+    /// delivery's 410 is therefore seen by an attempt at most this long after it, and by every retry at once.
+    /// </summary>
+    public static readonly TimeSpan SnapshotLifetime = TimeSpan.FromSeconds(30);
+
+    /// <param name="published">The channel's webhook as the publish saw it (first attempts only), used while it is fresh.</param>
+    public async Task<WebhookDestination> FindAsync(WebhookDelivery delivery, TargetSnapshot? published, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
+        if (published is { } snapshot && now - snapshot.ReadAt <= SnapshotLifetime && !targets.Owns(delivery.ChannelId)
+            && Uri.TryCreate(snapshot.Url, UriKind.Absolute, out var publishedUrl))
+        {
+            // Only what revealing the secrets needs: their purpose is bound to the company, channel and field.
+            var sealedChannel = new Channel(delivery.ChannelId, delivery.CompanyId, ChannelTypes.Omni, "", "", new System.Text.Json.Nodes.JsonObject(), snapshot.SealedSecrets, snapshot.ReadAt, snapshot.ReadAt)
+            {
+                PreviousWebhookSecretExpiresAt = snapshot.PreviousSecretExpiresAt,
+            };
+            return WebhookSecrets.SigningSecrets(channels, sealedChannel, now) is { } publishedSecrets
+                ? new(publishedUrl, publishedSecrets, null, null, FromSnapshot: true)
+                : Unreadable(delivery, null);
+        }
+
         if (targets.Owns(delivery.ChannelId))
         {
             var target = await targets.FindAsync(delivery.CompanyId, delivery.ChannelId, now, cancellationToken);

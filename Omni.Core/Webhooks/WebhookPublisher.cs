@@ -27,7 +27,7 @@ internal sealed partial class WebhookPublisher(
             return null;
         }
 
-        return await PublishToAsync(channel.CompanyId, channel.Id, eventType, data, messageId,
+        return await PublishToAsync(channel.CompanyId, channel.Id, channel, eventType, data, messageId,
             // A conversation closes once for good (a later message opens a new one), so its id keys the close event.
             eventType == WebhookEventTypes.ConversationClosed && ConversationOf(data) is { } closedId ? $"{eventType}:{closedId}" : null, cancellationToken);
     }
@@ -35,7 +35,7 @@ internal sealed partial class WebhookPublisher(
     public Task<string?> PublishToBotAsync(string companyId, string botId, string eventType, JsonObject data, string? messageId = null, string? eventKey = null,
         CancellationToken cancellationToken = default) =>
         // A conversation opens and closes once, so its id keys those events; a return names its own key.
-        PublishToAsync(companyId, botId, eventType, data, messageId,
+        PublishToAsync(companyId, botId, null, eventType, data, messageId,
             eventKey is not null ? $"{eventType}:{eventKey}"
             : eventType is WebhookEventTypes.ConversationClosed or WebhookEventTypes.ConversationOpened && ConversationOf(data) is { } id ? $"{eventType}:{id}"
             : null, cancellationToken);
@@ -44,7 +44,8 @@ internal sealed partial class WebhookPublisher(
         data["conversationId"] is JsonValue c && c.TryGetValue<string>(out var conversationId) ? conversationId : null;
 
     /// <param name="targetId">The channel, or another target's id (<see cref="IWebhookTargets"/>): the delivery's partition.</param>
-    private async Task<string?> PublishToAsync(string companyId, string targetId, string eventType, JsonObject data, string? messageId, string? eventKey,
+    /// <param name="channel">The channel as the caller read it, carried to the first attempt; null for another target.</param>
+    private async Task<string?> PublishToAsync(string companyId, string targetId, Channel? channel, string eventType, JsonObject data, string? messageId, string? eventKey,
         CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
@@ -75,13 +76,27 @@ internal sealed partial class WebhookPublisher(
         if (delivery.Status == DeliveryStatus.Pending)
         {
             // For a repeated publish this queues the pending attempt again; the claim on the row keeps it to one send.
-            await queue.EnqueueAsync(new DeliveryTask(delivery.CompanyId, delivery.ChannelId, delivery.Id, delivery.Series, delivery.NextAttempt),
-                (delivery.NextAttemptAt ?? now) - now, cancellationToken);
+            await queue.EnqueueAsync(new DeliveryTask(delivery.CompanyId, delivery.ChannelId, delivery.Id, delivery.Series, delivery.NextAttempt)
+            {
+                Snapshot = delivery.Id == draft.Id ? SnapshotOf(delivery, channel, now) : null,
+            }, (delivery.NextAttemptAt ?? now) - now, cancellationToken);
         }
 
         LogPublished(delivery.Id, targetId, eventType, payload.Length);
         return delivery.Id;
     }
+
+    /// <summary>
+    /// The new row and the channel's webhook for the first attempt, when the payload is small enough for a queue
+    /// message (64 KiB, base64 in JSON): that attempt then reads neither the delivery nor the channel.
+    /// </summary>
+    private static DeliverySnapshot? SnapshotOf(WebhookDelivery delivery, Channel? channel, DateTimeOffset now) =>
+        delivery.ETag is not { } etag || delivery.PayloadBlob is not null || delivery.Payload.Length > WebhookQueue.SnapshotPayloadLimit ? null
+        : new DeliverySnapshot(etag, delivery.EventType, delivery.MessageId, delivery.ConversationId, delivery.CreatedAt, delivery.NextAttemptAt, delivery.Payload.ToArray(),
+            channel?.GetString("webhookUrl") is { } url
+                ? new TargetSnapshot(url, channel.ProtectedSecrets.Where(s => s.Key is WebhookSecrets.CurrentField or WebhookSecrets.PreviousField).ToDictionary(),
+                    channel.PreviousWebhookSecretExpiresAt, now)
+                : null);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "No webhook event {EventType} for channel {ChannelId}: it has no active webhook")]
     private partial void LogSkipped(string channelId, string eventType);

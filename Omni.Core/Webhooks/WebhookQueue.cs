@@ -7,10 +7,13 @@ namespace Omni.Webhooks;
 
 /// <summary>
 /// The delivery queue: a message names one attempt of one delivery and becomes visible when that attempt is due.
-/// Messages are tiny (ids only); the payload stays with the delivery.
+/// Messages name the attempt; only a publish's first attempt also carries the row it wrote (<see cref="DeliverySnapshot"/>).
 /// </summary>
 internal sealed class WebhookQueue(QueueServiceClient queues, IOptions<WebhookOptions> options)
 {
+    /// <summary>The largest payload a first attempt's message carries (as base64, well inside the queue's 64 KiB); larger ones are read from the row.</summary>
+    public const int SnapshotPayloadLimit = 24 * 1024;
+
     public Task EnqueueAsync(DeliveryTask task, TimeSpan delay, CancellationToken cancellationToken = default) =>
         queues.GetQueueClient(options.Value.QueueName).EnqueueAsync(JsonSerializer.Serialize(task, WebhookJsonContext.Default.DeliveryTask), delay, cancellationToken);
 

@@ -22,7 +22,9 @@ internal sealed class SwitchableDeliveryStore(IWebhookDeliveryStore inner) : IWe
     public Task<WebhookDelivery?> GetAsync(string companyId, string channelId, string deliveryId, CancellationToken cancellationToken = default) =>
         Failing ? throw new RequestFailedException(503, "The delivery store is down (injected by the test).") : inner.GetAsync(companyId, channelId, deliveryId, cancellationToken);
 
-    public Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default) => inner.UpdateAsync(delivery, cancellationToken);
+    // Writes fail too: a publish's first attempt reads nothing, its claim is the first storage call it makes.
+    public Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default) =>
+        Failing ? throw new RequestFailedException(503, "The delivery store is down (injected by the test).") : inner.UpdateAsync(delivery, cancellationToken);
 
     public Task<Omni.Storage.PagedResult<WebhookDelivery>> ListAsync(string companyId, string channelId, DeliveryStatus? status, DateTimeOffset? since, int limit, string? continuationToken,
         CancellationToken cancellationToken = default) =>
