@@ -14,6 +14,7 @@ var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>
     ["email-ingest"] = EmailIngestBenchmark.RunAsync,
     ["mail-memory"] = MailMemoryBenchmark.RunAsync,
     ["meta"] = MetaBenchmark.RunAsync,
+    ["end-to-end"] = EndToEndBenchmark.RunAsync,
 };
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);
