@@ -2,13 +2,18 @@ using Omni.Tests.Infrastructure;
 
 namespace Omni.Benchmarks;
 
-/// <summary>What one benchmark gets: a fresh Azurite of its own (started on first use) and cleanup at the end.</summary>
-public sealed class BenchmarkRun(string name) : IAsyncDisposable
+/// <summary>
+/// What one benchmark gets: a fresh Azurite of its own (started on first use) and cleanup at the end; <see cref="Quick"/>
+/// (bench.sh --quick) asks for a smoke-sized run whose figures only show the benchmark works.
+/// </summary>
+public sealed class BenchmarkRun(string name, bool quick = false) : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _owned = [];
     private AzuriteProcess? _azurite;
 
     public string Name { get; } = name;
+
+    public bool Quick { get; } = quick;
 
     public async Task<AzuriteProcess> AzuriteAsync(CancellationToken cancellationToken = default) =>
         _azurite ??= Own(await AzuriteProcess.StartAsync(cancellationToken));

@@ -11,7 +11,9 @@ namespace Omni.Functions.Triggers;
 /// Without the Functions host, this process does what the host would: fires the timers on their function.json
 /// schedules and listens to the queues, calling the same handlers. A message that fails is tried again after
 /// <see cref="TriggerOptions.RetryDelay"/>, and after <see cref="TriggerOptions.MaxDequeueCount"/> failed
-/// dequeues it moves to &lt;queue&gt;-poison, as the host does. A message's lease is renewed while its handler runs
+/// dequeues it moves to &lt;queue&gt;-poison, as the host does. Each queue is read in batches of
+/// <see cref="TriggerOptions.BatchSize"/>, the next one fetched when half the messages in flight are done, as the
+/// host's newBatchThreshold does on one core. A message's lease is renewed while its handler runs
 /// (<see cref="QueueLease"/>), so a killed process frees its messages within one visibility timeout. A storage
 /// failure never ends a listener: it is logged and the loop goes on after a pause. Stopping ends the receiving and
 /// the schedules at once but lets the handlers already running finish, as Kestrel lets requests in flight finish:
@@ -97,29 +99,55 @@ internal sealed partial class LocalTriggerRunner(
         await queue.CreateIfNotExistsAsync(cancellationToken: stoppingToken);
         await poison.CreateIfNotExistsAsync(cancellationToken: stoppingToken);
         var idleDelay = TimeSpan.FromMilliseconds(100);
-
-        while (!stoppingToken.IsCancellationRequested)
+        // As the host's queue listener: the next batch is fetched as soon as the messages in flight drop to
+        // newBatchThreshold (half the batch size), not when the whole batch is done, so one slow message (a sink
+        // taking seconds) does not hold the fifteen behind it idle.
+        var threshold = NewBatchThreshold(o.BatchSize);
+        var inFlight = new HashSet<Task>();
+        try
         {
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
-                var batch = (await queue.ReceiveMessagesAsync(o.BatchSize, o.VisibilityTimeout, stoppingToken)).Value;
-                if (batch.Length > 0)
+                inFlight.RemoveWhere(t => t.IsCompleted);
+                if (inFlight.Count > threshold)
                 {
-                    idleDelay = TimeSpan.FromMilliseconds(100);
-                    await Task.WhenAll(batch.Select(m => ProcessAsync(function, handler, queue, poison, m, _abort.Token)));
+                    await Task.WhenAny(inFlight);
                     continue;
                 }
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                // A listener that died here would leave its queue unread until restart: log, back off, go on.
-                LogReceiveFailed(ex, function.QueueName!);
-            }
 
-            await Task.Delay(idleDelay, clock, stoppingToken);
-            idleDelay = TimeSpan.FromTicks(Math.Min(idleDelay.Ticks * 2, o.MaxPollingInterval.Ticks));
+                try
+                {
+                    var batch = (await queue.ReceiveMessagesAsync(o.BatchSize, o.VisibilityTimeout, stoppingToken)).Value;
+                    if (batch.Length > 0)
+                    {
+                        idleDelay = TimeSpan.FromMilliseconds(100);
+                        foreach (var message in batch)
+                        {
+                            inFlight.Add(ProcessAsync(function, handler, queue, poison, message, _abort.Token));
+                        }
+
+                        continue;
+                    }
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // A listener that died here would leave its queue unread until restart: log, back off, go on.
+                    LogReceiveFailed(ex, function.QueueName!);
+                }
+
+                await Task.Delay(idleDelay, clock, stoppingToken);
+                idleDelay = TimeSpan.FromTicks(Math.Min(idleDelay.Ticks * 2, o.MaxPollingInterval.Ticks));
+            }
+        }
+        finally
+        {
+            // Stopping ends the receiving, not the handlers already running: they finish (see the summary).
+            await Task.WhenAll(inFlight);
         }
     }
+
+    /// <summary>The host's default newBatchThreshold on one core (Flex Consumption): half the batch size.</summary>
+    internal static int NewBatchThreshold(int batchSize) => batchSize / 2;
 
     private async Task ProcessAsync(FunctionDefinition function, QueueFunctionHandler handler, QueueClient queue, QueueClient poison, QueueMessage message, CancellationToken cancellationToken)
     {
