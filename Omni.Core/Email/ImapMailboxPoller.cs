@@ -133,8 +133,8 @@ internal sealed partial class ImapMailboxPoller(
                 var done = await storing;
                 storing = null;
                 (state, held) = await FinishAsync(channel, inbox, state, done, held, cancellationToken);
+                // Saved by the release below, which writes the cursor with the lease: one write, not two.
                 cursor = AdvanceTo(cursor, held, done.LastUid);
-                state = await states.SaveAsync(state, cursor.ToString(), connector.Options.LeaseDuration, cancellationToken);
             }
         }
         finally
