@@ -15,6 +15,12 @@ public sealed class InboundRouteCache
 {
     internal Dictionary<(string CompanyId, string RowKey), RouteEntry?> Rows { get; } = [];
 
+    /// <summary>
+    /// The time of the last message planned: ids are UUIDv7, ordered only to the millisecond, and a conversation lists
+    /// its messages by id, so each message of a poll gets a millisecond of its own to keep the mailbox's order.
+    /// </summary>
+    internal DateTimeOffset LastStamp { get; set; }
+
     internal void Clear() => Rows.Clear();
 
     /// <summary>A routing row as known: committed (with its ETag) or only in the transaction being built.</summary>
@@ -126,12 +132,18 @@ internal sealed class InboundBatches(TableClient table, TimeProvider clock)
         var company = message.CompanyId;
         var channel = message.ChannelId;
         var now = clock.GetUtcNow();
+        if (now <= routes.LastStamp)
+        {
+            now = routes.LastStamp.AddMilliseconds(1);
+        }
+
+        routes.LastStamp = now;
         var lookupKeys = (message.ConversationKeys ?? []).Where(k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.Ordinal).Take(MaxKeys).ToList();
         var newKeys = lookupKeys.Append(message.Mail?.MessageId).Where(k => !string.IsNullOrWhiteSpace(k)).Select(k => Hash(k!)).Distinct(StringComparer.Ordinal).ToList();
 
         var (routeKey, route) = await RouteAsync(company, channel, message.Contact.ExternalId, lookupKeys, routes, cancellationToken);
         var conversationId = route?.ConversationId ?? NewConversationId(now);
-        var stored = new Message(Ids.New("msg"), company, channel, conversationId, MessageDirection.Inbound, message.ExternalId,
+        var stored = new Message($"msg_{Guid.CreateVersion7(now):N}", company, channel, conversationId, MessageDirection.Inbound, message.ExternalId,
             ConversationLimits.TruncateBody(message.Text), ConversationLimits.TruncateBody(message.Html), message.Subject, message.Attachments ?? [],
             message.Metadata, message.Mail, MessageStatus.Accepted, null, now);
 
