@@ -36,6 +36,12 @@ internal static class EmailBenchmarkHost
         var host = builder.Build();
         await host.StartAsync();
 
+        return (host, await AddChannelAsync(host, servers, mailbox, password));
+    }
+
+    /// <summary>One more IMAP channel of its own company on <paramref name="mailbox"/>.</summary>
+    public static async Task<Channel> AddChannelAsync(IHost host, MailServerProcess servers, string mailbox, string password)
+    {
         var now = DateTimeOffset.UtcNow;
         var channelSettings = new JsonObject
         {
@@ -44,9 +50,8 @@ internal static class EmailBenchmarkHost
             ["outgoing"] = new JsonObject { ["host"] = "127.0.0.1", ["port"] = servers.SmtpsPort, ["ssl"] = true },
             ["pollSeconds"] = 60,
         };
-        var channel = await host.Services.GetRequiredService<IChannelStore>().CreateAsync(
+        return await host.Services.GetRequiredService<IChannelStore>().CreateAsync(
             new Channel(Ids.New("chn"), Ids.New("cmp"), ChannelTypes.Email, "bench", "svc", channelSettings, new Dictionary<string, string>(), now, now),
             new Dictionary<string, string> { [EmailSettings.PasswordField] = password });
-        return (host, channel);
     }
 }

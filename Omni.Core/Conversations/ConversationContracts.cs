@@ -71,6 +71,14 @@ public interface IConversationStore
     /// <summary>Durably stores an inbound message (idempotent on channel + external id) in the conversation it belongs to, opening one if needed.</summary>
     Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores new inbound messages of one company, in order, in as few transactions as the layout allows, routing
+    /// them through <paramref name="routes"/> (one per poll). Returns the results of the leading messages it stored,
+    /// all durable; from the first one it could not store in a transaction (a duplicate, a routing row changed
+    /// meanwhile, a row Table Storage refuses) the caller appends the rest one by one with <see cref="AppendInboundAsync"/>.
+    /// </summary>
+    Task<IReadOnlyList<AppendResult>> AppendInboundBatchAsync(IReadOnlyList<InboundMessage> messages, InboundRouteCache routes, CancellationToken cancellationToken = default);
+
     /// <summary>Stores an agent's message on a conversation with status <see cref="MessageStatus.Queued"/>; the caller then enqueues it for its transport.</summary>
     Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default);
 

@@ -12,6 +12,7 @@ internal sealed class TableConversationStore : IConversationStore
 {
     private readonly ConversationReads _reads;
     private readonly InboundAppends _inbound;
+    private readonly InboundBatches _batches;
     private readonly InboundReservations _reservations;
     private readonly OutboundWrites _outbound;
     private readonly ConversationCloses _closes;
@@ -24,6 +25,7 @@ internal sealed class TableConversationStore : IConversationStore
         var table = tables.GetTableClient(ConversationRows.Table);
         _reads = new ConversationReads(table);
         _inbound = new InboundAppends(table, _reads, clock);
+        _batches = new InboundBatches(table, clock);
         _reservations = new InboundReservations(table, _reads, clock, options);
         _outbound = new OutboundWrites(table, _reads, outbox, clock);
         _closes = new ConversationCloses(table, _reads, outbox, clock);
@@ -34,6 +36,9 @@ internal sealed class TableConversationStore : IConversationStore
 
     public Task<AppendResult> AppendInboundAsync(InboundMessage message, CancellationToken cancellationToken = default) =>
         _inbound.AppendAsync(message, cancellationToken);
+
+    public Task<IReadOnlyList<AppendResult>> AppendInboundBatchAsync(IReadOnlyList<InboundMessage> messages, InboundRouteCache routes, CancellationToken cancellationToken = default) =>
+        _batches.AppendAsync(messages, routes, cancellationToken);
 
     public Task<Reservation> ReserveAsync(string companyId, string channelId, string externalId, string? bodyHash, CancellationToken cancellationToken = default) =>
         _reservations.ReserveAsync(companyId, channelId, externalId, bodyHash, cancellationToken);

@@ -3,6 +3,7 @@ using MailKit;
 using MailKit.Search;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
+using Omni.Conversations;
 
 namespace Omni.Email;
 
@@ -77,62 +78,76 @@ internal sealed partial class ImapMailboxPoller(
         int ingested = 0, duplicates = 0, quarantined = 0;
         uint? held = null;
         var more = found.Count > connector.Options.MaxMessagesPerPoll;
+        var routes = new InboundRouteCache();
+        Task<Batch>? storing = null;
         try
         {
-            foreach (var batch in found.Take(connector.Options.MaxMessagesPerPoll).Chunk(BatchSize))
+            // One FETCH for the sizes and flags of everything this poll takes.
+            var summaries = await inbox.FetchAsync(found.Take(connector.Options.MaxMessagesPerPoll).ToList(), MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.Flags, cancellationToken);
+            foreach (var batch in Batches(summaries.OrderBy(s => s.UniqueId.Id).ToList()))
             {
-                var summaries = await inbox.FetchAsync(batch, MessageSummaryItems.UniqueId | MessageSummaryItems.Size | MessageSummaryItems.Flags, cancellationToken);
-                var seen = new List<UniqueId>();
-                var marked = new List<UniqueId>();
-                // Read by someone else since the search: theirs, not ours.
-                var pending = summaries.Where(s => s.Flags?.HasFlag(MessageFlags.Seen) != true).OrderBy(s => s.UniqueId.Id).ToList();
-                foreach (var (uid, attempt) in await IngestBatchAsync(client, inbox, channel, cursor, pending, cancellationToken))
+                // Fetched while the batch before is being stored: IMAP and storage overlap, one batch apart.
+                var next = batch.Large ? null : await FetchAsync(client, inbox, cursor, batch, cancellationToken);
+                if (storing is not null)
                 {
-                    var providerId = ProviderId(cursor, uid);
-                    if (attempt.Fault is { } fault)
+                    Batch done;
+                    try
                     {
-                        (state, var given) = await faults.FailedAsync(channel, state, providerId, fault, cancellationToken);
-                        if (given)
+                        done = await storing;
+                    }
+                    catch
+                    {
+                        if (next is not null)
                         {
-                            quarantined++;
-                            marked.Add(uid);
-                        }
-                        else
-                        {
-                            // Left unseen for the next poll; the cursor must not pass it.
-                            held = Math.Min(held ?? uint.MaxValue, uid.Id);
+                            await next.DisposeAsync();
                         }
 
-                        continue;
+                        throw;
                     }
-
-                    state = MailFaults.Succeeded(state, providerId);
-                    switch (attempt.Outcome)
+                    finally
                     {
-                        case IngestOutcome.Ingested: ingested++; seen.Add(uid); break;
-                        case IngestOutcome.Duplicate: duplicates++; seen.Add(uid); break;
-                        default: quarantined++; marked.Add(uid); break;
+                        storing = null;
                     }
+
+                    (state, held) = await FinishAsync(channel, inbox, state, done, held, cancellationToken);
+                    cursor = AdvanceTo(cursor, held, done.LastUid);
+                    state = await states.SaveAsync(state, cursor.ToString(), connector.Options.LeaseDuration, cancellationToken);
                 }
 
-                // Stored durably above; only now does the server learn they were read.
-                if (seen.Count > 0)
+                if (next is not null)
                 {
-                    await inbox.StoreAsync(seen, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Seen) { Silent = true }, cancellationToken);
+                    storing = StoreAsync(channel, next, routes, cancellationToken);
+                    continue;
                 }
 
-                if (marked.Count > 0)
-                {
-                    await inbox.StoreAsync(marked, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Seen, [QuarantinedKeyword]) { Silent = true }, cancellationToken);
-                }
-
-                // Past a held message only what was stored is \Seen, so the next search finds just the held one again.
-                cursor = cursor with { LastUid = held is { } h ? Math.Max(cursor.LastUid, Math.Min(h - 1, batch[^1].Id)) : batch[^1].Id };
+                // Large mail, one at a time within the ingest budget (oversized mail is streamed whole into the
+                // quarantine): its fetch is its own, nothing to overlap with.
+                var alone = await IngestLargeAsync(client, inbox, channel, cursor, batch, cancellationToken);
+                (state, held) = await FinishAsync(channel, inbox, state, alone, held, cancellationToken);
+                cursor = AdvanceTo(cursor, held, alone.LastUid);
                 state = await states.SaveAsync(state, cursor.ToString(), connector.Options.LeaseDuration, cancellationToken);
+            }
+
+            if (storing is not null)
+            {
+                var done = await storing;
+                storing = null;
+                (state, held) = await FinishAsync(channel, inbox, state, done, held, cancellationToken);
+                // Saved by the release below, which writes the cursor with the lease: one write, not two.
+                cursor = AdvanceTo(cursor, held, done.LastUid);
             }
         }
         finally
         {
+            if (storing is not null)
+            {
+                // A failure while the next batch was fetched: the batch being stored finishes (or fails) first, so
+                // nothing runs on after the poll. What it stored is not \Seen yet and is a duplicate next time; its own
+                // failure, if any, is observed here and the poll's failure is the one that propagates.
+                await Task.WhenAny(storing);
+                _ = storing.Exception;
+            }
+
             if (state.LeaseOwner == owner)
             {
                 // Release even after a failure, so the next poll need not wait for the lease to run out.
@@ -150,55 +165,219 @@ internal sealed partial class ImapMailboxPoller(
         await MailConnector.DisconnectQuietlyAsync(client);
         LogPolled(channel.Id, ingested, duplicates, quarantined);
         return new PollResult(ingested, duplicates, quarantined, more ? TimeSpan.Zero : null);
-    }
 
-    /// <summary>Reads and stores one batch, each message on its own: a message that fails is returned with its fault.</summary>
-    private async Task<List<(UniqueId Uid, IngestAttempt Attempt)>> IngestBatchAsync(MailKit.Net.Imap.ImapClient client, IMailFolder inbox, Channel channel, Cursor cursor, List<IMessageSummary> pending, CancellationToken cancellationToken)
-    {
-        var outcomes = new List<(UniqueId Uid, IngestAttempt Attempt)>();
-        var small = pending.All(s => s.Size <= connector.Options.MaxMessageBytes) && pending.Sum(s => (long)(s.Size ?? 0)) <= PrefetchBytes;
-        var raw = new List<(string, Stream)>();
-        var read = new List<UniqueId>();
-        try
+        // Counts a stored batch's outcomes, then flags on the server what was stored durably, and only that.
+        async Task<(MailboxState, uint?)> FinishAsync(Channel channel, IMailFolder inbox, MailboxState state, Batch done, uint? held, CancellationToken cancellationToken)
         {
-            foreach (var summary in pending)
+            var seen = new List<UniqueId>();
+            var marked = new List<UniqueId>();
+            foreach (var (uid, attempt) in done.Outcomes)
             {
-                try
+                var providerId = ProviderId(cursor, uid);
+                if (attempt.Fault is { } fault)
                 {
-                    if (small)
+                    (state, var given) = await faults.FailedAsync(channel, state, providerId, fault, cancellationToken);
+                    if (given)
                     {
-                        // Small mail: read the batch first (into files, SpoolingImapClient), then store it side by side
-                        // (storage round trips dominate).
-                        raw.Add((ProviderId(cursor, summary.UniqueId), await inbox.GetStreamAsync(summary.UniqueId, cancellationToken)));
-                        read.Add(summary.UniqueId);
+                        quarantined++;
+                        marked.Add(uid);
                     }
                     else
                     {
-                        // One at a time, each within the ingest budget; oversized mail is streamed whole into the quarantine.
-                        outcomes.Add((summary.UniqueId, new IngestAttempt(await ingestor.IngestAsync(channel, ct => inbox.GetStreamAsync(summary.UniqueId, ct), ProviderId(cursor, summary.UniqueId), summary.Size, cancellationToken), null)));
+                        // Left unseen for the next poll; the cursor must not pass it.
+                        held = Math.Min(held ?? uint.MaxValue, uid.Id);
                     }
+
+                    continue;
+                }
+
+                state = MailFaults.Succeeded(state, providerId);
+                switch (attempt.Outcome)
+                {
+                    case IngestOutcome.Ingested: ingested++; seen.Add(uid); break;
+                    case IngestOutcome.Duplicate: duplicates++; seen.Add(uid); break;
+                    default: quarantined++; marked.Add(uid); break;
+                }
+            }
+
+            // Stored durably above; only now does the server learn they were read.
+            if (seen.Count > 0)
+            {
+                await inbox.StoreAsync(seen, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Seen) { Silent = true }, cancellationToken);
+            }
+
+            if (marked.Count > 0)
+            {
+                await inbox.StoreAsync(marked, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Seen, [QuarantinedKeyword]) { Silent = true }, cancellationToken);
+            }
+
+            return (state, held);
+        }
+    }
+
+    /// <summary>Past a held message only what was stored is \Seen, so the next search finds just the held one again.</summary>
+    private static Cursor AdvanceTo(Cursor cursor, uint? held, uint lastUid) =>
+        cursor with { LastUid = held is { } h ? Math.Max(cursor.LastUid, Math.Min(h - 1, lastUid)) : Math.Max(cursor.LastUid, lastUid) };
+
+    /// <summary>
+    /// The poll's messages in UID order, in batches of small mail (at most <see cref="BatchSize"/> and
+    /// <see cref="PrefetchBytes"/>, read ahead in one FETCH) and of one large mail each. Mail read by someone else
+    /// since the search is theirs, not ours, and left out, but the cursor still passes it.
+    /// </summary>
+    private IEnumerable<PollBatch> Batches(List<IMessageSummary> summaries)
+    {
+        var small = new List<IMessageSummary>();
+        long bytes = 0;
+        uint last = 0, covered = 0;
+        foreach (var summary in summaries)
+        {
+            var size = (long)(summary.Size ?? 0);
+            var large = summary.Size is null || size > connector.Options.MaxMessageBytes || size > PrefetchBytes / 4;
+            if (small.Count > 0 && (large || small.Count == BatchSize || bytes + size > PrefetchBytes))
+            {
+                yield return new PollBatch(small, false, covered = last);
+                small = [];
+                bytes = 0;
+            }
+
+            last = summary.UniqueId.Id;
+            if (summary.Flags?.HasFlag(MessageFlags.Seen) == true)
+            {
+                continue;
+            }
+
+            if (large)
+            {
+                yield return new PollBatch([summary], true, covered = last);
+                continue;
+            }
+
+            small.Add(summary);
+            bytes += size;
+        }
+
+        if (small.Count > 0 || last != covered)
+        {
+            yield return new PollBatch(small, false, last);
+        }
+    }
+
+    /// <summary>Reads a batch of small mail in one FETCH; a message whose body cannot be read there is read alone (and fails alone).</summary>
+    private async Task<Fetched> FetchAsync(MailKit.Net.Imap.ImapClient client, IMailFolder inbox, Cursor cursor, PollBatch batch, CancellationToken cancellationToken)
+    {
+        var fetched = new Fetched(batch.LastUid) { Cursor = cursor };
+        if (batch.Messages.Count == 0)
+        {
+            return fetched;
+        }
+
+        var bodies = new Dictionary<uint, Stream>();
+        try
+        {
+            await ((MailKit.Net.Imap.ImapFolder)inbox).GetStreamsAsync(batch.Messages.Select(m => m.UniqueId).ToList(), async (_, _, uid, stream, ct) =>
+            {
+                // The literal is MailKit's to dispose once this returns: copied (memory when small, else a file).
+                var copy = await MailSpool.CopyAsync(stream, ct);
+                if (!bodies.TryAdd(uid.Id, copy))
+                {
+                    await copy.DisposeAsync();
+                }
+            }, cancellationToken);
+
+            foreach (var summary in batch.Messages)
+            {
+                if (bodies.Remove(summary.UniqueId.Id, out var body))
+                {
+                    fetched.Raw.Add((summary.UniqueId, body));
+                    continue;
+                }
+
+                try
+                {
+                    // Not in the batch's answer (expunged meanwhile, or a body the server would not send): on its own.
+                    fetched.Raw.Add((summary.UniqueId, await MailSpool.CopyAsync(await inbox.GetStreamAsync(summary.UniqueId, cancellationToken), cancellationToken)));
                 }
                 catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)
                 {
-                    outcomes.Add((summary.UniqueId, new IngestAttempt(null, ex)));
+                    fetched.Faults.Add((summary.UniqueId, new IngestAttempt(null, ex)));
                 }
             }
 
-            if (raw.Count > 0)
-            {
-                var results = await ingestor.IngestManyAsync(channel, raw, cancellationToken: cancellationToken);
-                outcomes.AddRange(read.Select((uid, i) => (uid, results[i])));
-            }
+            return fetched;
+        }
+        catch
+        {
+            await fetched.DisposeAsync();
+            throw;
         }
         finally
         {
-            foreach (var (_, stream) in raw)
+            foreach (var body in bodies.Values)
             {
-                await stream.DisposeAsync();
+                await body.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Stores a fetched batch (storage only: the IMAP connection is the fetch's meanwhile).</summary>
+    private async Task<Batch> StoreAsync(Channel channel, Fetched fetched, InboundRouteCache routes, CancellationToken cancellationToken)
+    {
+        await using (fetched)
+        {
+            var outcomes = new List<(UniqueId Uid, IngestAttempt Attempt)>(fetched.Faults);
+            if (fetched.Raw.Count > 0)
+            {
+                var results = await ingestor.IngestManyAsync(channel, fetched.Raw.Select(r => (ProviderId(fetched.Cursor, r.Uid), r.Body)).ToList(), routes, cancellationToken: cancellationToken);
+                outcomes.AddRange(fetched.Raw.Select((r, i) => (r.Uid, results[i])));
+            }
+
+            return new Batch(outcomes.OrderBy(o => o.Uid.Id).ToList(), fetched.LastUid);
+        }
+    }
+
+    private async Task<Batch> IngestLargeAsync(MailKit.Net.Imap.ImapClient client, IMailFolder inbox, Channel channel, Cursor cursor, PollBatch batch, CancellationToken cancellationToken)
+    {
+        var outcomes = new List<(UniqueId Uid, IngestAttempt Attempt)>();
+        foreach (var summary in batch.Messages)
+        {
+            try
+            {
+                outcomes.Add((summary.UniqueId, new IngestAttempt(await ingestor.IngestAsync(channel, ct => inbox.GetStreamAsync(summary.UniqueId, ct), ProviderId(cursor, summary.UniqueId), summary.Size, cancellationToken), null)));
+            }
+            catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)
+            {
+                outcomes.Add((summary.UniqueId, new IngestAttempt(null, ex)));
             }
         }
 
-        return outcomes.OrderBy(o => o.Uid.Id).ToList();
+        return new Batch(outcomes, batch.LastUid);
+    }
+
+    /// <param name="LastUid">The highest UID the batch covers, messages left out included.</param>
+    private sealed record PollBatch(List<IMessageSummary> Messages, bool Large, uint LastUid);
+
+    private sealed record Batch(List<(UniqueId Uid, IngestAttempt Attempt)> Outcomes, uint LastUid);
+
+    /// <summary>A batch's bodies, read and not yet stored: spools this owns until it is disposed.</summary>
+    private sealed class Fetched(uint lastUid) : IAsyncDisposable
+    {
+        public uint LastUid { get; } = lastUid;
+
+        public Cursor Cursor { get; init; } = new(null, 0, 0);
+
+        public List<(UniqueId Uid, Stream Body)> Raw { get; } = [];
+
+        public List<(UniqueId Uid, IngestAttempt Attempt)> Faults { get; } = [];
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var (_, body) in Raw)
+            {
+                await body.DisposeAsync();
+            }
+
+            Raw.Clear();
+        }
     }
 
     private static string ProviderId(Cursor cursor, UniqueId uid) => string.Create(CultureInfo.InvariantCulture, $"imap:{cursor.UidValidity}:{uid.Id}");

@@ -64,7 +64,8 @@ public sealed partial class MailIngestor(
                 return IngestOutcome.Quarantined;
             }
 
-            return await IngestSpooledAsync(channel, spool, providerId, cancellationToken);
+            var prepared = await PrepareAsync(channel, spool, providerId, cancellationToken);
+            return prepared.Outcome ?? await AppendAsync(channel, prepared, cancellationToken);
         }
         finally
         {
@@ -72,7 +73,11 @@ public sealed partial class MailIngestor(
         }
     }
 
-    private async Task<IngestOutcome> IngestSpooledAsync(Channel channel, MailSpool spool, string providerId, CancellationToken cancellationToken)
+    /// <summary>A mail parsed and its blobs stored, ready to append (or its outcome already, when it was quarantined).</summary>
+    private sealed record Prepared(IngestOutcome? Outcome, InboundMessage? Inbound = null, string ProviderId = "", long Length = 0, string RawBlob = "", string Content = "", string? From = null, string? Subject = null);
+
+    /// <summary>Parses the spooled mail and stores its raw MIME and attachments; everything but the append.</summary>
+    private async Task<Prepared> PrepareAsync(Channel channel, MailSpool spool, string providerId, CancellationToken cancellationToken)
     {
         var raw = spool.Content;
         var content = spool.Sha256[..32];
@@ -86,7 +91,7 @@ public sealed partial class MailIngestor(
         {
             raw.Position = 0;
             await QuarantineAsync(channel, raw, content, "unparseable", spool.Length, providerId, null, null, cancellationToken);
-            return IngestOutcome.Quarantined;
+            return new Prepared(IngestOutcome.Quarantined);
         }
 
         using var parsed = message;
@@ -95,7 +100,7 @@ public sealed partial class MailIngestor(
         {
             raw.Position = 0;
             await QuarantineAsync(channel, raw, content, "no-sender", spool.Length, providerId, message.From.ToString(), message.Subject, cancellationToken);
-            return IngestOutcome.Quarantined;
+            return new Prepared(IngestOutcome.Quarantined);
         }
 
         var externalId = ExternalIdOf(message, spool.Sha256);
@@ -156,17 +161,23 @@ public sealed partial class MailIngestor(
             ConversationKeys: keys,
             BodyHash: Convert.ToHexStringLower(fingerprint.GetHashAndReset())[..32]);
 
+        return new Prepared(null, inbound, providerId, spool.Length, rawBlob, content, message.From.ToString(), message.Subject);
+    }
+
+    /// <summary>Appends one prepared mail on its own, and quarantines what Table Storage refuses or a reused Message-ID.</summary>
+    private async Task<IngestOutcome> AppendAsync(Channel channel, Prepared prepared, CancellationToken cancellationToken)
+    {
         AppendResult result;
         try
         {
-            result = await conversations.AppendInboundAsync(inbound, cancellationToken);
+            result = await conversations.AppendInboundAsync(prepared.Inbound!, cancellationToken);
         }
         catch (RequestFailedException ex) when (ex.Status == 400)
         {
             // Table Storage refuses the row (a property over 64 KiB, an entity over 1 MiB) whatever the caps missed:
             // retrying cannot help, and a poll that fails on it would never get past it. The raw MIME is stored.
-            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId), Unstorable, spool.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
-            LogQuarantined(channel.Id, providerId, Unstorable, spool.Length);
+            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, prepared.ProviderId), Unstorable, prepared.Length, prepared.RawBlob, prepared.ProviderId, prepared.From, prepared.Subject, cancellationToken);
+            LogQuarantined(channel.Id, prepared.ProviderId, Unstorable, prepared.Length);
             return IngestOutcome.Quarantined;
         }
 
@@ -175,8 +186,8 @@ public sealed partial class MailIngestor(
         // compare with (their raw name says so): a second copy of one of them stays a duplicate.
         if (result.Outcome == AppendOutcome.Mismatch && result.Message.Mail?.RawMimeBlob is { } first && !MailArchive.IsLegacyRawName(first))
         {
-            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, providerId + "/" + content), DuplicateMessageId, spool.Length, rawBlob, providerId, message.From.ToString(), message.Subject, cancellationToken);
-            LogQuarantined(channel.Id, providerId, DuplicateMessageId, spool.Length);
+            await quarantine.RecordAsync(channel, MailQuarantine.IdOf(channel, prepared.ProviderId + "/" + prepared.Content), DuplicateMessageId, prepared.Length, prepared.RawBlob, prepared.ProviderId, prepared.From, prepared.Subject, cancellationToken);
+            LogQuarantined(channel.Id, prepared.ProviderId, DuplicateMessageId, prepared.Length);
             return IngestOutcome.Quarantined;
         }
 
@@ -184,71 +195,88 @@ public sealed partial class MailIngestor(
     }
 
     /// <summary>
-    /// Ingests several messages already read from the server, side by side where that cannot change the outcome:
-    /// messages of one sender stay in their order on one worker, and a batch in which one message answers another
-    /// runs in order. Returns the outcomes in the order given; every outcome is durable when this returns. A message
-    /// that fails on its own (<see cref="MailFaults.IsMessageFault"/>) is returned with its fault; anything else throws.
+    /// Ingests several messages already read from the server: parsed and their blobs stored side by side, then appended
+    /// in the order given through <see cref="IConversationStore.AppendInboundBatchAsync"/> (a message answering an earlier
+    /// one of the batch finds its conversation), and one by one, in order, from the first one a transaction could not
+    /// take. <paramref name="routes"/> is the poll's routing cache. Returns the outcomes in the order given; every
+    /// outcome is durable when this returns. A message that fails on its own (<see cref="MailFaults.IsMessageFault"/>) is
+    /// returned with its fault; anything else throws.
     /// </summary>
-    public async Task<IReadOnlyList<IngestAttempt>> IngestManyAsync(Channel channel, IReadOnlyList<(string ProviderId, Stream Raw)> messages, int parallelism = 4, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<IngestAttempt>> IngestManyAsync(Channel channel, IReadOnlyList<(string ProviderId, Stream Raw)> messages, InboundRouteCache? routes = null,
+        int parallelism = 4, CancellationToken cancellationToken = default)
     {
-        var outcomes = new IngestAttempt[messages.Count];
-        var keys = new string[messages.Count];
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        var parents = new List<string>();
-        for (var i = 0; i < messages.Count; i++)
+        routes ??= new InboundRouteCache();
+        var outcomes = new IngestAttempt?[messages.Count];
+        var prepared = new Prepared?[messages.Count];
+        var max = options.Value.MaxMessageBytes;
+        using (var gate = new SemaphoreSlim(parallelism))
         {
-            try
+            await Task.WhenAll(Enumerable.Range(0, messages.Count).Select(async i =>
             {
-                var headers = await HeaderList.LoadAsync(messages[i].Raw, cancellationToken);
-                keys[i] = InternetAddressList.TryParse(headers[HeaderId.From] ?? "", out var from) && from.Mailboxes.FirstOrDefault() is { } m ? m.Address.ToLowerInvariant() : "";
-                if (headers[HeaderId.MessageId] is { } id)
+                await gate.WaitAsync(cancellationToken);
+                try
                 {
-                    ids.Add(Normalize(id));
-                }
-
-                parents.AddRange(new[] { headers[HeaderId.InReplyTo], headers[HeaderId.References] }
-                    .Where(v => v is not null).SelectMany(v => v!.Split([' ', '\t', '\r', '\n', ','], StringSplitOptions.RemoveEmptyEntries)).Select(Normalize));
-            }
-            catch (FormatException)
-            {
-                keys[i] = "";
-            }
-
-            messages[i].Raw.Position = 0;
-        }
-
-        // One message of the batch answers another: the answer must find its parent's conversation, so keep order.
-        if (parents.Any(ids.Contains))
-        {
-            parallelism = 1;
-        }
-
-        var groups = Enumerable.Range(0, messages.Count).GroupBy(i => parallelism == 1 ? "" : keys[i]).Select(g => g.ToList()).ToList();
-        using var gate = new SemaphoreSlim(parallelism);
-        await Task.WhenAll(groups.Select(async group =>
-        {
-            await gate.WaitAsync(cancellationToken);
-            try
-            {
-                foreach (var i in group)
-                {
-                    try
+                    var (providerId, raw) = messages[i];
+                    using var lease = await budget.ReserveAsync(raw.Length, cancellationToken);
+                    if (raw.Length > max)
                     {
-                        outcomes[i] = new IngestAttempt(await IngestAsync(channel, messages[i].Raw, messages[i].ProviderId, messages[i].Raw.Length, cancellationToken), null);
+                        await QuarantineAsync(channel, raw, "size:" + raw.Length, "oversized", raw.Length, providerId, null, null, cancellationToken);
+                        outcomes[i] = new IngestAttempt(IngestOutcome.Quarantined, null);
+                        return;
                     }
-                    catch (Exception ex) when (MailFaults.IsMessageFault(ex))
+
+                    // Parsed and uploaded now; only the row waits for the batch, so the spool is released here.
+                    await using var spool = await MailSpool.ReadAsync(raw, long.MaxValue, cancellationToken);
+                    var ready = await PrepareAsync(channel, spool, providerId, cancellationToken);
+                    if (ready.Outcome is { } outcome)
                     {
-                        // This message's own failure: the rest of the batch goes on, and the poller counts it.
-                        outcomes[i] = new IngestAttempt(null, ex);
+                        outcomes[i] = new IngestAttempt(outcome, null);
+                    }
+                    else
+                    {
+                        prepared[i] = ready;
                     }
                 }
-            }
-            finally
+                catch (Exception ex) when (MailFaults.IsMessageFault(ex))
+                {
+                    // This message's own failure: the rest of the batch goes on, and the poller counts it.
+                    outcomes[i] = new IngestAttempt(null, ex);
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+        }
+
+        var order = Enumerable.Range(0, messages.Count).Where(i => prepared[i] is not null).ToList();
+        var stored = await conversations.AppendInboundBatchAsync(order.Select(i => prepared[i]!.Inbound!).ToList(), routes, cancellationToken);
+        for (var n = 0; n < order.Count; n++)
+        {
+            var i = order[n];
+            if (n < stored.Count)
             {
-                gate.Release();
+                outcomes[i] = new IngestAttempt(IngestOutcome.Ingested, null);
+                continue;
             }
-        }));
-        return outcomes;
+
+            try
+            {
+                outcomes[i] = new IngestAttempt(await AppendAsync(channel, prepared[i]!, cancellationToken), null);
+            }
+            catch (Exception ex) when (MailFaults.IsMessageFault(ex))
+            {
+                outcomes[i] = new IngestAttempt(null, ex);
+            }
+        }
+
+        if (stored.Count < order.Count)
+        {
+            // Appended one by one: the versions the cache holds may be stale now.
+            routes.Clear();
+        }
+
+        return outcomes.Select(o => o!).ToList();
     }
 
     /// <summary>Message-ID without its angle brackets; the SHA-256 of the raw bytes for mail that has none, so a re-read copy still matches.</summary>

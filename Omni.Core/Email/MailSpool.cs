@@ -36,11 +36,18 @@ internal sealed class MailSpool : IAsyncDisposable
     /// temporary file the source already is (an IMAP literal spooled by <see cref="SpoolingImapClient"/>) is taken over
     /// whole instead of copied: the spool then owns it, and its length may be above the limit.
     /// </summary>
-    public static async Task<MailSpool> ReadAsync(Stream source, long limit, CancellationToken cancellationToken = default)
+    public static Task<MailSpool> ReadAsync(Stream source, long limit, CancellationToken cancellationToken = default) =>
+        ReadAsync(source, limit, adopt: true, cancellationToken);
+
+    /// <summary>A copy of <paramref name="source"/> (memory when small, else a temporary file), at position 0, for a source its owner disposes.</summary>
+    public static async Task<Stream> CopyAsync(Stream source, CancellationToken cancellationToken = default) =>
+        (await ReadAsync(source, long.MaxValue, adopt: false, cancellationToken)).Content;
+
+    private static async Task<MailSpool> ReadAsync(Stream source, long limit, bool adopt, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        var adopted = source is SpoolFile;
+        var adopted = adopt && source is SpoolFile;
         var target = adopted ? source : new MemoryStream();
         try
         {

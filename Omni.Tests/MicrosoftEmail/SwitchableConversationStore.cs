@@ -28,6 +28,11 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
         : Poisoned?.Invoke(message) == true ? throw new InvalidOperationException("This message cannot be stored (test).")
         : inner.AppendInboundAsync(message, cancellationToken);
 
+    // Poisoned messages end the batch before them, so the one-by-one append fails them on their own.
+    public Task<IReadOnlyList<AppendResult>> AppendInboundBatchAsync(IReadOnlyList<InboundMessage> messages, InboundRouteCache routes, CancellationToken cancellationToken = default) =>
+        Failing ? throw new Azure.RequestFailedException(503, "Storage is down (test).")
+        : inner.AppendInboundBatchAsync(messages.TakeWhile(m => Poisoned?.Invoke(m) != true).ToList(), routes, cancellationToken);
+
     public Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default) =>
         inner.AppendOutboundAsync(conversation, text, html, attachments, cancellationToken);
 
