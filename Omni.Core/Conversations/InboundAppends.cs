@@ -22,6 +22,20 @@ namespace Omni.Conversations;
 /// </summary>
 internal sealed class InboundAppends(TableClient table, ConversationReads reads, TimeProvider clock)
 {
+    /// <summary>The row of a conversation an inbound message opens, shared by single appends and mail batches.</summary>
+    internal static TableEntity NewConversationRow(string conversationId, string companyId, string channelId, InboundMessage message, string? firstKey, DateTimeOffset now)
+    {
+        var conversation = new Conversation(conversationId, companyId, channelId, message.Contact, firstKey, message.Subject, ConversationStatus.Open, now, now, null)
+        {
+            LastInboundAt = now,
+            Handler = message.OpensWithBotId is null ? ConversationHandler.Agents : ConversationHandler.Bot,
+            BotId = message.OpensWithBotId,
+        };
+        var row = ToEntity(conversation, now);
+        MailThreads.Write(row, message.Mail, message.Subject);
+        return row;
+    }
+
     // Conversation keys looked up per message; an e-mail's References can list many more, the nearest ones come first.
     private const int MaxKeys = 20;
 
@@ -77,16 +91,7 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         }
         else if (route.Row is null)
         {
-            var conversation = new Conversation(conversationId, company, message.ChannelId, message.Contact, lookupKeys.FirstOrDefault(),
-                message.Subject, ConversationStatus.Open, now, now, null)
-            {
-                LastInboundAt = now,
-                Handler = message.OpensWithBotId is null ? ConversationHandler.Agents : ConversationHandler.Bot,
-                BotId = message.OpensWithBotId,
-            };
-            var row = ToEntity(conversation, now);
-            MailThreads.Write(row, message.Mail, message.Subject);
-            actions.Add(new(TableTransactionActionType.Add, row));
+            actions.Add(new(TableTransactionActionType.Add, NewConversationRow(conversationId, company, message.ChannelId, message, lookupKeys.FirstOrDefault(), now)));
             // Add, not upsert: two first messages of one contact racing must not open two conversations.
             actions.Add(new(TableTransactionActionType.Add, RoutingRow(company, Open(message.ChannelId, message.Contact.ExternalId), conversationId, now)));
             actions.Add(new(TableTransactionActionType.Add, OpenMarkerRow(company, conversationId, now)));

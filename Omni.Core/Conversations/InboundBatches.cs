@@ -160,16 +160,8 @@ internal sealed class InboundBatches(TableClient table, TimeProvider clock)
         string? guarded = null;
         if (route is null)
         {
-            var conversation = new Conversation(conversationId, company, channel, message.Contact, lookupKeys.FirstOrDefault(),
-                message.Subject, ConversationStatus.Open, now, now, null)
-            {
-                LastInboundAt = now,
-                Handler = message.OpensWithBotId is null ? ConversationHandler.Agents : ConversationHandler.Bot,
-                BotId = message.OpensWithBotId,
-            };
-            var row = ToEntity(conversation, now);
-            MailThreads.Write(row, message.Mail, message.Subject);
-            plan.Writes.Add(new Write(TableTransactionActionType.Add, row, null, conversationId));
+            plan.Writes.Add(new Write(TableTransactionActionType.Add,
+                InboundAppends.NewConversationRow(conversationId, company, channel, message, lookupKeys.FirstOrDefault(), now), null, conversationId));
             // Add, not upsert: two first messages of one contact racing must not open two conversations.
             var open = Open(channel, message.Contact.ExternalId);
             plan.Writes.Add(new Write(TableTransactionActionType.Add, RoutingRow(company, open, conversationId, now), null, conversationId));
