@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Cold-start benchmark of the deployment package, three ways: JIT (self-contained, the baseline), ReadyToRun
-# (single file) and Native AOT. Each is packaged with scripts/package.sh, unzipped, and started the way the
-# Functions host starts it (package root as working directory, FUNCTIONS_CUSTOMHANDLER_PORT etc.) against a local
-# Azurite with Omni__Storage__ProvisionOnStart=false, as in Azure. Measured per run: milliseconds from process start
-# to the first 200 on GET /api/health (so storage answered), then VmRSS. One discarded warm-up run per mode
-# (it also creates the tables), then RUNS (default 7) rounds that start each build in turn; medians.
+# (single file) and Native AOT (the package). Each is packaged with scripts/package.sh, unzipped, and started the way
+# the Functions host starts it (package root as working directory, FUNCTIONS_CUSTOMHANDLER_PORT etc.) against a local
+# Azurite with Omni__Storage__ProvisionOnStart=false, as in Azure. Before every start the package's files are dropped
+# from the page cache (dd iflag=nocache: only those files, not the machine's whole cache), so each start reads its
+# binary from disk as a new instance does. Measured per run: milliseconds from process start to the first 200 on
+# GET /api/health (so storage answered) and to the first 202 of a POST /api/receive_hook sent right after it (a
+# message stored: the path a cold instance first serves), then VmRSS one second later, idle. One discarded warm-up
+# run per mode (it also creates the tables and the channel), then RUNS (default 7) rounds that start each build in
+# turn; medians.
 #   scripts/bench-cold-start.sh [--runs N] [--modes "jit r2r aot"] [--no-build]
 # Writes artifacts/benchmarks/cold-start.md and .json.
 set -euo pipefail
@@ -23,7 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$runs" -ge 5 ] || { echo "error: --runs must be at least 5" >&2; exit 2; }
-for tool in unzip curl; do command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install $tool)" >&2; exit 1; }; done
+for tool in unzip curl jq; do command -v "$tool" >/dev/null || { echo "error: $tool is required (apt-get install $tool)" >&2; exit 1; }; done
 [ -x node_modules/.bin/azurite ] || npm ci --no-audit --no-fund --loglevel=error
 
 bench="$root/artifacts/bench/cold-start"
@@ -49,10 +53,14 @@ storage="DefaultEndpointsProtocol=http;AccountName=$account;AccountKey=$key;Blob
 admin=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 secrets=$(head -c 32 /dev/urandom | base64)
 
-# One start: prints "<ms to first 200 on /api/health> <VmRSS MB>".
+# Drops the package's files from the page cache (POSIX_FADV_DONTNEED per file), so the next start reads them from disk.
+uncache() { find "$1" -type f -exec dd if={} iflag=nocache count=0 status=none \; ; }
+
+# One start: prints "<ms to first 200 on /api/health> <ms to first 202 on receive_hook> <VmRSS MB when idle>".
 start_once() {
-  local app=$1 provision=$2 port pid t0 ms="" rss
+  local app=$1 provision=$2 port pid t0 ms="" hook="" rss code
   port=$(free_port)
+  uncache "$app"
   t0=$(date +%s%N)
   (cd "$app" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$port" FUNCTIONS_CUSTOMHANDLER_WORKER_ID="$(cat /proc/sys/kernel/random/uuid)" \
     FUNCTIONS_APP_ROOT_PATH="$app" AzureWebJobsStorage="$storage" Omni__AdminToken="$admin" Omni__SecretsKey="$secrets" \
@@ -65,15 +73,35 @@ start_once() {
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.005
   done
+  if [ -n "$ms" ]; then
+    [ -n "$apikey" ] || setup_channel "http://127.0.0.1:$port"
+    code=$(curl -s -o "$work/hook.json" -w '%{http_code}' -X POST "http://127.0.0.1:$port/api/receive_hook" -H "X-Api-Key: $apikey" \
+      -H 'Content-Type: application/json' -d "{\"externalId\":\"bench-$(cat /proc/sys/kernel/random/uuid)\",\"contact\":{\"externalId\":\"cust-1\"},\"text\":\"Olá\"}")
+    [ "$code" = 202 ] && hook=$(( ($(date +%s%N) - t0) / 1000000 ))
+    sleep 1
+  fi
   rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo 0)
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [ -n "$ms" ] || { echo "error: the $app handler never answered 200 on /api/health" >&2; grep -v "^   *at \|End of stack trace" "$work/err.log" | tail -20 >&2; tail -5 "$work/out.log" >&2; return 1; }
-  echo "$ms $rss"
+  [ -n "$hook" ] || { echo "error: the $app handler answered $code to receive_hook: $(cat "$work/hook.json")" >&2; return 1; }
+  echo "$ms $hook $rss"
+}
+
+# A company, a service, an omni channel and its API key, made once (Azurite keeps them for every later start).
+apikey=""
+setup_channel() {
+  local base=$1 company service channel auth=(-H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
+  company=$(curl -sf -X POST "$base/api/companies" "${auth[@]}" -d '{"name":"Bench"}' | jq -r .id)
+  service=$(curl -sf -X POST "$base/api/companies/$company/services" "${auth[@]}" -d '{"name":"Suporte"}' | jq -r .id)
+  channel=$(curl -sf -X POST "$base/api/companies/$company/channels" "${auth[@]}" \
+    -d "{\"type\":\"omni\",\"name\":\"ERP\",\"serviceId\":\"$service\",\"settings\":{\"webhookUrl\":\"https://erp.example.com/hook\"}}" | jq -r .id)
+  apikey=$(curl -sf -X POST "$base/api/companies/$company/channels/$channel/api-keys" "${auth[@]}" -d '{"name":"bench"}' | jq -r .key)
+  [ -n "$apikey" ] && [ "$apikey" != null ] || { echo "error: could not create the benchmark's channel" >&2; exit 1; }
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-declare -A start_ms rss_mb size_mb
+declare -A start_ms hook_ms rss_mb size_mb
 for mode in $modes; do
   out="$bench/$mode"
   if [ "$build" -eq 1 ] || [ ! -f "$out/omni-functions.zip" ]; then
@@ -91,8 +119,9 @@ for _ in $(seq 1 "$runs"); do
 done
 for mode in $modes; do
   start_ms[$mode]=$(cut -d' ' -f1 "$work/$mode.runs" | median)
-  rss_mb[$mode]=$(cut -d' ' -f2 "$work/$mode.runs" | median)
-  echo "cold-start: $mode: runs (ms, MB): $(tr '\n' ';' < "$work/$mode.runs")"
+  hook_ms[$mode]=$(cut -d' ' -f2 "$work/$mode.runs" | median)
+  rss_mb[$mode]=$(cut -d' ' -f3 "$work/$mode.runs" | median)
+  echo "cold-start: $mode: runs (health ms, receive_hook ms, MB): $(tr '\n' ';' < "$work/$mode.runs")"
 done
 
 base=$(echo "$modes" | awk '{print $1}')
@@ -102,17 +131,19 @@ md="artifacts/benchmarks/cold-start.md"
 {
   echo "## cold-start"
   echo
-  echo "Process start to the first 200 on GET /api/health (storage answered), and resident memory then, for the"
-  echo "deployment package started the way the Functions host starts it, against a local Azurite. Median of $runs runs"
-  echo "after one warm-up, builds started in turn; ratios against $base from the same run (below 1 is better)."
+  echo "Process start to the first 200 on GET /api/health (storage answered) and to the first 202 of a receive_hook sent"
+  echo "right after it, and resident memory one second later (idle), for the deployment package started the way the"
+  echo "Functions host starts it, its files dropped from the page cache before each start, against a local Azurite."
+  echo "Median of $runs runs after one warm-up, builds started in turn; ratios against $base from the same run (below 1"
+  echo "is better). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "- machine: $(nproc) cores ($cpu), $(date -u +%Y-%m-%d)"
   echo "- command: scripts/bench-cold-start.sh --runs $runs"
   echo
-  echo "| build | start to first 200 | ratio | resident memory | ratio | zip size |"
-  echo "|---|---:|---:|---:|---:|---:|"
+  echo "| build | start to first 200 | ratio | to first receive_hook 202 | ratio | resident memory (idle) | ratio | zip size |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for mode in $modes; do
-    echo "| $mode | ${start_ms[$mode]} ms | $(ratio "${start_ms[$mode]}" "${start_ms[$base]}")× | ${rss_mb[$mode]} MB | $(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")× | ${size_mb[$mode]} MB |"
+    echo "| $mode | ${start_ms[$mode]} ms | $(ratio "${start_ms[$mode]}" "${start_ms[$base]}")× | ${hook_ms[$mode]} ms | $(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")× | ${rss_mb[$mode]} MB | $(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")× | ${size_mb[$mode]} MB |"
   done
 } > "$md"
 {
@@ -121,8 +152,8 @@ md="artifacts/benchmarks/cold-start.md"
   echo "  \"Rows\": ["
   sep=""
   for mode in $modes; do
-    printf '%s    {"Build": "%s", "StartMs": %s, "StartRatio": %s, "ResidentMB": %s, "ResidentRatio": %s, "ZipMB": %s}' "$sep" "$mode" \
-      "${start_ms[$mode]}" "$(ratio "${start_ms[$mode]}" "${start_ms[$base]}")" "${rss_mb[$mode]}" "$(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")" "${size_mb[$mode]}"
+    printf '%s    {"Build": "%s", "StartMs": %s, "StartRatio": %s, "ReceiveHookMs": %s, "ReceiveHookRatio": %s, "ResidentMB": %s, "ResidentRatio": %s, "ZipMB": %s}' "$sep" "$mode" \
+      "${start_ms[$mode]}" "$(ratio "${start_ms[$mode]}" "${start_ms[$base]}")" "${hook_ms[$mode]}" "$(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")" "${rss_mb[$mode]}" "$(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")" "${size_mb[$mode]}"
     sep=$',\n'
   done
   echo

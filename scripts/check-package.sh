@@ -2,14 +2,14 @@
 # Builds the deployment package (scripts/package.sh) and runs it the way the Functions host does: unzipped,
 # working directory = the package root, FUNCTIONS_CUSTOMHANDLER_PORT / _WORKER_ID / FUNCTIONS_APP_ROOT_PATH set,
 # storage = a local Azurite. Then it checks GET / and /api/health, creates a company with the admin token and
-# reads it back (tables in the published build), fetches the OpenAPI document, and checks that the function.json set in
-# the zip is exactly what the handler serves.
+# reads it back (tables in the published build), runs the message path and the listings (Table queries), fetches the
+# OpenAPI document, and checks that the function.json set in the zip is exactly what the handler serves.
 #   scripts/check-package.sh [--mode aot|r2r|jit] [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-mode=r2r
+mode=aot
 build=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -123,6 +123,24 @@ code=$(status "$base/api/companies/$id/conversations/$conversation/messages" -H 
   || fail "the received message is not in the history ($code): $(cat "$work/body")"
 code=$(status -X POST "$base/api/companies/$id/conversations/$conversation/messages" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"text":"Resposta"}')
 [ "$code" = 202 ] && [ "$(jq -r .status "$work/body")" = queued ] || fail "sending a reply answered $code: $(cat "$work/body")"
+
+# Listings are Table queries (TableQueries.QueryEntitiesAsync: the SDK's QueryAsync<T> has no native code under AOT),
+# one with a continuation token followed to its second page.
+code=$(status "$base/api/companies/$id/channels" -H "Authorization: Bearer $admin")
+[ "$code" = 200 ] && [ "$(jq -r '.items[0].id' "$work/body")" = "$channel" ] || fail "the channel listing answered $code: $(cat "$work/body")"
+code=$(status "$base/api/companies/$id/conversations" -H "Authorization: Bearer $admin")
+[ "$code" = 200 ] && [ "$(jq -r '.items[0].id' "$work/body")" = "$conversation" ] || fail "the conversation listing answered $code: $(cat "$work/body")"
+code=$(status "$base/api/companies/$id/audit/events?limit=1" -H "Authorization: Bearer $admin")
+token=$(jq -r '.continuationToken // empty' "$work/body")
+[ "$code" = 200 ] && [ "$(jq '.items | length' "$work/body")" = 1 ] && [ -n "$token" ] || fail "the audit listing (limit=1) answered $code: $(cat "$work/body")"
+first=$(jq -c '.items[0]' "$work/body")
+code=$(status "$base/api/companies/$id/audit/events?limit=1&continuationToken=$token" -H "Authorization: Bearer $admin")
+[ "$code" = 200 ] && [ "$(jq '.items | length' "$work/body")" = 1 ] && [ "$(jq -c '.items[0]' "$work/body")" != "$first" ] \
+  || fail "the audit listing's second page answered $code: $(cat "$work/body")"
+code=$(status "$base/api/audit/messages" -H "X-Api-Key: $apikey")
+[ "$code" = 200 ] && jq -e '[.items[].text] | index("Olá") != null' "$work/body" >/dev/null || fail "the channel's message audit answered $code: $(cat "$work/body")"
+code=$(status "$base/api/audit/deliveries" -H "X-Api-Key: $apikey")
+[ "$code" = 200 ] && jq -e '.items | type == "array"' "$work/body" >/dev/null || fail "the delivery audit answered $code: $(cat "$work/body")"
 
 # The functions the zip declares and the routes the handler serves must match both ways.
 [ "$(status "$base/api/openapi/v1.json")" = 200 ] || fail "GET /api/openapi/v1.json answered $(cat "$work/body")"

@@ -40,7 +40,7 @@ internal sealed class TableBotStore(TableServiceClient tables, SecretProtector p
     public async Task<IReadOnlyList<Bot>> ListAsync(string companyId, CancellationToken cancellationToken = default)
     {
         var items = new List<Bot>();
-        await foreach (var e in _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {companyId}"), cancellationToken: cancellationToken))
+        await foreach (var e in _table.QueryEntitiesAsync(TableClient.CreateQueryFilter($"PartitionKey eq {companyId}"), cancellationToken: cancellationToken))
         {
             items.Add(ToBot(e));
         }

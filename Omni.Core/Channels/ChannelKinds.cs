@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -82,7 +83,7 @@ internal sealed class ChannelKindBuilder(IServiceCollection services, ChannelKin
 {
     public string Type => kind.Type;
 
-    public ChannelKindBuilder Settings<TRules>() where TRules : class, IChannelSettingsRules
+    public ChannelKindBuilder Settings<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TRules>() where TRules : class, IChannelSettingsRules
     {
         services.AddKeyedSingleton<IChannelSettingsRules, TRules>(kind.Type);
         kind.SettingsRules = typeof(TRules);
@@ -96,7 +97,7 @@ internal sealed class ChannelKindBuilder(IServiceCollection services, ChannelKin
         return this;
     }
 
-    public ChannelKindBuilder Tester<TTester>() where TTester : class, IChannelTester => Part<IChannelTester, TTester>(ChannelPart.Tester);
+    public ChannelKindBuilder Tester<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TTester>() where TTester : class, IChannelTester => Part<IChannelTester, TTester>(ChannelPart.Tester);
 
     public ChannelKindBuilder NoTester(string reason) => Absent(ChannelPart.Tester, reason);
 
@@ -116,7 +117,7 @@ internal sealed class ChannelKindBuilder(IServiceCollection services, ChannelKin
     /// type. It is also resolvable among all <typeparamref name="TService"/>s, for code that fans out over every kind
     /// (the mailbox poll timer), and that entry follows the keyed one, so replacing the keyed service replaces both.
     /// </summary>
-    internal ChannelKindBuilder Part<TService, TImplementation>(ChannelPart part)
+    internal ChannelKindBuilder Part<TService, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TImplementation>(ChannelPart part)
         where TService : class
         where TImplementation : class, TService
     {

@@ -66,7 +66,7 @@ internal sealed class TableChannelStore(TableServiceClient tables, SecretProtect
             ? TableClient.CreateQueryFilter($"PartitionKey eq {companyId}")
             : TableClient.CreateQueryFilter($"PartitionKey eq {companyId} and Type eq {type}");
         var items = new List<Channel>();
-        await foreach (var e in _channels.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        await foreach (var e in _channels.QueryEntitiesAsync(filter, cancellationToken: cancellationToken))
         {
             var channel = FromEntity(e);
             if (!channel.IsDeleted)
@@ -81,7 +81,7 @@ internal sealed class TableChannelStore(TableServiceClient tables, SecretProtect
     public async IAsyncEnumerable<Channel> ListAllAsync(IReadOnlyCollection<string> types, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var filter = string.Join(" or ", types.Select(t => TableClient.CreateQueryFilter($"Type eq {t}")));
-        await foreach (var e in _channels.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        await foreach (var e in _channels.QueryEntitiesAsync(filter, cancellationToken: cancellationToken))
         {
             var channel = FromEntity(e);
             if (!channel.IsDeleted)

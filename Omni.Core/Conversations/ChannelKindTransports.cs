@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Omni.Channels;
 
 namespace Omni.Conversations;
@@ -5,6 +6,6 @@ namespace Omni.Conversations;
 /// <summary>A channel kind's outbound side, declared with the kind (<c>AddChannelKind</c>) and looked up by the outbound sender.</summary>
 internal static class ChannelKindTransports
 {
-    public static ChannelKindBuilder Transport<TTransport>(this ChannelKindBuilder kind) where TTransport : class, IOutboundTransport =>
+    public static ChannelKindBuilder Transport<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TTransport>(this ChannelKindBuilder kind) where TTransport : class, IOutboundTransport =>
         kind.Part<IOutboundTransport, TTransport>(ChannelPart.Transport);
 }

@@ -38,7 +38,7 @@ internal sealed class ConversationCloses(TableClient table, ConversationReads re
         var now = clock.GetUtcNow();
         var actions = new List<TableTransactionAction>();
         var keys = new List<TableEntity>();
-        await foreach (var reverse in table.QueryAsync<TableEntity>(PrefixFilter(companyId, ReverseKeyPrefix(conversationId)), cancellationToken: cancellationToken))
+        await foreach (var reverse in table.QueryEntitiesAsync(PrefixFilter(companyId, ReverseKeyPrefix(conversationId)), cancellationToken: cancellationToken))
         {
             keys.Add(reverse);
         }

@@ -89,7 +89,7 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
     {
         var count = 0;
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {companyId} and Kind eq {nameof(CredentialKind.Management)}");
-        await foreach (var _ in _keys.QueryAsync<TableEntity>(filter, select: ["RowKey"], cancellationToken: cancellationToken))
+        await foreach (var _ in _keys.QueryEntitiesAsync(filter, select: ["RowKey"], cancellationToken: cancellationToken))
         {
             count++;
         }
@@ -112,7 +112,7 @@ internal sealed class TableCredentialStore(TableServiceClient tables, TimeProvid
         var to = channelId + "}";
         var items = new List<ChannelApiKey>();
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {companyId} and RowKey gt {from} and RowKey lt {to}");
-        await foreach (var e in _keys.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        await foreach (var e in _keys.QueryEntitiesAsync(filter, cancellationToken: cancellationToken))
         {
             items.Add(new ChannelApiKey(e.GetString("KeyId"), companyId, channelId, e.GetString("Name"), e.GetString("Prefix"),
                 e.GetDateTimeOffset("CreatedAt") ?? default, e.GetDateTimeOffset("LastUsedAt")));

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Omni.Channels;
@@ -47,6 +48,6 @@ public static class EmailServiceCollectionExtensions
     }
 
     /// <summary>A channel kind's inbound side: its mailbox polled on its <c>pollSeconds</c> by the MailboxPollTimer and MailboxPoll functions.</summary>
-    internal static ChannelKindBuilder Poller<TPoller>(this ChannelKindBuilder kind) where TPoller : class, IMailboxPoller =>
+    internal static ChannelKindBuilder Poller<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TPoller>(this ChannelKindBuilder kind) where TPoller : class, IMailboxPoller =>
         kind.Part<IMailboxPoller, TPoller>(ChannelPart.Inbound);
 }

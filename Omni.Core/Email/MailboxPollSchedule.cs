@@ -40,7 +40,7 @@ public sealed class MailboxPollSchedule(TableServiceClient tables)
     public async Task<Dictionary<string, MailboxSchedule>> ReadShardAsync(string shard, CancellationToken cancellationToken = default)
     {
         var rows = new Dictionary<string, MailboxSchedule>(StringComparer.Ordinal);
-        await foreach (var e in _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {shard}"), cancellationToken: cancellationToken))
+        await foreach (var e in _table.QueryEntitiesAsync(TableClient.CreateQueryFilter($"PartitionKey eq {shard}"), cancellationToken: cancellationToken))
         {
             rows[e.RowKey] = new MailboxSchedule(e.RowKey, e.GetString("CompanyId"), e.GetDateTimeOffset("QueuedUntil"), e.GetString("ClaimOwner"), e.GetDateTimeOffset("ClaimUntil"), e.ETag.ToString());
         }

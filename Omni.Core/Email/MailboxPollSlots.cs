@@ -2,6 +2,7 @@ using Azure;
 using Azure.Data.Tables;
 using Microsoft.Extensions.Options;
 using Omni.Quotas;
+using Omni.Storage;
 
 namespace Omni.Email;
 
@@ -26,7 +27,7 @@ public sealed class MailboxPollSlots(TableServiceClient tables, IOptions<QuotaOp
     {
         var now = clock.GetUtcNow();
         var rows = new Dictionary<string, TableEntity>(StringComparer.Ordinal);
-        await foreach (var e in _table.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {companyId}"), cancellationToken: cancellationToken))
+        await foreach (var e in _table.QueryEntitiesAsync(TableClient.CreateQueryFilter($"PartitionKey eq {companyId}"), cancellationToken: cancellationToken))
         {
             rows[e.RowKey] = e;
         }

@@ -1,6 +1,7 @@
 using Azure;
 using Azure.Data.Tables;
 using Omni.Channels;
+using Omni.Storage;
 
 namespace Omni.Email;
 
@@ -27,7 +28,7 @@ internal sealed class Pop3UidlStore(TableServiceClient tables)
         var prefix = Prefix(channel, identity);
         var rows = new Dictionary<string, string>(StringComparer.Ordinal);
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {channel.CompanyId} and RowKey ge {prefix} and RowKey lt {prefix + "~"}");
-        await foreach (var e in _table.QueryAsync<TableEntity>(filter, select: ["RowKey", "Uidls"], cancellationToken: cancellationToken))
+        await foreach (var e in _table.QueryEntitiesAsync(filter, select: ["RowKey", "Uidls"], cancellationToken: cancellationToken))
         {
             rows[e.RowKey] = e.GetString("Uidls") ?? "";
         }

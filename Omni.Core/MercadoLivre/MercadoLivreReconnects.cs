@@ -29,7 +29,7 @@ internal sealed class MercadoLivreReconnects(TableServiceClient tables) : IRecon
     public async Task<IReadOnlyList<ChannelNeedingReconnect>> ListAsync(CancellationToken cancellationToken = default)
     {
         var found = new List<ChannelNeedingReconnect>();
-        await foreach (var row in _table.QueryAsync<TableEntity>(r => r.PartitionKey == Partition, maxPerPage: MaxListed, select: ["CompanyId", "ChannelId"], cancellationToken: cancellationToken))
+        await foreach (var row in _table.QueryEntitiesAsync(TableClient.CreateQueryFilter($"PartitionKey eq {Partition}"), maxPerPage: MaxListed, select: ["CompanyId", "ChannelId"], cancellationToken: cancellationToken))
         {
             found.Add(new ChannelNeedingReconnect(row.GetString("CompanyId") ?? "", row.GetString("ChannelId") ?? "", ChannelTypes.MercadoLivre));
             if (found.Count == MaxListed)

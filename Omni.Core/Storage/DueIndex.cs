@@ -32,7 +32,7 @@ internal sealed class DueIndex(TableClient table, string partition)
     {
         var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey lt {Ticks(now.UtcTicks + 1)}");
         var count = 0;
-        await foreach (var e in table.QueryAsync<TableEntity>(filter, maxPerPage: Math.Min(max, 1000), cancellationToken: cancellationToken))
+        await foreach (var e in table.QueryEntitiesAsync(filter, maxPerPage: Math.Min(max, 1000), cancellationToken: cancellationToken))
         {
             if (count++ >= max)
             {

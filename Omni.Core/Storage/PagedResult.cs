@@ -21,7 +21,7 @@ public static class TablePaging
     {
         limit = Math.Clamp(limit, 1, MaxLimit);
         var serviceToken = DecodeToken(continuationToken);
-        await foreach (var page in table.QueryAsync<TableEntity>(filter, maxPerPage: limit, select: select, cancellationToken: cancellationToken).AsPages(serviceToken, limit))
+        await foreach (var page in table.QueryEntitiesAsync(filter, maxPerPage: limit, select: select, cancellationToken: cancellationToken).AsPages(serviceToken, limit))
         {
             return new PagedResult<T>(page.Values.Select(map).ToList(), EncodeToken(page.ContinuationToken));
         }

@@ -90,7 +90,7 @@ internal sealed class TableCompanyStore(TableServiceClient tables, TimeProvider 
     public async Task<IReadOnlyList<Service>> ListServicesAsync(string companyId, CancellationToken cancellationToken = default)
     {
         var items = new List<Service>();
-        await foreach (var e in _services.QueryAsync<TableEntity>(TableClient.CreateQueryFilter($"PartitionKey eq {companyId}"), cancellationToken: cancellationToken))
+        await foreach (var e in _services.QueryEntitiesAsync(TableClient.CreateQueryFilter($"PartitionKey eq {companyId}"), cancellationToken: cancellationToken))
         {
             items.Add(ToService(e));
         }

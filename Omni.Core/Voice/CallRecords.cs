@@ -42,7 +42,7 @@ internal sealed class CallRecords(TableServiceClient tables)
             ? TableClient.CreateQueryFilter($"PartitionKey eq {companyId} and RowKey lt {Ids.ReverseChronological(from) + "~"}")
             : TableClient.CreateQueryFilter($"PartitionKey eq {companyId}");
         var items = new List<CallRecord>();
-        await foreach (var e in _table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        await foreach (var e in _table.QueryEntitiesAsync(filter, cancellationToken: cancellationToken))
         {
             items.Add(new CallRecord(e.RowKey[20..], companyId, e.GetString("From"), e.GetString("To"), e.GetString("IvrId"),
                 e.GetDateTimeOffset("StartedAt") ?? default, e.GetDateTimeOffset("EndedAt"), e.GetString("Outcome"), e.GetString("Digits") ?? "", e.GetString("ServiceId")));

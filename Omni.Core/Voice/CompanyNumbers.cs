@@ -93,7 +93,7 @@ internal sealed class CompanyNumbers(TableServiceClient tables, NumberInventory 
     public async Task<IReadOnlyList<CompanyNumber>> ListAsync(string companyId, CancellationToken cancellationToken = default)
     {
         var items = new List<CompanyNumber>();
-        await foreach (var e in _setup.QueryAsync<TableEntity>(VoiceStorage.KindFilter(companyId, VoiceStorage.NumberRow), cancellationToken: cancellationToken))
+        await foreach (var e in _setup.QueryEntitiesAsync(VoiceStorage.KindFilter(companyId, VoiceStorage.NumberRow), cancellationToken: cancellationToken))
         {
             items.Add(ToNumber(e));
         }

@@ -27,7 +27,7 @@ internal sealed class IvrStore(TableServiceClient tables, TimeProvider clock)
     public async Task<IReadOnlyList<Ivr>> ListAsync(string companyId, CancellationToken cancellationToken = default)
     {
         var items = new List<Ivr>();
-        await foreach (var e in _setup.QueryAsync<TableEntity>(VoiceStorage.KindFilter(companyId, VoiceStorage.IvrRow), cancellationToken: cancellationToken))
+        await foreach (var e in _setup.QueryEntitiesAsync(VoiceStorage.KindFilter(companyId, VoiceStorage.IvrRow), cancellationToken: cancellationToken))
         {
             items.Add(ToIvr(e));
         }

@@ -84,7 +84,7 @@ internal sealed class NumberInventory(TableServiceClient tables, TimeProvider cl
     {
         var areas = new SortedDictionary<string, (int Free, int Total)>(StringComparer.Ordinal);
         var filter = TableClient.CreateQueryFilter($"PartitionKey gt {country + "-"} and PartitionKey lt {country + "."}");
-        await foreach (var e in _table.QueryAsync<TableEntity>(filter, select: ["AreaCode", "CompanyId"], cancellationToken: cancellationToken))
+        await foreach (var e in _table.QueryEntitiesAsync(filter, select: ["AreaCode", "CompanyId"], cancellationToken: cancellationToken))
         {
             var code = e.GetString("AreaCode");
             var (free, total) = areas.GetValueOrDefault(code);
@@ -101,7 +101,7 @@ internal sealed class NumberInventory(TableServiceClient tables, TimeProvider cl
             ? TableClient.CreateQueryFilter($"PartitionKey gt {country + "-"} and PartitionKey lt {country + "."} and CompanyId eq {""}")
             : TableClient.CreateQueryFilter($"PartitionKey eq {new NumberArea(country, areaCode).Key} and CompanyId eq {""}");
         var items = new List<InventoryNumber>();
-        await foreach (var e in _table.QueryAsync<TableEntity>(filter, cancellationToken: cancellationToken))
+        await foreach (var e in _table.QueryEntitiesAsync(filter, cancellationToken: cancellationToken))
         {
             items.Add(ToNumber(e));
             if (items.Count == MaxListed)
