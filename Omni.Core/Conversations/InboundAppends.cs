@@ -39,14 +39,40 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
     // Conversation keys looked up per message; an e-mail's References can list many more, the nearest ones come first.
     private const int MaxKeys = 20;
 
+    /// <summary>The keys a message is routed by (nearest first), and the hashed keys it leaves for later messages.</summary>
+    internal static (List<string> Lookup, List<string> New) KeysOf(InboundMessage message)
+    {
+        var lookup = (message.ConversationKeys ?? []).Where(k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.Ordinal).Take(MaxKeys).ToList();
+        var created = lookup.Append(message.Mail?.MessageId).Where(k => !string.IsNullOrWhiteSpace(k)).Select(k => Hash(k!)).Distinct(StringComparer.Ordinal).ToList();
+        return (lookup, created);
+    }
+
+    /// <summary>The stored message, and the rows every inbound append adds for it: idempotency, the message, its audit row.</summary>
+    internal static (Message Stored, TableEntity[] Rows) MessageRows(InboundMessage message, string messageId, string conversationId, DateTimeOffset now)
+    {
+        var stored = new Message(messageId, message.CompanyId, message.ChannelId, conversationId, MessageDirection.Inbound, message.ExternalId,
+            ConversationLimits.TruncateBody(message.Text), ConversationLimits.TruncateBody(message.Html), message.Subject, message.Attachments ?? [],
+            message.Metadata, message.Mail, MessageStatus.Accepted, null, now);
+        return (stored,
+        [
+            new TableEntity(message.CompanyId, Idempotency(message.ChannelId, message.ExternalId))
+            {
+                ["MessageId"] = stored.Id,
+                ["ConversationId"] = conversationId,
+                ["BodyHash"] = message.BodyHash,
+            },
+            ToEntity(stored, ConversationRows.Message(conversationId, stored.Id)),
+            ToEntity(stored, AuditRow(message.ChannelId, stored.Id)),
+        ]);
+    }
+
     private readonly RouteHints _hints = new();
 
     public Task<AppendResult> AppendAsync(InboundMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(message.ExternalId);
         ArgumentException.ThrowIfNullOrEmpty(message.Contact.ExternalId);
-        var lookupKeys = (message.ConversationKeys ?? []).Where(k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.Ordinal).Take(MaxKeys).ToList();
-        var newKeys = lookupKeys.Append(message.Mail?.MessageId).Where(k => !string.IsNullOrWhiteSpace(k)).Select(k => Hash(k!)).Distinct(StringComparer.Ordinal).ToList();
+        var (lookupKeys, newKeys) = KeysOf(message);
         return StorageRetry.OnConflictAsync(clock, $"storing a message on channel {message.ChannelId}",
             _ => AttemptAsync(message, lookupKeys, newKeys, cancellationToken), cancellationToken);
     }
@@ -58,21 +84,8 @@ internal sealed class InboundAppends(TableClient table, ConversationReads reads,
         var route = await RouteAsync(message, lookupKeys, cancellationToken);
         var hinted = route.Row is null ? route.ConversationId : null;
         var conversationId = route.ConversationId ?? NewConversationId(now);
-        var stored = new Message(Ids.New("msg"), company, message.ChannelId, conversationId, MessageDirection.Inbound, message.ExternalId,
-            ConversationLimits.TruncateBody(message.Text), ConversationLimits.TruncateBody(message.Html), message.Subject, message.Attachments ?? [],
-            message.Metadata, message.Mail, MessageStatus.Accepted, null, now);
-
-        var actions = new List<TableTransactionAction>
-        {
-            new(TableTransactionActionType.Add, new TableEntity(company, Idempotency(message.ChannelId, message.ExternalId))
-            {
-                ["MessageId"] = stored.Id,
-                ["ConversationId"] = conversationId,
-                ["BodyHash"] = message.BodyHash,
-            }),
-            new(TableTransactionActionType.Add, ToEntity(stored, ConversationRows.Message(conversationId, stored.Id))),
-            new(TableTransactionActionType.Add, ToEntity(stored, AuditRow(message.ChannelId, stored.Id))),
-        };
+        var (stored, rows) = MessageRows(message, Ids.New("msg"), conversationId, now);
+        var actions = rows.Select(row => new TableTransactionAction(TableTransactionActionType.Add, row)).ToList();
 
         if (message.Reserved)
         {

@@ -42,7 +42,6 @@ internal sealed class InboundBatches(TableClient table, TimeProvider clock)
     private const int MaxActions = 100;
     // Of the 4 MiB a transaction's body may be; the estimate below is rough (binary goes out as base64, 4/3).
     private const long MaxBytes = 3L * 1024 * 1024;
-    private const int MaxKeys = 20;
 
     public async Task<IReadOnlyList<AppendResult>> AppendAsync(IReadOnlyList<InboundMessage> messages, InboundRouteCache routes, CancellationToken cancellationToken = default)
     {
@@ -138,24 +137,14 @@ internal sealed class InboundBatches(TableClient table, TimeProvider clock)
         }
 
         routes.LastStamp = now;
-        var lookupKeys = (message.ConversationKeys ?? []).Where(k => !string.IsNullOrWhiteSpace(k)).Distinct(StringComparer.Ordinal).Take(MaxKeys).ToList();
-        var newKeys = lookupKeys.Append(message.Mail?.MessageId).Where(k => !string.IsNullOrWhiteSpace(k)).Select(k => Hash(k!)).Distinct(StringComparer.Ordinal).ToList();
+        var (lookupKeys, newKeys) = InboundAppends.KeysOf(message);
 
         var (routeKey, route) = await RouteAsync(company, channel, message.Contact.ExternalId, lookupKeys, routes, cancellationToken);
         var conversationId = route?.ConversationId ?? NewConversationId(now);
-        var stored = new Message($"msg_{Guid.CreateVersion7(now):N}", company, channel, conversationId, MessageDirection.Inbound, message.ExternalId,
-            ConversationLimits.TruncateBody(message.Text), ConversationLimits.TruncateBody(message.Html), message.Subject, message.Attachments ?? [],
-            message.Metadata, message.Mail, MessageStatus.Accepted, null, now);
-
+        // The message's own stamp, not Ids.New's clock: ids order a conversation's messages (see InboundRouteCache.LastStamp).
+        var (stored, rows) = InboundAppends.MessageRows(message, $"msg_{Guid.CreateVersion7(now):N}", conversationId, now);
         var plan = new Plan(new AppendResult(AppendOutcome.Created, stored) { OpenedConversation = route is null });
-        plan.Writes.Add(new Write(TableTransactionActionType.Add, new TableEntity(company, Idempotency(channel, message.ExternalId))
-        {
-            ["MessageId"] = stored.Id,
-            ["ConversationId"] = conversationId,
-            ["BodyHash"] = message.BodyHash,
-        }, null, null));
-        plan.Writes.Add(new Write(TableTransactionActionType.Add, ToEntity(stored, ConversationRows.Message(conversationId, stored.Id)), null, null));
-        plan.Writes.Add(new Write(TableTransactionActionType.Add, ToEntity(stored, AuditRow(channel, stored.Id)), null, null));
+        plan.Writes.AddRange(rows.Select(row => new Write(TableTransactionActionType.Add, row, null, null)));
 
         string? guarded = null;
         if (route is null)
