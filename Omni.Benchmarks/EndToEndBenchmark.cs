@@ -126,14 +126,7 @@ internal static partial class EndToEndBenchmark
 
     private static async Task<(string ManagementKey, string CompanyId, List<string> Conversations)> ArrangeAsync(BenchApp app, HttpClient http, string sinkUrl, int contacts)
     {
-        async Task<JsonObject> PostAsync(string path, object body, string token)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-            using var response = await http.SendAsync(request);
-            var text = await response.Content.ReadAsStringAsync();
-            return response.IsSuccessStatusCode ? JsonNode.Parse(text)!.AsObject() : throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {text}");
-        }
+        Task<JsonObject> PostAsync(string path, object body, string token) => http.PostJsonAsync(path, body, token);
 
         var companyId = (await PostAsync("/api/companies", new { name = "Bench" }, app.AdminToken))["id"]!.GetValue<string>();
         var key = (await PostAsync($"/api/companies/{companyId}/management-keys", new { name = "bench", scopes = new[] { "channels:read", "channels:write", "keys:write", "conversations:read", "conversations:write" } }, app.AdminToken))["key"]!.GetValue<string>();

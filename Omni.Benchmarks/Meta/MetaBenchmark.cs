@@ -226,14 +226,7 @@ internal static class MetaBenchmark
         }
     }
 
-    private static async Task<JsonObject> PostAsync(HttpClient http, string path, object body, string token)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        return response.IsSuccessStatusCode ? JsonNode.Parse(text)!.AsObject() : throw new InvalidOperationException($"{path}: {(int)response.StatusCode} {text}");
-    }
+    private static Task<JsonObject> PostAsync(HttpClient http, string path, object body, string token) => http.PostJsonAsync(path, body, token);
 
     private static async Task<Tenant> TenantAsync(HttpClient http, string admin)
     {
