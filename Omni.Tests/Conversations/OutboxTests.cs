@@ -50,6 +50,13 @@ public sealed class SwitchablePublisher(IWebhookPublisher inner) : IWebhookPubli
     public Task<string?> PublishToBotAsync(string companyId, string botId, string eventType, JsonObject data, string? messageId = null, string? eventKey = null,
         CancellationToken cancellationToken = default) =>
         inner.PublishToBotAsync(companyId, botId, eventType, data, messageId, eventKey, cancellationToken);
+
+    public Task<StagedDelivery?> StageAsync(Channel channel, string eventType, JsonObject data, string messageId, CancellationToken cancellationToken = default) =>
+        inner.StageAsync(channel, eventType, data, messageId, cancellationToken);
+
+    public Task QueueAsync(StagedDelivery staged, CancellationToken cancellationToken = default) => inner.QueueAsync(staged, cancellationToken);
+
+    public Task DiscardAsync(StagedDelivery staged, CancellationToken cancellationToken = default) => inner.DiscardAsync(staged, cancellationToken);
 }
 
 /// <summary>
