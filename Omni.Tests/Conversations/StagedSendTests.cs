@@ -22,13 +22,21 @@ public sealed class StagedSendTests(AzuriteFixture azurite) : IAsyncLifetime
 {
     private OmniApp _app = null!;
     private WebhookSink _sink = null!;
+    private SwitchablePublisher _publisher = null!;
 
     public async ValueTask InitializeAsync()
     {
         _sink = await WebhookSink.StartAsync();
         var settings = IsolatedQueues.Settings();
         settings["Omni:Webhooks:AllowPrivateTargets"] = "true";
-        _app = new OmniApp(azurite, settings);
+        // A staged delivery left unqueued is the sweep's after this, not the production minutes.
+        settings["Omni:Webhooks:SweepGrace"] = "00:00:00.300";
+        _app = new OmniApp(azurite, settings, services =>
+        {
+            var registered = services.Last(d => d.ServiceType == typeof(IWebhookPublisher));
+            services.AddSingleton<IWebhookPublisher>(sp => _publisher = new SwitchablePublisher((IWebhookPublisher)ActivatorUtilities.CreateInstance(sp, registered.ImplementationType!)));
+        });
+        _ = _app.Services.GetRequiredService<IWebhookPublisher>();
     }
 
     public async ValueTask DisposeAsync()
@@ -59,6 +67,32 @@ public sealed class StagedSendTests(AzuriteFixture azurite) : IAsyncLifetime
         Assert.Equal(messageId, body["data"]!["messageId"]!.GetValue<string>());
         Assert.Equal("On its way!", body["data"]!["text"]!.GetValue<string>());
         Assert.Equal("cust-1", body["data"]!["contact"]!["externalId"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AReplyWhoseDeliveryCannotBeQueuedIsAcceptedAndTheWebhookSweepDeliversItOnce()
+    {
+        var (channel, conversationId) = await ConversationAsync();
+        _publisher.FailingQueue = true;
+
+        var messageId = (await ReplyAsync(channel, conversationId, "Chega amanhã."))["messageId"]!.GetValue<string>();
+        _publisher.FailingQueue = false;
+
+        Assert.Equal("sent", (await MessageAsync(channel, conversationId, messageId))["status"]!.GetValue<string>());
+        await DeliverAllAsync();
+        Assert.Empty(_sink.Requests);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (_sink.Requests.Count == 0 && DateTime.UtcNow < deadline)
+        {
+            // As the WebhookSweep timer would: the delivery's due row is found once its bucket and the grace are past.
+            await _app.Services.GetRequiredService<WebhookSweep>().SweepAsync();
+            await DeliverAllAsync();
+            await Task.Delay(200);
+        }
+
+        var delivered = Assert.Single(_sink.Requests);
+        Assert.Equal(messageId, JsonNode.Parse(delivered.Body)!["data"]!["messageId"]!.GetValue<string>());
+        Assert.Equal(messageId, Assert.Single(await DeliveriesAsync(channel))!["messageId"]!.GetValue<string>());
     }
 
     [Fact]
