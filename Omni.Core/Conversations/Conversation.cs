@@ -113,6 +113,12 @@ public sealed record Message(
     /// only transports that mark it read it.
     /// </summary>
     public bool HandOverStarted { get; init; }
+
+    /// <summary>A new agent's message, queued and not stored yet: its id is fresh, so a send staged before storing it can name it.</summary>
+    internal static Message NewOutbound(string companyId, string channelId, string conversationId, string? text, string? html, IReadOnlyList<AttachmentRef> attachments,
+        IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now) =>
+        new(Storage.Ids.New("msg"), companyId, channelId, conversationId, MessageDirection.Outbound, null,
+            ConversationLimits.TruncateBody(text), ConversationLimits.TruncateBody(html), null, attachments, metadata, null, MessageStatus.Queued, null, now);
 }
 
 /// <summary>

@@ -82,6 +82,14 @@ public interface IConversationStore
     /// <summary>Stores an agent's message on a conversation with status <see cref="MessageStatus.Queued"/>; the caller then enqueues it for its transport.</summary>
     Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Stores an agent's message whose send is already staged (<see cref="IStagedOutboundTransport"/>), as
+    /// <see cref="MessageStatus.Sent"/> and with no outbox item: the staged send is what hands it on. It is stored only
+    /// while the conversation is open, checked by the transaction itself, so the caller may pass a conversation it
+    /// read earlier. Anything but <see cref="StagedAppendOutcome.Stored"/> means nothing was stored.
+    /// </summary>
+    Task<StagedAppendOutcome> AppendStagedAsync(Message message, CancellationToken cancellationToken = default);
+
     Task<Conversation?> GetConversationAsync(string companyId, string conversationId, CancellationToken cancellationToken = default);
 
     Task<Message?> GetMessageAsync(string companyId, string conversationId, string messageId, CancellationToken cancellationToken = default);
@@ -213,6 +221,36 @@ public interface IOutboundTransport
     /// </summary>
     Task<SendResult?> ResolveInterruptedAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default) =>
         Task.FromResult<SendResult?>(new SendResult(SendOutcome.Unknown, InterruptedSend.UnknownError));
+}
+
+/// <summary>
+/// A transport whose send is a durable hand-off inside this app (the omni channel's webhook delivery) rather than a
+/// call to a provider. The agent's request stages the send, stores the message as sent and hands the send on, so the
+/// message never waits in the outbound queue. A staged send whose message was never stored is never sent: the owner of
+/// the staged work checks that the message exists before it sends something that was never handed on.
+/// </summary>
+/// <remarks>Its <see cref="IOutboundTransport.CheckSend(Channel, Conversation, bool)"/> may be given the conversation as this instance read it earlier.</remarks>
+public interface IStagedOutboundTransport : IOutboundTransport
+{
+    /// <summary>Null when the channel cannot take it now (such as no active webhook): the message then goes the outbound queue's way, which says why.</summary>
+    Task<StagedSend?> StageAsync(Channel channel, Conversation conversation, Message message, CancellationToken cancellationToken = default);
+
+    /// <summary>After the message is stored. Throwing loses nothing: what was staged is swept and sent later.</summary>
+    Task HandOnAsync(StagedSend send, CancellationToken cancellationToken = default);
+
+    /// <summary>The message could not be stored (its conversation closed meanwhile): nothing is to be sent about it.</summary>
+    Task DiscardAsync(StagedSend send, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What a <see cref="IStagedOutboundTransport"/> staged; each transport derives its own.</summary>
+public abstract record StagedSend;
+
+/// <summary>What became of <see cref="IConversationStore.AppendStagedAsync"/>.</summary>
+public enum StagedAppendOutcome
+{
+    Stored,
+    ConversationClosed,
+    ConversationMissing,
 }
 
 /// <summary>What the claim before a send found.</summary>

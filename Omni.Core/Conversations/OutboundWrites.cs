@@ -21,6 +21,57 @@ internal sealed class OutboundWrites(TableClient table, ConversationReads reads,
         return message;
     }
 
+    /// <summary>
+    /// A staged send's message, as sent and with no outbox item. The first transaction assumes the conversation open and
+    /// checks it: it updates the open marker on condition that it exists, which a close deletes, so it needs no read. A
+    /// conversation opened before the marker existed (or by an agent's first message) fails that check while open: then
+    /// it is read, and the message is stored against the version read, writing the marker for the next one.
+    /// </summary>
+    public Task<StagedAppendOutcome> AppendStagedAsync(Message message, CancellationToken cancellationToken = default) =>
+        StorageRetry.OnConflictAsync(clock, $"storing message {message.Id}", async _ =>
+        {
+            var company = message.CompanyId;
+            var now = clock.GetUtcNow();
+            try
+            {
+                await table.SubmitAsync(
+                [
+                    .. StagedRows(message, now),
+                    new(TableTransactionActionType.UpdateMerge, new TableEntity(company, OpenMarker(message.ConversationId)) { ["LastMessageAt"] = now }, ETag.All),
+                ], cancellationToken);
+                return StagedAppendOutcome.Stored;
+            }
+            catch (StorageConflictException)
+            {
+                // Closed, or open without a marker: only the row can tell.
+            }
+
+            if (await reads.GetConversationEntityAsync(company, message.ConversationId, cancellationToken) is not { } conversation)
+            {
+                return StagedAppendOutcome.ConversationMissing;
+            }
+
+            if (conversation.GetString("Status") != nameof(ConversationStatus.Open))
+            {
+                return StagedAppendOutcome.ConversationClosed;
+            }
+
+            var actions = StagedRows(message, now).ToList();
+            // Against the version read: a close since then changed the row, and this transaction fails and starts over.
+            actions[^1] = new(TableTransactionActionType.UpdateMerge, actions[^1].Entity, conversation.ETag);
+            actions.Add(new(TableTransactionActionType.UpsertMerge, OpenMarkerRow(company, message.ConversationId, now)));
+            await table.SubmitAsync(actions, cancellationToken);
+            return StagedAppendOutcome.Stored;
+        }, cancellationToken);
+
+    /// <summary>The message, its audit row, and last the conversation's touch (unconditional: the caller guards it or replaces it).</summary>
+    private static IEnumerable<TableTransactionAction> StagedRows(Message message, DateTimeOffset now) =>
+    [
+        new(TableTransactionActionType.Add, ToEntity(message, ConversationRows.Message(message.ConversationId, message.Id))),
+        new(TableTransactionActionType.Add, ToEntity(message, AuditRow(message.ChannelId, message.Id))),
+        new(TableTransactionActionType.UpdateMerge, new TableEntity(message.CompanyId, Conversation(message.ConversationId)) { ["UpdatedAt"] = now, ["LastMessageAt"] = now }, ETag.All),
+    ];
+
     public Task<Message> AppendToContactAsync(string companyId, string channelId, ContactInfo contact, string? text, IReadOnlyDictionary<string, string> metadata, bool openConversation, CancellationToken cancellationToken = default) =>
         StorageRetry.OnConflictAsync(clock, $"storing a message to a contact on channel {channelId}", async _ =>
         {
@@ -51,9 +102,8 @@ internal sealed class OutboundWrites(TableClient table, ConversationReads reads,
             return message;
         }, cancellationToken);
 
-    private Message NewMessage(string companyId, string channelId, string conversationId, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now) =>
-        new(Ids.New("msg"), companyId, channelId, conversationId, MessageDirection.Outbound, null,
-            ConversationLimits.TruncateBody(text), ConversationLimits.TruncateBody(html), null, attachments, metadata, null, MessageStatus.Queued, null, now);
+    private static Message NewMessage(string companyId, string channelId, string conversationId, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, IReadOnlyDictionary<string, string>? metadata, DateTimeOffset now) =>
+        Message.NewOutbound(companyId, channelId, conversationId, text, html, attachments, metadata, now);
 
     /// <summary>The message, its audit row and its outbox item, whose index row is written first (see <see cref="ConversationOutbox"/>).</summary>
     private async Task<List<TableTransactionAction>> MessageActionsAsync(Message message, CancellationToken cancellationToken)

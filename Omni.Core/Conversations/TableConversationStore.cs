@@ -49,6 +49,9 @@ internal sealed class TableConversationStore : IConversationStore
     public Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default) =>
         _outbound.AppendAsync(conversation, text, html, attachments, cancellationToken);
 
+    public Task<StagedAppendOutcome> AppendStagedAsync(Message message, CancellationToken cancellationToken = default) =>
+        _outbound.AppendStagedAsync(message, cancellationToken);
+
     public Task<Message> AppendToContactAsync(string companyId, string channelId, ContactInfo contact, string? text, IReadOnlyDictionary<string, string> metadata, bool openConversation, CancellationToken cancellationToken = default) =>
         _outbound.AppendToContactAsync(companyId, channelId, contact, text, metadata, openConversation, cancellationToken);
 

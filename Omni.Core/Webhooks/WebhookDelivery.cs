@@ -44,6 +44,12 @@ internal sealed record WebhookDelivery(
     public string? PayloadBlob { get; init; }
 
     public string? ETag { get; init; }
+
+    /// <summary>
+    /// Stored by <see cref="IWebhookPublisher.StageAsync"/> before the message it is about: until its first attempt the sweep
+    /// checks the message exists, and discards the delivery of a caller that crashed before storing it.
+    /// </summary>
+    public bool Staged { get; init; }
 }
 
 /// <summary>

@@ -79,7 +79,7 @@ internal sealed partial class WebhookDeliveryProcessor(
             WebhookDelivery claimed;
             try
             {
-                claimed = await store.UpdateAsync(delivery with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken);
+                claimed = await store.UpdateAsync(delivery with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken: cancellationToken);
             }
             catch (StorageConflictException)
             {
@@ -110,7 +110,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         };
         try
         {
-            return await store.UpdateAsync(published with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken);
+            return await store.UpdateAsync(published with { ClaimExpiresAt = now + ClaimLease, UpdatedAt = now }, cancellationToken: cancellationToken);
         }
         catch (StorageConflictException)
         {
@@ -136,10 +136,12 @@ internal sealed partial class WebhookDeliveryProcessor(
             ClaimExpiresAt = null,
             UpdatedAt = now,
         };
+        var expect = due.AttemptOf(next);
         try
         {
-            await due.ExpectAsync(next, cancellationToken);
-            next = await store.UpdateAsync(next, cancellationToken);
+            await due.EnsureBucketAsync(expect, cancellationToken: cancellationToken);
+            // The new series' due row and the old one's drop (a pending delivery's) in the same transaction as the row.
+            next = await store.UpdateAsync(next, expect, delivery.Status == DeliveryStatus.Pending && delivery.NextAttemptAt is not null ? due.AttemptOf(delivery) : null, cancellationToken);
         }
         catch (StorageConflictException)
         {
@@ -148,20 +150,20 @@ internal sealed partial class WebhookDeliveryProcessor(
 
         // Should this enqueue fail, the row shows pending with its next attempt due and indexed: the sweep queues it.
         await queue.EnqueueAsync(new DeliveryTask(next.CompanyId, next.ChannelId, next.Id, next.Series, 1), TimeSpan.Zero, cancellationToken);
-        await due.DoneAsync(delivery, cancellationToken);
         return RedeliverOutcome.Queued;
     }
 
     /// <summary>
     /// Fails a pending delivery whose attempt the sweep queued again and again without it being made (the function
-    /// fails before its claim every time), so it shows <c>failed</c> and can be redelivered. False when the row moved on.
+    /// fails before its claim every time), so it shows <c>failed</c> and can be redelivered; <paramref name="stranded"/>, the
+    /// due row the sweep found it by, goes in the same transaction. False when the row moved on.
     /// </summary>
-    public async Task<bool> FailStrandedAsync(WebhookDelivery delivery, string error, CancellationToken cancellationToken = default)
+    public async Task<bool> FailStrandedAsync(WebhookDelivery delivery, DueAttempt stranded, string error, CancellationToken cancellationToken = default)
     {
         var failed = delivery with { Status = DeliveryStatus.Failed, LastError = error, NextAttemptAt = null, ClaimExpiresAt = null, UpdatedAt = clock.GetUtcNow() };
         try
         {
-            await store.UpdateAsync(failed, cancellationToken);
+            await store.UpdateAsync(failed, done: stranded, cancellationToken: cancellationToken);
         }
         catch (StorageConflictException)
         {
@@ -169,7 +171,6 @@ internal sealed partial class WebhookDeliveryProcessor(
         }
 
         await UpdateMessageStatusAsync(failed, cancellationToken);
-        await due.DoneAsync(delivery, cancellationToken);
         return true;
     }
 
@@ -184,6 +185,7 @@ internal sealed partial class WebhookDeliveryProcessor(
             : await sender.SendAsync(destination.Url!, delivery.Id, delivery.Payload, destination.Secrets!, cancellationToken);
 
         var now = clock.GetUtcNow();
+        DueAttempt? expect = null;
         var recorded = delivery with
         {
             Attempts = [.. delivery.Attempts, new DeliveryAttempt(startedAt, result.StatusCode, result.ElapsedMs, result.Error, result.ResponseBody, delivery.Series)],
@@ -209,7 +211,8 @@ internal sealed partial class WebhookDeliveryProcessor(
             var delay = schedule.DelayBefore(attempt, result.RetryAfter, (Random.Shared.NextDouble() * 2) - 1);
             delay = delay > QueueSendPolicy.MaxDelay ? QueueSendPolicy.MaxDelay : delay;
             recorded = recorded with { NextAttempt = attempt, NextAttemptAt = now + delay };
-            await due.ExpectAsync(recorded, cancellationToken);
+            expect = due.AttemptOf(recorded);
+            await due.EnsureBucketAsync(expect, cancellationToken: cancellationToken);
             // Queued before the row moves on: if recording fails, this message finds the row behind and is dropped,
             // while the current message comes back and the attempt is made again.
             await queue.EnqueueAsync(new DeliveryTask(delivery.CompanyId, delivery.ChannelId, delivery.Id, delivery.Series, attempt), delay, cancellationToken);
@@ -229,7 +232,8 @@ internal sealed partial class WebhookDeliveryProcessor(
 
         try
         {
-            await store.UpdateAsync(recorded, cancellationToken);
+            // The record, the next attempt's due row (a retry) and the drop of this attempt's: one transaction.
+            await store.UpdateAsync(recorded, expect, due.AttemptOf(delivery), cancellationToken);
         }
         catch (StorageConflictException)
         {
@@ -242,7 +246,6 @@ internal sealed partial class WebhookDeliveryProcessor(
         OmniTelemetry.DeliveryAttempted(recorded.Status == DeliveryStatus.Pending ? "retrying" : recorded.Status == DeliveryStatus.Succeeded ? "succeeded" : "failed",
             delivery.EventType, TimeSpan.FromMilliseconds(result.ElapsedMs));
         await UpdateMessageStatusAsync(recorded, cancellationToken);
-        await due.DoneAsync(delivery, cancellationToken);
     }
 
     /// <summary>

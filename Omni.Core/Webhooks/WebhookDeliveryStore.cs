@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -12,19 +13,40 @@ namespace Omni.Webhooks;
 internal interface IWebhookDeliveryStore
 {
     /// <summary>
-    /// Stores a new delivery with its payload. With an <paramref name="idempotencyKey"/> the same key never makes a
-    /// second delivery: the first one is returned instead, so a retried publish keeps its <c>webhook-id</c>.
+    /// Stores a new delivery with its payload and, with <paramref name="due"/>, its due row, in one transaction. With an
+    /// <paramref name="idempotencyKey"/> the same key never makes a second delivery: the first one is returned instead
+    /// (its due row is its own), so a retried publish keeps its <c>webhook-id</c>.
     /// </summary>
-    Task<WebhookDelivery> CreateAsync(WebhookDelivery delivery, string? idempotencyKey, CancellationToken cancellationToken = default);
+    Task<WebhookDelivery> CreateAsync(WebhookDelivery delivery, string? idempotencyKey, DueAttempt? due = null, CancellationToken cancellationToken = default);
 
     /// <summary>The delivery with its attempts and payload; null when it is not this channel's.</summary>
     Task<WebhookDelivery?> GetAsync(string companyId, string channelId, string deliveryId, CancellationToken cancellationToken = default);
 
-    /// <summary>Replaces the delivery if it has not changed since it was read; throws <see cref="StorageConflictException"/> when it has.</summary>
-    Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Replaces the delivery if it has not changed since it was read; throws <see cref="StorageConflictException"/> when it has.
+    /// In the same transaction it writes the due row of the attempt it now waits for (<paramref name="expect"/>) and deletes
+    /// the one of the attempt it moved past (<paramref name="done"/>); a <paramref name="done"/> row gone already (the sweep
+    /// moved it) is left to the sweep, which drops it once it sees the delivery moved on.
+    /// </summary>
+    Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, DueAttempt? expect = null, DueAttempt? done = null, CancellationToken cancellationToken = default);
 
     /// <summary>A page of summaries (no payload, no attempt list), newest first.</summary>
     Task<PagedResult<WebhookDelivery>> ListAsync(string companyId, string channelId, DeliveryStatus? status, DateTimeOffset? since, int limit, string? continuationToken, CancellationToken cancellationToken = default);
+
+    /// <summary>The channel's due rows due at or before <paramref name="now"/>, oldest first: one range query on its partition.</summary>
+    IAsyncEnumerable<DueAttempt> DueAsync(string companyId, string channelId, DateTimeOffset now, int max, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves a due row to <paramref name="to"/> in one transaction; false when <paramref name="from"/> was gone (another sweep moved or dropped it).</summary>
+    Task<bool> RescheduleAsync(DueAttempt from, DueAttempt to, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a due row; one gone already is what was wanted.</summary>
+    Task DropAsync(DueAttempt due, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes a delivery (row, idempotency key, due row, payload blob) if it has not changed since it was read;
+    /// false when it has (another writer claimed or touched it) and nothing was removed.
+    /// </summary>
+    Task<bool> DiscardAsync(WebhookDelivery delivery, string? idempotencyKey, DueAttempt? due, CancellationToken cancellationToken = default);
 }
 
 internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobServiceClient blobs) : IWebhookDeliveryStore
@@ -38,9 +60,10 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
     private const int MaxAttemptsBytes = 60 * 1024;
     private const string IdPrefix = "msg_";
     private const string IndexPrefix = "key_";
+    private const string DuePrefix = "due|";
     private static readonly string[] SummaryColumns =
         ["PartitionKey", "RowKey", "CompanyId", "ChannelId", "EventType", "MessageId", "ConversationId", "Status", "Series", "NextAttempt",
-         "NextAttemptAt", "AttemptCount", "LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "ClaimExpiresAt", "PayloadBlob"];
+         "NextAttemptAt", "AttemptCount", "LastStatusCode", "LastError", "CreatedAt", "UpdatedAt", "ClaimExpiresAt", "PayloadBlob", "Staged"];
 
     private readonly TableClient _table = tables.GetTableClient(TableName);
     private readonly BlobContainerClient _container = blobs.GetBlobContainerClient(ContainerName);
@@ -49,7 +72,7 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
     public static string NewId(DateTimeOffset now) =>
         IdPrefix + Ids.ReverseChronological(now) + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
 
-    public async Task<WebhookDelivery> CreateAsync(WebhookDelivery delivery, string? idempotencyKey, CancellationToken cancellationToken = default)
+    public async Task<WebhookDelivery> CreateAsync(WebhookDelivery delivery, string? idempotencyKey, DueAttempt? due = null, CancellationToken cancellationToken = default)
     {
         if (delivery.Payload.Length > InlinePayloadLimit)
         {
@@ -60,20 +83,31 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
         }
 
         var entity = ToEntity(delivery);
-        if (idempotencyKey is null)
+        if (idempotencyKey is null && due is null)
         {
             var added = await _table.AddEntityAsync(entity, cancellationToken);
             return delivery with { ETag = added.Headers.ETag?.ToString() };
         }
 
-        // The delivery and its key in one entity group transaction: both or neither, one storage transaction.
-        var index = new TableEntity(entity.PartitionKey, IndexRowKey(idempotencyKey)) { ["DeliveryId"] = delivery.Id };
+        // The delivery, its key and its due row in one entity group transaction: all or none, one storage transaction.
+        List<TableTransactionAction> actions = [new(TableTransactionActionType.Add, entity)];
+        var index = idempotencyKey is null ? null : new TableEntity(entity.PartitionKey, IndexRowKey(idempotencyKey)) { ["DeliveryId"] = delivery.Id };
+        if (index is not null)
+        {
+            actions.Add(new(TableTransactionActionType.Add, index));
+        }
+
+        if (due is not null)
+        {
+            actions.Add(new(TableTransactionActionType.UpsertReplace, DueEntity(due)));
+        }
+
         try
         {
-            var response = await _table.SubmitTransactionAsync([new(TableTransactionActionType.Add, entity), new(TableTransactionActionType.Add, index)], cancellationToken);
+            var response = await _table.SubmitTransactionAsync(actions, cancellationToken);
             return delivery with { ETag = response.Value[0].Headers.ETag?.ToString() };
         }
-        catch (RequestFailedException ex) when (ex.Status == 409)
+        catch (RequestFailedException ex) when (ex.Status == 409 && index is not null)
         {
             if (delivery.PayloadBlob is { } orphan)
             {
@@ -109,17 +143,46 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
         return delivery;
     }
 
-    public async Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, CancellationToken cancellationToken = default)
+    public async Task<WebhookDelivery> UpdateAsync(WebhookDelivery delivery, DueAttempt? expect = null, DueAttempt? done = null, CancellationToken cancellationToken = default)
     {
         var etag = delivery.ETag is { } tag ? new ETag(tag) : ETag.All;
+        if (done is not null && expect is not null && DueRowKey(done) == DueRowKey(expect))
+        {
+            // The same row: writing the new one is all there is to do (a transaction may not touch one row twice).
+            done = null;
+        }
+
         try
         {
-            var response = await _table.UpdateEntityAsync(ToEntity(delivery), etag, TableUpdateMode.Replace, cancellationToken);
-            return delivery with { ETag = response.Headers.ETag?.ToString() };
+            if (expect is null && done is null)
+            {
+                var response = await _table.UpdateEntityAsync(ToEntity(delivery), etag, TableUpdateMode.Replace, cancellationToken);
+                return delivery with { ETag = response.Headers.ETag?.ToString() };
+            }
+
+            List<TableTransactionAction> actions = [new(TableTransactionActionType.UpdateReplace, ToEntity(delivery), etag)];
+            if (expect is not null)
+            {
+                actions.Add(new(TableTransactionActionType.UpsertReplace, DueEntity(expect)));
+            }
+
+            if (done is not null)
+            {
+                actions.Add(new(TableTransactionActionType.Delete, DueEntity(done), ETag.All));
+            }
+
+            var responses = await _table.SubmitTransactionAsync(actions, cancellationToken);
+            return delivery with { ETag = responses.Value[0].Headers.ETag?.ToString() };
         }
         catch (RequestFailedException ex) when (ex.Status == 412)
         {
             throw new StorageConflictException($"Webhook delivery {delivery.Id} changed since it was read.", ex);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404 && done is not null)
+        {
+            // The due row is gone (the sweep moved it to a later time): the replace alone, still under the ETag; the sweep
+            // drops the moved row once it sees the delivery moved on. A delivery row gone answers 404 again, as without a due row.
+            return await UpdateAsync(delivery, expect, null, cancellationToken);
         }
     }
 
@@ -136,6 +199,126 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
 
         return _table.ReadPageAsync(filter, SummaryColumns, limit, continuationToken, FromEntity, cancellationToken);
     }
+
+    public async IAsyncEnumerable<DueAttempt> DueAsync(string companyId, string channelId, DateTimeOffset now, int max,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var partition = PartitionKey(companyId, channelId);
+        var upper = DuePrefix + Ticks(now.UtcTicks + 1);
+        var filter = TableClient.CreateQueryFilter($"PartitionKey eq {partition} and RowKey ge {DuePrefix} and RowKey lt {upper}");
+        var count = 0;
+        await foreach (var e in _table.QueryEntitiesAsync(filter, maxPerPage: Math.Min(max, 1000), cancellationToken: cancellationToken))
+        {
+            if (count++ >= max)
+            {
+                yield break;
+            }
+
+            // The due time is read from the key, not a property, so deleting the row rebuilds its key to the tick.
+            var ticks = e.RowKey.AsSpan(DuePrefix.Length, 19);
+            yield return new DueAttempt(new DateTimeOffset(long.Parse(ticks, CultureInfo.InvariantCulture), TimeSpan.Zero),
+                new DeliveryTask(companyId, channelId, e.GetString("DeliveryId"), e.GetInt32("Series") ?? 1, e.GetInt32("Attempt") ?? 1),
+                e.GetInt32("Rescues") ?? 0);
+        }
+    }
+
+    public async Task<bool> RescheduleAsync(DueAttempt from, DueAttempt to, CancellationToken cancellationToken = default)
+    {
+        if (DueRowKey(from) == DueRowKey(to))
+        {
+            await _table.UpsertEntityAsync(DueEntity(to), TableUpdateMode.Replace, cancellationToken);
+            return true;
+        }
+
+        try
+        {
+            await _table.SubmitTransactionAsync([new(TableTransactionActionType.UpsertReplace, DueEntity(to)), new(TableTransactionActionType.Delete, DueEntity(from), ETag.All)], cancellationToken);
+            return true;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            return false;
+        }
+    }
+
+    public Task DropAsync(DueAttempt due, CancellationToken cancellationToken = default) =>
+        _table.DeleteIfExistsAsync(PartitionKey(due.Task.CompanyId, due.Task.ChannelId), DueRowKey(due), cancellationToken);
+
+    public async Task<bool> DiscardAsync(WebhookDelivery delivery, string? idempotencyKey, DueAttempt? due, CancellationToken cancellationToken = default)
+    {
+        var partition = PartitionKey(delivery.CompanyId, delivery.ChannelId);
+        var row = new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, delivery.Id), delivery.ETag is { } tag ? new ETag(tag) : ETag.All);
+        var key = idempotencyKey is null ? null : new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(partition, IndexRowKey(idempotencyKey)), ETag.All);
+        var dueRow = due is null ? null : new TableTransactionAction(TableTransactionActionType.Delete, DueEntity(due), ETag.All);
+        // All at once when all are there; else without the due row (the sweep drops a moved one: its delivery is gone), the
+        // row and its key still together, so a key never points at a delivery that is not there.
+        foreach (var actions in new[] { new[] { row, key, dueRow }, [row, key] })
+        {
+            try
+            {
+                await _table.SubmitTransactionAsync(actions.OfType<TableTransactionAction>(), cancellationToken);
+                await DeleteBlobAsync(delivery, cancellationToken);
+                return true;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 412)
+            {
+                return false;
+            }
+            catch (RequestFailedException ex) when (ex.Status == 404)
+            {
+                // A row of the transaction is gone: try with fewer, then one by one.
+            }
+        }
+
+        try
+        {
+            await _table.DeleteEntityAsync(partition, delivery.Id, row.ETag, cancellationToken);
+        }
+        catch (RequestFailedException ex) when (ex.Status == 412)
+        {
+            return false;
+        }
+        catch (RequestFailedException ex) when (ex.Status == 404)
+        {
+            // Gone already: its key and due row follow.
+        }
+
+        if (key is not null)
+        {
+            await _table.DeleteIfExistsAsync(partition, key.Entity.RowKey, cancellationToken);
+        }
+
+        if (dueRow is not null)
+        {
+            await _table.DeleteIfExistsAsync(partition, dueRow.Entity.RowKey, cancellationToken);
+        }
+
+        await DeleteBlobAsync(delivery, cancellationToken);
+        return true;
+    }
+
+    private async Task DeleteBlobAsync(WebhookDelivery delivery, CancellationToken cancellationToken)
+    {
+        if (delivery.PayloadBlob is { } blob)
+        {
+            await _container.GetBlobClient(blob).DeleteIfExistsAsync(cancellationToken: cancellationToken);
+        }
+    }
+
+    // "due|" sorts before the keys' "key_" and the deliveries' "msg_" rows, outside ListAsync's range.
+    private static string DueRowKey(DueAttempt due) =>
+        string.Create(CultureInfo.InvariantCulture, $"{DuePrefix}{Ticks(due.DueAt.UtcTicks)}|{due.Task.DeliveryId}|{due.Task.Series}|{due.Task.Attempt}");
+
+    private static TableEntity DueEntity(DueAttempt due) => new(PartitionKey(due.Task.CompanyId, due.Task.ChannelId), DueRowKey(due))
+    {
+        ["DeliveryId"] = due.Task.DeliveryId,
+        ["Series"] = due.Task.Series,
+        ["Attempt"] = due.Task.Attempt,
+        ["Rescues"] = due.Rescues,
+    };
+
+    // Fixed-width ticks sort as text in time order.
+    private static string Ticks(long ticks) => ticks.ToString("D19", CultureInfo.InvariantCulture);
 
     private static string PartitionKey(string companyId, string channelId) => $"{companyId}~{channelId}";
 
@@ -164,6 +347,7 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
         ["ClaimExpiresAt"] = d.ClaimExpiresAt,
         ["Payload"] = d.PayloadBlob is null ? d.Payload.ToArray() : null,
         ["PayloadBlob"] = d.PayloadBlob,
+        ["Staged"] = d.Staged ? true : null,
     };
 
     private static WebhookDelivery FromEntity(TableEntity e) => new(
@@ -187,6 +371,7 @@ internal sealed class TableWebhookDeliveryStore(TableServiceClient tables, BlobS
         ClaimExpiresAt = e.GetDateTimeOffset("ClaimExpiresAt"),
         Payload = e.GetBinary("Payload") ?? [],
         PayloadBlob = e.GetString("PayloadBlob"),
+        Staged = e.GetBoolean("Staged") ?? false,
         ETag = e.ETag.ToString(),
     };
 

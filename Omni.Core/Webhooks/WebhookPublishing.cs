@@ -28,4 +28,51 @@ public interface IWebhookPublisher
     /// </summary>
     Task<string?> PublishToBotAsync(string companyId, string botId, string eventType, JsonObject data, string? messageId = null, string? eventKey = null,
         CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores the delivery (row, idempotency key, due row) without queuing its first attempt, for a caller that stores
+    /// what the event is about (the message) between this and <see cref="QueueAsync"/>. Null when the channel has no
+    /// active webhook. The idempotency key is <see cref="PublishAsync"/>'s (<c>{eventType}:{messageId}</c>), so a stage
+    /// repeated for the same message returns the delivery the first one stored.
+    /// </summary>
+    Task<StagedDelivery?> StageAsync(Channel channel, string eventType, JsonObject data, string messageId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Queues the first attempt (with the snapshot, as <see cref="PublishAsync"/> does). Throwing is survivable: the due
+    /// row makes the sweep queue it, once it has checked the message exists.
+    /// </summary>
+    Task QueueAsync(StagedDelivery staged, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The caller could not store its message: removes the staged delivery (its rows) so nothing is sent about it. A
+    /// delivery this stage found rather than stored (a repeat) is left alone: an earlier stage's message may exist, and
+    /// the sweep discards it only once it found no message.
+    /// </summary>
+    Task DiscardAsync(StagedDelivery staged, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// A delivery <see cref="IWebhookPublisher.StageAsync"/> stored and has not queued yet. What it holds beyond
+/// <see cref="DeliveryId"/> is the publisher's: the row as stored (its ETag), its key and due row, and the first
+/// attempt's queue message.
+/// </summary>
+public sealed record StagedDelivery
+{
+    internal StagedDelivery(string deliveryId) => DeliveryId = deliveryId;
+
+    /// <summary>The delivery id (the stable <c>webhook-id</c>).</summary>
+    public string DeliveryId { get; }
+
+    /// <summary>The row as the stage stored or found it; null in a stand-in publisher of tests.</summary>
+    internal WebhookDelivery? Delivery { get; init; }
+
+    /// <summary>True when this stage stored the delivery; false when it found one an earlier stage stored.</summary>
+    internal bool Created { get; init; }
+
+    internal string? IdempotencyKey { get; init; }
+
+    internal DueAttempt? Due { get; init; }
+
+    /// <summary>The first attempt's message; null when the delivery found is not pending (nothing to queue).</summary>
+    internal DeliveryTask? FirstAttempt { get; init; }
 }

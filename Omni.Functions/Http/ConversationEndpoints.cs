@@ -159,7 +159,9 @@ internal static class ConversationEndpoints
     internal static Results<Accepted<SendMessageResponse>, NotFound, ValidationProblem, ProblemHttpResult> ToSendResponse(SendMessageResult result, string location) =>
         result.Outcome switch
         {
-            SendMessageOutcome.Queued => TypedResults.Accepted(location, new SendMessageResponse(result.Message!.Id, result.Message.Status)),
+            // The contract's 202 says "queued" (accepted for sending) whatever the transport: an omni channel's message,
+            // whose webhook delivery is stored before the message, already shows "sent" in the history.
+            SendMessageOutcome.Queued => TypedResults.Accepted(location, new SendMessageResponse(result.Message!.Id, MessageStatus.Queued)),
             SendMessageOutcome.NotFound => TypedResults.NotFound(),
             SendMessageOutcome.TooLarge => AttachmentProblems.TooLarge(result.Errors!),
             SendMessageOutcome.ConversationClosed => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conversation closed",

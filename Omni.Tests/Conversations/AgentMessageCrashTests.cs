@@ -8,9 +8,11 @@ using Omni.Tests.Infrastructure;
 namespace Omni.Tests.Conversations;
 
 /// <summary>
-/// The app as its own OS process, SIGKILLed in the middle of a burst of agent replies and started again: every reply
-/// that was stored (acknowledged with 202 or not) ends up sent, none stays queued. The outbox sweep hands on what the
-/// killed requests stored but did not enqueue, and the queue leases of the killed instance run out within a minute.
+/// The app as its own OS process, SIGKILLed in the middle of a burst of agent replies on an omni channel and started
+/// again: every reply that was stored (acknowledged with 202 or not) is sent and has its one webhook delivery, and no
+/// delivery is left about a reply that was never stored. An omni reply stages its delivery before the message is
+/// stored: the webhook sweep queues what a killed request stored but did not queue, and discards what it staged for a
+/// message it never stored.
 /// </summary>
 public sealed class AgentMessageCrashTests : IAsyncLifetime
 {
@@ -27,15 +29,16 @@ public sealed class AgentMessageCrashTests : IAsyncLifetime
     public async ValueTask DisposeAsync() => await _storage.DisposeAsync();
 
     [Fact]
-    public async Task EveryReplyStoredBeforeAKillIsSentAfterTheRestartAndNoneStaysQueued()
+    public async Task EveryReplyStoredBeforeAKillIsSentWithOneDeliveryAndNoDeliveryOutlivesAReplyNeverStored()
     {
         var environment = new Dictionary<string, string>
         {
             ["AzureWebJobsStorage"] = _storage.ConnectionString,
             ["Omni__AdminToken"] = _admin,
             ["Omni__SecretsKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedule("OutboxSweep", "*/5 * * * * *"),
+            ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedules(("OutboxSweep", "*/5 * * * * *"), ("WebhookSweep", "*/5 * * * * *")),
             ["Omni__Conversations__OutboxGrace"] = "00:00:05",
+            ["Omni__Webhooks__SweepGrace"] = "00:00:05",
             // A killed instance's messages come back and its send claims go stale in seconds, not the production minutes.
             ["Omni__Triggers__VisibilityTimeout"] = "00:00:10",
             ["Omni__Conversations__OutboundClaimTimeout"] = "00:00:10",
@@ -43,11 +46,11 @@ public sealed class AgentMessageCrashTests : IAsyncLifetime
         };
 
         var first = await OmniProcess.StartAsync(environment);
-        string companyId, key, conversationId;
+        string companyId, key, channelId, conversationId;
         var acknowledged = new ConcurrentBag<string>();
         try
         {
-            (companyId, key, conversationId) = await ArrangeAsync(first);
+            (companyId, key, channelId, conversationId) = await ArrangeAsync(first);
             using var agent = Client(first, key);
             var answered = 0;
             await Parallel.ForEachAsync(Enumerable.Range(0, Replies), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (i, cancellationToken) =>
@@ -98,9 +101,27 @@ public sealed class AgentMessageCrashTests : IAsyncLifetime
 
         Assert.Empty(outbound.Where(m => m["status"]!.GetValue<string>() != "sent").Select(m => $"{m["id"]}: {m["status"]} {m["error"]}"));
         Assert.All(acknowledged, id => Assert.Contains(outbound, m => m["id"]!.GetValue<string>() == id));
+
+        // One delivery per stored reply, and none about a reply that was not stored, once the sweep has looked.
+        var stored = outbound.Select(m => m["id"]!.GetValue<string>()).Order().ToList();
+        List<string> delivered;
+        do
+        {
+            var page = await ReadAsync(await client.GetAsync($"/api/audit/deliveries?channelId={channelId}&limit=200"), HttpStatusCode.OK);
+            delivered = page["items"]!.AsArray().Select(d => d!["messageId"]!.GetValue<string>()).Order().ToList();
+            if (delivered.SequenceEqual(stored) || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
+        while (true);
+
+        Assert.Equal(stored, delivered);
     }
 
-    private async Task<(string CompanyId, string Key, string ConversationId)> ArrangeAsync(OmniProcess app)
+    private async Task<(string CompanyId, string Key, string ChannelId, string ConversationId)> ArrangeAsync(OmniProcess app)
     {
         using var admin = Client(app, _admin);
         var companyId = (await ReadAsync(await admin.PostAsJsonAsync("/api/companies", new { name = "Crash" }), HttpStatusCode.Created))["id"]!.GetValue<string>();
@@ -113,7 +134,7 @@ public sealed class AgentMessageCrashTests : IAsyncLifetime
         using var integrator = Client(app, apiKey);
         var received = await ReadAsync(await integrator.PostAsJsonAsync("/api/receive_hook",
             new { externalId = "erp-1", contact = new { externalId = "cust-42" }, text = "Meu pedido não chegou" }), HttpStatusCode.Accepted);
-        return (companyId, key, received["conversationId"]!.GetValue<string>());
+        return (companyId, key, channelId, received["conversationId"]!.GetValue<string>());
     }
 
     private static HttpClient Client(OmniProcess app, string token)

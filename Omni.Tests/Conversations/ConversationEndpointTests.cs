@@ -35,6 +35,14 @@ public sealed class RecordingWebhookPublisher : IWebhookPublisher
         Events.Enqueue((botId, eventType, data));
         return Task.FromResult<string?>("dlv_test");
     }
+
+    /// <summary>Recorded when staged: a staged delivery is durable, so it would be delivered (the sweep queues one never queued).</summary>
+    public async Task<StagedDelivery?> StageAsync(Channel channel, string eventType, JsonObject data, string messageId, CancellationToken cancellationToken = default) =>
+        await PublishAsync(channel, eventType, data, messageId, cancellationToken) is { } id ? new StagedDelivery(id) : null;
+
+    public Task QueueAsync(StagedDelivery staged, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task DiscardAsync(StagedDelivery staged, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }
 
 /// <summary>Conversations, history, sending, close and the audit of messages over HTTP, with tenants kept apart.</summary>

@@ -36,6 +36,9 @@ public sealed class SwitchableConversationStore(IConversationStore inner) : ICon
     public Task<Message> AppendOutboundAsync(Conversation conversation, string? text, string? html, IReadOnlyList<AttachmentRef> attachments, CancellationToken cancellationToken = default) =>
         inner.AppendOutboundAsync(conversation, text, html, attachments, cancellationToken);
 
+    public Task<StagedAppendOutcome> AppendStagedAsync(Message message, CancellationToken cancellationToken = default) =>
+        inner.AppendStagedAsync(message, cancellationToken);
+
     public Task<Conversation?> GetConversationAsync(string companyId, string conversationId, CancellationToken cancellationToken = default) =>
         inner.GetConversationAsync(companyId, conversationId, cancellationToken);
 

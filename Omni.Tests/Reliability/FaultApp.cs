@@ -38,8 +38,10 @@ public sealed class FaultApp : IAsyncDisposable
             ["Omni__Triggers__RetryDelay"] = "00:00:01",
             ["Omni__Conversations__OutboundClaimTimeout"] = "00:00:05",
             // What a killed process stored but never handed on is swept in seconds, not the production minute.
-            ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedule("OutboxSweep", "*/5 * * * * *"),
+            // So is what it staged for an omni reply: queued if the reply was stored, discarded if not.
+            ["Omni__Triggers__FunctionsDirectory"] = FunctionsFolder.WithSchedules(("OutboxSweep", "*/5 * * * * *"), ("WebhookSweep", "*/5 * * * * *")),
             ["Omni__Conversations__OutboxGrace"] = "00:00:05",
+            ["Omni__Webhooks__SweepGrace"] = "00:00:10",
             ["Omni__Conversations__OutboundRetryDelay"] = "00:00:01",
             ["Omni__Conversations__OutboundRetryMaxDelay"] = "00:00:03",
             ["Omni__Conversations__OutboundMaxAttempts"] = "12",

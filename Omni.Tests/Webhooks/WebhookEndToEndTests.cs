@@ -7,7 +7,7 @@ namespace Omni.Tests.Webhooks;
 
 /// <summary>
 /// The whole path through the public API: an integrator's message opens a conversation, the agent answers or
-/// closes it, and the integrator's endpoint gets the signed event via SendOutbound and DeliverWebhook.
+/// closes it, and the integrator's endpoint gets the signed event via DeliverWebhook.
 /// </summary>
 public sealed class WebhookEndToEndTests(AzuriteFixture azurite) : IAsyncLifetime
 {
