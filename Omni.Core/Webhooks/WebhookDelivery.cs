@@ -59,6 +59,12 @@ internal sealed record WebhookDelivery(
 internal sealed record DeliveryTask(string CompanyId, string ChannelId, string DeliveryId, int Series, int Attempt)
 {
     public DeliverySnapshot? Snapshot { get; init; }
+
+    /// <summary>
+    /// Set by the sweep when it queues the attempt again: the due time of the row it moved, so the attempt's record
+    /// deletes that row in its transaction rather than the one the delivery row names (which the sweep replaced).
+    /// </summary>
+    public DateTimeOffset? DueAt { get; init; }
 }
 
 /// <summary>

@@ -49,7 +49,7 @@ internal sealed partial class WebhookDeliveryProcessor(
         var task = WebhookQueue.Parse(message);
         if (task.Snapshot is { } snapshot && await TryClaimSnapshotAsync(task, snapshot, cancellationToken) is { } fromSnapshot)
         {
-            await AttemptAsync(fromSnapshot, snapshot.Target, cancellationToken);
+            await AttemptAsync(fromSnapshot, snapshot.Target, task.DueAt, cancellationToken);
             return;
         }
 
@@ -86,7 +86,7 @@ internal sealed partial class WebhookDeliveryProcessor(
                 continue;
             }
 
-            await AttemptAsync(claimed, null, cancellationToken);
+            await AttemptAsync(claimed, null, task.DueAt, cancellationToken);
             return;
         }
 
@@ -174,7 +174,8 @@ internal sealed partial class WebhookDeliveryProcessor(
         return true;
     }
 
-    private async Task AttemptAsync(WebhookDelivery delivery, TargetSnapshot? published, CancellationToken cancellationToken)
+    /// <param name="dueAt">The due time of the attempt's due row when the sweep moved it (<see cref="DeliveryTask.DueAt"/>).</param>
+    private async Task AttemptAsync(WebhookDelivery delivery, TargetSnapshot? published, DateTimeOffset? dueAt, CancellationToken cancellationToken)
     {
         var startedAt = clock.GetUtcNow();
         var destination = await destinations.FindAsync(delivery, published, startedAt, cancellationToken);
@@ -233,7 +234,8 @@ internal sealed partial class WebhookDeliveryProcessor(
         try
         {
             // The record, the next attempt's due row (a retry) and the drop of this attempt's: one transaction.
-            await store.UpdateAsync(recorded, expect, due.AttemptOf(delivery), cancellationToken);
+            var done = due.AttemptOf(delivery);
+            await store.UpdateAsync(recorded, expect, dueAt is { } at ? done with { DueAt = at } : done, cancellationToken);
         }
         catch (StorageConflictException)
         {

@@ -8,9 +8,10 @@ using Omni.Storage;
 namespace Omni.Webhooks;
 
 /// <summary>
-/// Records the delivery (payload included, with its due row) and queues its first attempt (or, staged, leaves that to its caller), for a channel's webhook or a bot's. A retried publish of the same message
-/// event (or of a conversation's close) finds the first delivery and keeps its <c>webhook-id</c>, so an integrator
-/// never sees one event twice under two ids.
+/// Records the delivery (payload included, with its due row) and queues its first attempt, for a channel's webhook or
+/// a bot's; a staged delivery's first attempt is queued by its caller once it stored its message. A retried publish of
+/// the same message event (or of a conversation's close) finds the first delivery and keeps its <c>webhook-id</c>, so
+/// an integrator never sees one event twice under two ids.
 /// </summary>
 internal sealed partial class WebhookPublisher(
     IWebhookDeliveryStore store,

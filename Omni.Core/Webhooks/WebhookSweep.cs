@@ -140,7 +140,7 @@ internal sealed partial class WebhookSweep(
                 return (true, false);
             }
 
-            await queue.EnqueueAsync(task, TimeSpan.Zero, cancellationToken);
+            await queue.EnqueueAsync(task with { DueAt = next.DueAt }, TimeSpan.Zero, cancellationToken);
             LogQueuedAgain(task.DeliveryId, task.ChannelId, task.Attempt, due.Rescues + 1);
             return (true, true);
         }
