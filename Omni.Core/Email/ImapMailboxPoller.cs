@@ -23,9 +23,6 @@ internal sealed partial class ImapMailboxPoller(
     ILogger<ImapMailboxPoller> logger)
 {
     public const string QuarantinedKeyword = "$OmniQuarantined";
-    private const int BatchSize = 25;
-    // What one batch reads ahead of storing it: disk (SpoolingImapClient), not memory, but bounded all the same.
-    private const long PrefetchBytes = 16L * 1024 * 1024;
 
     /// <summary>For the benchmark: the IMAP exchange of each poll goes here (commands are counted, never logged).</summary>
     public Func<IProtocolLogger>? ProtocolLoggerFactory { get; set; }
@@ -220,8 +217,8 @@ internal sealed partial class ImapMailboxPoller(
         cursor with { LastUid = held is { } h ? Math.Max(cursor.LastUid, Math.Min(h - 1, lastUid)) : Math.Max(cursor.LastUid, lastUid) };
 
     /// <summary>
-    /// The poll's messages in UID order, in batches of small mail (at most <see cref="BatchSize"/> and
-    /// <see cref="PrefetchBytes"/>, read ahead in one FETCH) and of one large mail each. Mail read by someone else
+    /// The poll's messages in UID order, in batches of small mail (at most <see cref="MailIngestor.BatchSize"/> and
+    /// <see cref="MailIngestor.BatchBytes"/>, read ahead in one FETCH) and of one large mail each. Mail read by someone else
     /// since the search is theirs, not ours, and left out, but the cursor still passes it.
     /// </summary>
     private IEnumerable<PollBatch> Batches(List<IMessageSummary> summaries)
@@ -232,8 +229,9 @@ internal sealed partial class ImapMailboxPoller(
         foreach (var summary in summaries)
         {
             var size = (long)(summary.Size ?? 0);
-            var large = summary.Size is null || size > connector.Options.MaxMessageBytes || size > PrefetchBytes / 4;
-            if (small.Count > 0 && (large || small.Count == BatchSize || bytes + size > PrefetchBytes))
+            // Read ahead onto disk (SpoolingImapClient), not memory, but bounded all the same.
+            var large = ingestor.IsLarge(summary.Size is { } known ? (long)known : null);
+            if (small.Count > 0 && (large || small.Count == MailIngestor.BatchSize || bytes + size > MailIngestor.BatchBytes))
             {
                 yield return new PollBatch(small, false, covered = last);
                 small = [];
