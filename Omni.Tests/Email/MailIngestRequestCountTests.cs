@@ -145,6 +145,53 @@ public sealed class MailIngestRequestCountTests(AzuriteFixture azurite, MailServ
         Assert.Equal(new Omni.Email.PollResult(0, 0, 0), await _app.PollAsync(tenant, channelId));
     }
 
+    [Fact]
+    public async Task APop3PollOfMoreThanOneBatchTakesEveryMailOnceAndLeavesAnIdleMailbox()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var channelId = await _app.EmailChannelAsync(tenant, EmailArrange.Pop3Settings(_servers, mailbox));
+        Assert.Equal(0, (await _app.PollAsync(tenant, channelId)).Ingested);
+        // 25 a batch: the first batch's UIDLs are written with the lease's renewal, the rest with the release.
+        await AppendAsync(mailbox, Enumerable.Range(0, 30).Select(n => Mail(mailbox, n % Senders, $"Lote {n}", $"batch-{n}-{Guid.NewGuid():N}")));
+
+        Assert.Equal(30, (await _app.PollAsync(tenant, channelId)).Ingested);
+
+        _counter.Reset();
+        Assert.Equal(new Omni.Email.PollResult(0, 0, 0), await _app.PollAsync(tenant, channelId));
+        // Idle: the channel (read by the poll's caller) and the state row, nothing written.
+        Assert.True(_counter.Total == 2, Describe());
+        Assert.Equal(30, (await _app.AllMessagesAsync(tenant, channelId)).Count);
+    }
+
+    [Fact]
+    public async Task AfterMailIsDeletedFromThePop3MailboxElsewhereTheTakenRowsAreReadAndOnlyNewMailIsTaken()
+    {
+        var tenant = await _app.TenantAsync();
+        var mailbox = _servers.NewMailbox();
+        var channelId = await _app.EmailChannelAsync(tenant, EmailArrange.Pop3Settings(_servers, mailbox));
+        Assert.Equal(0, (await _app.PollAsync(tenant, channelId)).Ingested);
+        await AppendAsync(mailbox, Enumerable.Range(0, 3).Select(n => Mail(mailbox, n, $"Antes {n}", $"before-{n}-{Guid.NewGuid():N}")));
+        Assert.Equal(3, (await _app.PollAsync(tenant, channelId)).Ingested);
+        using (var imap = await _servers.ImapAsync(mailbox))
+        {
+            // Another client deletes the first: the server's listing no longer starts with what the last poll took.
+            await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+            var first = (await imap.Inbox.SearchAsync(MailKit.Search.SearchQuery.All)).Min();
+            await imap.Inbox.AddFlagsAsync(first, MessageFlags.Deleted, silent: true);
+            await imap.Inbox.ExpungeAsync();
+            await imap.DisconnectAsync(true);
+        }
+
+        await AppendAsync(mailbox, [Mail(mailbox, 3, "Depois", $"after-{Guid.NewGuid():N}")]);
+
+        var result = await _app.PollAsync(tenant, channelId);
+
+        Assert.Equal((1, 0), (result.Ingested, result.Duplicates));
+        Assert.Equal(new Omni.Email.PollResult(0, 0, 0), await _app.PollAsync(tenant, channelId));
+        Assert.Equal(4, (await _app.AllMessagesAsync(tenant, channelId)).Count);
+    }
+
     private string Describe() => Describe(_counter);
 
     internal static string Describe(StorageTransactionCounter counter) => string.Join(", ", counter.Snapshot().Select(c => $"{c.Key}: {c.Value}"));
