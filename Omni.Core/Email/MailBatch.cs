@@ -4,7 +4,8 @@ namespace Omni.Email;
 /// Mail a poller has read ahead of storing it, in mailbox order, for <see cref="MailIngestor.IngestBatchAsync{TKey}"/>:
 /// each message's body (a copy this batch owns until it is disposed) or the fault that kept it from being read.
 /// <typeparamref name="TKey"/> is the poller's own handle of a message (a POP3 index, a Graph id), handed back with
-/// its outcome so the poller acknowledges exactly what was stored.
+/// its outcome so the poller acknowledges exactly what was stored. Disposing it (storing it does) empties it, and
+/// it may be filled again.
 /// </summary>
 internal sealed class MailBatch<TKey> : IAsyncDisposable
 {

@@ -220,12 +220,6 @@ internal sealed partial class GraphMailboxPoller(
             }
 
             start = await MailSpool.ReadAsync(mime, ingestor.MaxBatchedBytes + 1, cancellationToken);
-            if (start.Length <= ingestor.MaxBatchedBytes)
-            {
-                batch.Add(graphId, providerId, start.Content);
-                start = null;
-                return;
-            }
         }
         catch (Exception ex) when (IsMessageFault(ex))
         {
@@ -238,6 +232,33 @@ internal sealed partial class GraphMailboxPoller(
             {
                 await mime.DisposeAsync();
             }
+        }
+
+        if (start is null)
+        {
+            return;
+        }
+
+        if (start.Length <= ingestor.MaxBatchedBytes)
+        {
+            // Read whole: the response is done with, the spool goes into the batch.
+            await mime!.DisposeAsync();
+            if (batch.Bytes + start.Length > MailIngestor.BatchBytes)
+            {
+                // Its size is known only now: the batch before it goes first, so none holds more than BatchBytes.
+                try
+                {
+                    await StoreAsync(channel, mailbox, run, batch, cancellationToken);
+                }
+                catch
+                {
+                    await start.DisposeAsync();
+                    throw;
+                }
+            }
+
+            batch.Add(graphId, providerId, start.Content);
+            return;
         }
 
         await using (mime)
