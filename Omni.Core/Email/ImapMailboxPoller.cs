@@ -23,9 +23,6 @@ internal sealed partial class ImapMailboxPoller(
     ILogger<ImapMailboxPoller> logger)
 {
     public const string QuarantinedKeyword = "$OmniQuarantined";
-    private const int BatchSize = 25;
-    // What one batch reads ahead of storing it: disk (SpoolingImapClient), not memory, but bounded all the same.
-    private const long PrefetchBytes = 16L * 1024 * 1024;
 
     /// <summary>For the benchmark: the IMAP exchange of each poll goes here (commands are counted, never logged).</summary>
     public Func<IProtocolLogger>? ProtocolLoggerFactory { get; set; }
@@ -173,26 +170,15 @@ internal sealed partial class ImapMailboxPoller(
             var marked = new List<UniqueId>();
             foreach (var (uid, attempt) in done.Outcomes)
             {
-                var providerId = ProviderId(cursor, uid);
-                if (attempt.Fault is { } fault)
+                (state, var outcome) = await faults.SettleAsync(channel, state, ProviderId(cursor, uid), attempt, cancellationToken);
+                if (outcome is null)
                 {
-                    (state, var given) = await faults.FailedAsync(channel, state, providerId, fault, cancellationToken);
-                    if (given)
-                    {
-                        quarantined++;
-                        marked.Add(uid);
-                    }
-                    else
-                    {
-                        // Left unseen for the next poll; the cursor must not pass it.
-                        held = Math.Min(held ?? uint.MaxValue, uid.Id);
-                    }
-
+                    // Left unseen for the next poll; the cursor must not pass it.
+                    held = Math.Min(held ?? uint.MaxValue, uid.Id);
                     continue;
                 }
 
-                state = MailFaults.Succeeded(state, providerId);
-                switch (attempt.Outcome)
+                switch (outcome)
                 {
                     case IngestOutcome.Ingested: ingested++; seen.Add(uid); break;
                     case IngestOutcome.Duplicate: duplicates++; seen.Add(uid); break;
@@ -220,8 +206,8 @@ internal sealed partial class ImapMailboxPoller(
         cursor with { LastUid = held is { } h ? Math.Max(cursor.LastUid, Math.Min(h - 1, lastUid)) : Math.Max(cursor.LastUid, lastUid) };
 
     /// <summary>
-    /// The poll's messages in UID order, in batches of small mail (at most <see cref="BatchSize"/> and
-    /// <see cref="PrefetchBytes"/>, read ahead in one FETCH) and of one large mail each. Mail read by someone else
+    /// The poll's messages in UID order, in batches of small mail (at most <see cref="MailIngestor.BatchSize"/> and
+    /// <see cref="MailIngestor.BatchBytes"/>, read ahead in one FETCH) and of one large mail each. Mail read by someone else
     /// since the search is theirs, not ours, and left out, but the cursor still passes it.
     /// </summary>
     private IEnumerable<PollBatch> Batches(List<IMessageSummary> summaries)
@@ -232,8 +218,9 @@ internal sealed partial class ImapMailboxPoller(
         foreach (var summary in summaries)
         {
             var size = (long)(summary.Size ?? 0);
-            var large = summary.Size is null || size > connector.Options.MaxMessageBytes || size > PrefetchBytes / 4;
-            if (small.Count > 0 && (large || small.Count == BatchSize || bytes + size > PrefetchBytes))
+            // Read ahead onto disk (SpoolingImapClient), not memory, but bounded all the same.
+            var large = ingestor.IsLarge(summary.Size is { } known ? (long)known : null);
+            if (small.Count > 0 && (large || small.Count == MailIngestor.BatchSize || bytes + size > MailIngestor.BatchBytes))
             {
                 yield return new PollBatch(small, false, covered = last);
                 small = [];
@@ -265,7 +252,7 @@ internal sealed partial class ImapMailboxPoller(
     /// <summary>Reads a batch of small mail in one FETCH; a message whose body cannot be read there is read alone (and fails alone).</summary>
     private async Task<Fetched> FetchAsync(MailKit.Net.Imap.ImapClient client, IMailFolder inbox, Cursor cursor, PollBatch batch, CancellationToken cancellationToken)
     {
-        var fetched = new Fetched(batch.LastUid) { Cursor = cursor };
+        var fetched = new Fetched(batch.LastUid);
         if (batch.Messages.Count == 0)
         {
             return fetched;
@@ -288,18 +275,18 @@ internal sealed partial class ImapMailboxPoller(
             {
                 if (bodies.Remove(summary.UniqueId.Id, out var body))
                 {
-                    fetched.Raw.Add((summary.UniqueId, body));
+                    fetched.Bodies.Add(summary.UniqueId, ProviderId(cursor, summary.UniqueId), body);
                     continue;
                 }
 
                 try
                 {
                     // Not in the batch's answer (expunged meanwhile, or a body the server would not send): on its own.
-                    fetched.Raw.Add((summary.UniqueId, await MailSpool.CopyAsync(await inbox.GetStreamAsync(summary.UniqueId, cancellationToken), cancellationToken)));
+                    fetched.Bodies.Add(summary.UniqueId, ProviderId(cursor, summary.UniqueId), await MailSpool.CopyAsync(await inbox.GetStreamAsync(summary.UniqueId, cancellationToken), cancellationToken));
                 }
                 catch (Exception ex) when (MailFaults.IsMessageFault(ex) && client.IsConnected)
                 {
-                    fetched.Faults.Add((summary.UniqueId, new IngestAttempt(null, ex)));
+                    fetched.Bodies.Failed(summary.UniqueId, ProviderId(cursor, summary.UniqueId), ex);
                 }
             }
 
@@ -324,14 +311,8 @@ internal sealed partial class ImapMailboxPoller(
     {
         await using (fetched)
         {
-            var outcomes = new List<(UniqueId Uid, IngestAttempt Attempt)>(fetched.Faults);
-            if (fetched.Raw.Count > 0)
-            {
-                var results = await ingestor.IngestManyAsync(channel, fetched.Raw.Select(r => (ProviderId(fetched.Cursor, r.Uid), r.Body)).ToList(), routes, cancellationToken: cancellationToken);
-                outcomes.AddRange(fetched.Raw.Select((r, i) => (r.Uid, results[i])));
-            }
-
-            return new Batch(outcomes.OrderBy(o => o.Uid.Id).ToList(), fetched.LastUid);
+            var outcomes = await ingestor.IngestBatchAsync(channel, fetched.Bodies, routes, cancellationToken);
+            return new Batch(outcomes.Select(o => (o.Key, o.Attempt)).ToList(), fetched.LastUid);
         }
     }
 
@@ -358,26 +339,14 @@ internal sealed partial class ImapMailboxPoller(
 
     private sealed record Batch(List<(UniqueId Uid, IngestAttempt Attempt)> Outcomes, uint LastUid);
 
-    /// <summary>A batch's bodies, read and not yet stored: spools this owns until it is disposed.</summary>
+    /// <summary>A batch's bodies, read and not yet stored (in UID order, as fetched): spools this owns until it is disposed.</summary>
     private sealed class Fetched(uint lastUid) : IAsyncDisposable
     {
         public uint LastUid { get; } = lastUid;
 
-        public Cursor Cursor { get; init; } = new(null, 0, 0);
+        public MailBatch<UniqueId> Bodies { get; } = new();
 
-        public List<(UniqueId Uid, Stream Body)> Raw { get; } = [];
-
-        public List<(UniqueId Uid, IngestAttempt Attempt)> Faults { get; } = [];
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var (_, body) in Raw)
-            {
-                await body.DisposeAsync();
-            }
-
-            Raw.Clear();
-        }
+        public ValueTask DisposeAsync() => Bodies.DisposeAsync();
     }
 
     private static string ProviderId(Cursor cursor, UniqueId uid) => string.Create(CultureInfo.InvariantCulture, $"imap:{cursor.UidValidity}:{uid.Id}");

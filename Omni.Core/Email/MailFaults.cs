@@ -64,6 +64,22 @@ public sealed partial class MailFaults(MailQuarantine quarantine, IOptions<Email
         return (state with { Failures = failures }, false);
     }
 
+    /// <summary>
+    /// Counts one message's attempt in the state: stored (its failure count dropped) or failed (counted, and quarantined
+    /// once it failed too often). Returns the outcome to acknowledge on the server, or null: the message failed and is
+    /// left for the next poll, so the poller must not move past it.
+    /// </summary>
+    public async Task<(MailboxState State, IngestOutcome? Outcome)> SettleAsync(Channel channel, MailboxState state, string providerId, IngestAttempt attempt, CancellationToken cancellationToken = default)
+    {
+        if (attempt.Fault is { } fault)
+        {
+            (state, var given) = await FailedAsync(channel, state, providerId, fault, cancellationToken);
+            return (state, given ? IngestOutcome.Quarantined : null);
+        }
+
+        return (Succeeded(state, providerId), attempt.Outcome);
+    }
+
     /// <summary>The state without a failure count for <paramref name="providerId"/>, once it was stored after all.</summary>
     public static MailboxState Succeeded(MailboxState state, string providerId) =>
         state.Failures?.ContainsKey(providerId) == true ? state with { Failures = state.Failures.Where(f => f.Key != providerId).ToDictionary() } : state;

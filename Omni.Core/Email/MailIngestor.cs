@@ -31,6 +31,18 @@ public sealed partial class MailIngestor(
     IOptions<EmailOptions> options,
     ILogger<MailIngestor> logger)
 {
+    /// <summary>The most mail a poller reads ahead of storing it as one batch (<see cref="IngestManyAsync"/>).</summary>
+    public const int BatchSize = 25;
+
+    /// <summary>What one batch may hold, read ahead: copies on disk past a few hundred KiB, bounded all the same.</summary>
+    public const long BatchBytes = 16L * 1024 * 1024;
+
+    /// <summary>The largest mail read ahead into a batch; larger mail is ingested alone, within the ingest budget.</summary>
+    public long MaxBatchedBytes => Math.Min(BatchBytes / 4, options.Value.MaxMessageBytes);
+
+    /// <summary>Whether mail of the size a server reported is ingested alone (<see cref="IngestAsync(Channel, Func{CancellationToken, Task{Stream}}, string, long?, CancellationToken)"/>) rather than in a batch.</summary>
+    public bool IsLarge(long? size) => size is not { } known || known > MaxBatchedBytes;
+
     /// <param name="rawMime">The server's stream; read once, into a <see cref="MailSpool"/>, and disposed.</param>
     /// <param name="providerId">The server's id of the message (IMAP UID, POP3 UIDL, Graph id), for quarantine listings and logs.</param>
     /// <param name="size">The size the server reported, when known: oversized mail is quarantined without being parsed.</param>
@@ -277,6 +289,23 @@ public sealed partial class MailIngestor(
         }
 
         return outcomes.Select(o => o!).ToList();
+    }
+
+    /// <summary>
+    /// Ingests a batch a poller read ahead (<see cref="IngestManyAsync"/>) and disposes its bodies. Returns every message
+    /// of it in the order added, with its outcome or the fault that kept it from being read or stored; every outcome is
+    /// durable when this returns, so the poller may then acknowledge those on the server.
+    /// </summary>
+    internal async Task<IReadOnlyList<(TKey Key, string ProviderId, IngestAttempt Attempt)>> IngestBatchAsync<TKey>(Channel channel, MailBatch<TKey> batch, InboundRouteCache routes,
+        CancellationToken cancellationToken = default)
+    {
+        await using (batch)
+        {
+            var read = batch.Items.Where(i => i.Body is not null).ToList();
+            var stored = read.Count > 0 ? await IngestManyAsync(channel, read.Select(i => (i.ProviderId, i.Body!)).ToList(), routes, cancellationToken: cancellationToken) : [];
+            var next = 0;
+            return batch.Items.Select(i => (i.Key, i.ProviderId, i.Body is null ? new IngestAttempt(null, i.Fault) : stored[next++])).ToList();
+        }
     }
 
     /// <summary>Message-ID without its angle brackets; the SHA-256 of the raw bytes for mail that has none, so a re-read copy still matches.</summary>

@@ -77,15 +77,9 @@ public sealed class MailboxStateStore(TableServiceClient tables, TimeProvider cl
     /// <summary>Saves the cursor and renews the lease (or releases it); throws <see cref="MailboxLeaseLostException"/> when another poller took over.</summary>
     public async Task<MailboxState> SaveAsync(MailboxState state, string? cursor, TimeSpan? renewFor, CancellationToken cancellationToken = default)
     {
-        var next = state with
-        {
-            Cursor = cursor,
-            LeaseOwner = renewFor is null ? null : state.LeaseOwner,
-            LeaseUntil = renewFor is { } d ? clock.GetUtcNow() + d : null,
-        };
         try
         {
-            return await WriteAsync(next, cancellationToken);
+            return await WriteAsync(Next(state, cursor, renewFor), cancellationToken);
         }
         catch (RequestFailedException ex) when (ex.Status is 409 or 412)
         {
@@ -93,15 +87,62 @@ public sealed class MailboxStateStore(TableServiceClient tables, TimeProvider cl
         }
     }
 
+    /// <summary>
+    /// <see cref="SaveAsync(MailboxState, string?, TimeSpan?, CancellationToken)"/> together with other rows of this table in the
+    /// mailbox's company partition (a poller's own rows, e.g. what POP3 took), in one entity-group transaction: the
+    /// rows and the cursor that describes them change together or not at all, for one request. More than one
+    /// transaction holds go first, the state row with the last.
+    /// </summary>
+    public async Task<MailboxState> SaveAsync(MailboxState state, string? cursor, TimeSpan? renewFor, IReadOnlyList<TableTransactionAction> alongside, CancellationToken cancellationToken = default)
+    {
+        if (alongside.Count == 0)
+        {
+            return await SaveAsync(state, cursor, renewFor, cancellationToken);
+        }
+
+        var next = Next(state, cursor, renewFor);
+        var entity = EntityOf(next);
+        var own = next.ETag is { } etag
+            ? new TableTransactionAction(TableTransactionActionType.UpdateReplace, entity, new ETag(etag))
+            : new TableTransactionAction(TableTransactionActionType.Add, entity);
+        var chunks = alongside.Chunk(RowsATransaction).ToList();
+        try
+        {
+            foreach (var chunk in chunks[..^1])
+            {
+                await _table.SubmitTransactionAsync(chunk, cancellationToken);
+            }
+
+            var responses = await _table.SubmitTransactionAsync([.. chunks[^1], own], cancellationToken);
+            return next with { ETag = responses.Value[^1].Headers.ETag?.ToString() };
+        }
+        catch (RequestFailedException ex) when (ex.Status is 409 or 412)
+        {
+            throw new MailboxLeaseLostException(state.ChannelId);
+        }
+    }
+
+    private MailboxState Next(MailboxState state, string? cursor, TimeSpan? renewFor) => state with
+    {
+        Cursor = cursor,
+        LeaseOwner = renewFor is null ? null : state.LeaseOwner,
+        LeaseUntil = renewFor is { } d ? clock.GetUtcNow() + d : null,
+    };
+
+    // A transaction carries at most 100 actions and 4 MiB: 50 rows of up to 64 KiB stay well inside both.
+    private const int RowsATransaction = 50;
+
+    private static TableEntity EntityOf(MailboxState state) => new(state.CompanyId, state.ChannelId)
+    {
+        ["Cursor"] = state.Cursor,
+        ["LeaseOwner"] = state.LeaseOwner,
+        ["LeaseUntil"] = state.LeaseUntil,
+        ["Failures"] = state.Failures is { Count: > 0 } f ? JsonSerializer.Serialize(f.ToDictionary(), EmailJsonContext.Default.DictionaryStringInt32) : null,
+    };
+
     private async Task<MailboxState> WriteAsync(MailboxState state, CancellationToken cancellationToken)
     {
-        var entity = new TableEntity(state.CompanyId, state.ChannelId)
-        {
-            ["Cursor"] = state.Cursor,
-            ["LeaseOwner"] = state.LeaseOwner,
-            ["LeaseUntil"] = state.LeaseUntil,
-            ["Failures"] = state.Failures is { Count: > 0 } f ? JsonSerializer.Serialize(f.ToDictionary(), EmailJsonContext.Default.DictionaryStringInt32) : null,
-        };
+        var entity = EntityOf(state);
         var response = state.ETag is { } etag
             ? await _table.UpdateEntityAsync(entity, new ETag(etag), TableUpdateMode.Replace, cancellationToken)
             : await _table.AddEntityAsync(entity, cancellationToken);

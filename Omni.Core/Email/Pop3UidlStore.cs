@@ -36,25 +36,30 @@ internal sealed class Pop3UidlStore(TableServiceClient tables)
         return new Pop3Taken(rows);
     }
 
-    /// <summary>Keeps the taken UIDLs still on the server (mail deleted elsewhere drops out), in server order; writes only changed rows.</summary>
-    public async Task<Pop3Taken> SaveAsync(Channel channel, string identity, Pop3Taken before, IList<string> onServer, IReadOnlySet<string> taken, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The rows a save of a complete listing leaves (every UIDL on it taken), without reading them: what
+    /// <see cref="Changes"/> wrote for the listing a POP3 cursor names (the cursor is written with its rows, see
+    /// <see cref="MailboxStateStore.SaveAsync(MailboxState, string?, TimeSpan?, IReadOnlyList{TableTransactionAction}, CancellationToken)"/>).
+    /// </summary>
+    public static Pop3Taken Of(Channel channel, string identity, IEnumerable<string> listing) => new(RowsOf(Prefix(channel, identity), listing));
+
+    /// <summary>
+    /// Keeps the taken UIDLs still on the server (mail deleted elsewhere drops out), in server order: the rows after,
+    /// and the writes that make them of the rows before (only changed rows), to go with the state row's save.
+    /// </summary>
+    public static (Pop3Taken After, IReadOnlyList<TableTransactionAction> Writes) Changes(Channel channel, string identity, Pop3Taken before, IList<string> onServer, IReadOnlySet<string> taken)
     {
-        var prefix = Prefix(channel, identity);
-        var rows = onServer.Where(taken.Contains).Distinct(StringComparer.Ordinal).Chunk(PerRow)
-            .Select((chunk, i) => (Key: prefix + i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture), Value: string.Join('\n', chunk)))
-            .ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal);
+        var rows = RowsOf(Prefix(channel, identity), onServer.Where(taken.Contains));
         var actions = rows.Where(r => before.Rows.GetValueOrDefault(r.Key) != r.Value)
             .Select(r => new TableTransactionAction(TableTransactionActionType.UpsertReplace, new TableEntity(channel.CompanyId, r.Key) { ["Uidls"] = r.Value }))
             .Concat(before.Rows.Keys.Where(k => !rows.ContainsKey(k)).Select(k => new TableTransactionAction(TableTransactionActionType.Delete, new TableEntity(channel.CompanyId, k), ETag.All)))
             .ToList();
-        // A transaction carries at most 4 MiB: 50 full rows stay well inside it.
-        foreach (var batch in actions.Chunk(50))
-        {
-            await _table.SubmitTransactionAsync(batch, cancellationToken);
-        }
-
-        return new Pop3Taken(rows);
+        return (new Pop3Taken(rows), actions);
     }
+
+    private static Dictionary<string, string> RowsOf(string prefix, IEnumerable<string> uidls) => uidls.Distinct(StringComparer.Ordinal).Chunk(PerRow)
+        .Select((chunk, i) => (Key: prefix + i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture), Value: string.Join('\n', chunk)))
+        .ToDictionary(r => r.Key, r => r.Value, StringComparer.Ordinal);
 
     private static string Prefix(Channel channel, string identity) => $"{channel.Id}_pop3_{identity}_";
 }

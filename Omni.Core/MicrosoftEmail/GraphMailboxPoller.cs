@@ -9,8 +9,9 @@ namespace Omni.MicrosoftEmail;
 /// <summary>
 /// Polls a Microsoft 365 inbox with a delta query, on the shared mail machinery: the poll schedule and queue, the
 /// per-mailbox cursor and lease (<see cref="MailboxStateStore"/>) and ingestion (<see cref="MailIngestor"/>). The
-/// stored delta link makes an idle poll one Graph request, one table read and no write; each new unread message's
-/// MIME is ingested, and only once it is stored is it marked read on the server.
+/// stored delta link makes an idle poll one Graph request, one table read and no write; the new unread messages'
+/// MIME is read and stored a batch at a time (<see cref="MailIngestor.IngestBatchAsync{TKey}"/>, routing cached per
+/// poll), and only once a message is stored is it marked read on the server.
 /// </summary>
 /// <remarks>
 /// Throttling (429/503) is not retried inside the poll: the Graph SDK's retry handler is left out of the pipeline,
@@ -28,6 +29,7 @@ internal sealed partial class GraphMailboxPoller(
     TimeProvider clock,
     ILogger<GraphMailboxPoller> logger) : IMailboxPoller
 {
+    private const string PageSize = "odata.maxpagesize=50";
     private static readonly string[] DeltaFields = ["id", "isRead", "internetMessageId"];
 
     public string ChannelType => ChannelTypes.MicrosoftEmail;
@@ -116,36 +118,58 @@ internal sealed partial class GraphMailboxPoller(
         string? next = null;
         for (var page = 1; ; page++)
         {
+            // The page size is asked for on every page, links included: a page is what one batch of storage may take
+            // at most, and Graph's default of 10 would split a burst into more transactions and cursor saves.
             var response = url is null
                 ? await delta.GetAsDeltaGetResponseAsync(r =>
                 {
                     r.QueryParameters.Select = DeltaFields;
-                    r.Headers.Add("Prefer", "odata.maxpagesize=50");
+                    r.Headers.Add("Prefer", PageSize);
                 }, cancellationToken)
-                : await delta.WithUrl(url).GetAsDeltaGetResponseAsync(cancellationToken: cancellationToken);
+                : await delta.WithUrl(url).GetAsDeltaGetResponseAsync(r => r.Headers.Add("Prefer", PageSize), cancellationToken);
 
-            foreach (var message in response?.Value ?? [])
+            var batch = new MailBatch<string>();
+            try
             {
-                seen = true;
-                if (message.Id is null || message.IsRead != false || message.AdditionalData.ContainsKey("@removed"))
+                foreach (var message in response?.Value ?? [])
                 {
-                    continue;
+                    seen = true;
+                    if (message.Id is null || message.IsRead != false || message.AdditionalData.ContainsKey("@removed"))
+                    {
+                        continue;
+                    }
+
+                    if (!run.Leased && !await LeaseAsync(run, cancellationToken))
+                    {
+                        // Another poller found the same work first: it carries on from the stored cursor.
+                        return run.Counts.Result();
+                    }
+
+                    await TakeAsync(channel, mailbox, message.Id, run, batch, cancellationToken);
+                    if (batch.IsFull)
+                    {
+                        await StoreAsync(channel, mailbox, run, batch, cancellationToken);
+                        batch = new MailBatch<string>();
+                    }
                 }
 
-                if (!run.Leased && !await LeaseAsync(run, cancellationToken))
-                {
-                    // Another poller found the same work first: it carries on from the stored cursor.
-                    return run.Counts.Result();
-                }
-
-                await IngestAsync(channel, mailbox, message.Id, run, cancellationToken);
+                await StoreAsync(channel, mailbox, run, batch, cancellationToken);
+            }
+            finally
+            {
+                // Read and not stored (the poll failed): left unread, taken by the next poll.
+                await batch.DisposeAsync();
             }
 
             next = response?.OdataDeltaLink ?? response?.OdataNextLink;
+            var last = response?.OdataDeltaLink is not null || response?.OdataNextLink is null
+                || page >= options.Value.MaxPagesPerPoll || run.Counts.Total >= emailOptions.Value.MaxMessagesPerPoll;
             if (run.Leased && next is not null && !run.Held)
             {
-                // A finished page is a safe place to resume from, and saving it renews the lease.
-                run.State = await states.SaveAsync(run.State, new GraphCursor(mailboxId, next, null).ToString(), emailOptions.Value.LeaseDuration, cancellationToken);
+                // A finished page is a safe place to resume from, and saving it renews the lease. The last page's
+                // link is saved by the lease release (PollAsync's finally): one write, not two.
+                var cursor = new GraphCursor(mailboxId, next, null).ToString();
+                run.State = last ? run.State with { Cursor = cursor } : await states.SaveAsync(run.State, cursor, emailOptions.Value.LeaseDuration, cancellationToken);
             }
 
             if (response?.OdataDeltaLink is not null || response?.OdataNextLink is null)
@@ -154,7 +178,7 @@ internal sealed partial class GraphMailboxPoller(
             }
 
             url = response.OdataNextLink;
-            if (page >= options.Value.MaxPagesPerPoll || run.Counts.Total >= emailOptions.Value.MaxMessagesPerPoll)
+            if (last)
             {
                 more = true;
                 break;
@@ -177,40 +201,111 @@ internal sealed partial class GraphMailboxPoller(
         return run.Counts.Result(more ? TimeSpan.Zero : null);
     }
 
-    private async Task IngestAsync(Channel channel, UserItemRequestBuilder mailbox, string graphId, GraphPollRun run, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads one message's MIME. Small mail is spooled into the batch (memory up to 256 KiB, else a file; the delta
+    /// gives no size, so up to <see cref="MailIngestor.MaxBatchedBytes"/> is read to tell); larger mail is ingested
+    /// alone, streamed within the ingest budget, after the batch before it, so the mailbox's order holds.
+    /// </summary>
+    private async Task TakeAsync(Channel channel, UserItemRequestBuilder mailbox, string graphId, GraphPollRun run, MailBatch<string> batch, CancellationToken cancellationToken)
     {
-        var item = mailbox.Messages[graphId];
         var providerId = "graph:" + graphId;
-        IngestOutcome outcome;
+        Stream? mime = null;
+        MailSpool? start = null;
         try
         {
-            await using var mime = await item.Content.GetAsync(cancellationToken: cancellationToken);
+            mime = await mailbox.Messages[graphId].Content.GetAsync(cancellationToken: cancellationToken);
             if (mime is null)
             {
                 return;
             }
 
-            // Spooled as it arrives (to a file past a few hundred KiB), never buffered whole; the delta gives no size,
-            // so the ingest budget holds the spooled length before the mail is parsed.
-            outcome = await ingestor.IngestAsync(channel, mime, providerId, size: null, cancellationToken);
-            run.State = MailFaults.Succeeded(run.State, providerId);
+            start = await MailSpool.ReadAsync(mime, ingestor.MaxBatchedBytes + 1, cancellationToken);
         }
         catch (Exception ex) when (IsMessageFault(ex))
         {
-            (run.State, var given) = await faults.FailedAsync(channel, run.State, providerId, ex, cancellationToken);
-            if (!given)
+            batch.Failed(graphId, providerId, ex);
+            return;
+        }
+        finally
+        {
+            if (start is null && mime is not null)
             {
-                // Left unread; the page's link is not saved, so the next poll sees this message again.
-                run.Held = true;
-                return;
+                await mime.DisposeAsync();
             }
-
-            outcome = IngestOutcome.Quarantined;
         }
 
-        run.Counts.Add(outcome);
+        if (start is null)
+        {
+            return;
+        }
+
+        if (start.Length <= ingestor.MaxBatchedBytes)
+        {
+            // Read whole: the response is done with, the spool goes into the batch.
+            await mime!.DisposeAsync();
+            if (batch.Bytes + start.Length > MailIngestor.BatchBytes)
+            {
+                // Its size is known only now: the batch before it goes first, so none holds more than BatchBytes.
+                try
+                {
+                    await StoreAsync(channel, mailbox, run, batch, cancellationToken);
+                }
+                catch
+                {
+                    await start.DisposeAsync();
+                    throw;
+                }
+            }
+
+            batch.Add(graphId, providerId, start.Content);
+            return;
+        }
+
+        await using (mime)
+        await using (start)
+        {
+            await StoreAsync(channel, mailbox, run, batch, cancellationToken);
+            IngestAttempt attempt;
+            try
+            {
+                attempt = new IngestAttempt(await ingestor.IngestAsync(channel, new ConcatenatedStream(start.Content, mime), providerId, size: null, cancellationToken), null);
+            }
+            catch (Exception ex) when (IsMessageFault(ex))
+            {
+                attempt = new IngestAttempt(null, ex);
+            }
+
+            await SettleAsync(channel, mailbox, run, graphId, providerId, attempt, cancellationToken);
+        }
+    }
+
+    /// <summary>Stores the batch read so far (and empties it), then marks read what is now stored.</summary>
+    private async Task StoreAsync(Channel channel, UserItemRequestBuilder mailbox, GraphPollRun run, MailBatch<string> batch, CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var (graphId, providerId, attempt) in await ingestor.IngestBatchAsync(channel, batch, run.Routes, cancellationToken))
+        {
+            await SettleAsync(channel, mailbox, run, graphId, providerId, attempt, cancellationToken);
+        }
+    }
+
+    private async Task SettleAsync(Channel channel, UserItemRequestBuilder mailbox, GraphPollRun run, string graphId, string providerId, IngestAttempt attempt, CancellationToken cancellationToken)
+    {
+        (run.State, var outcome) = await faults.SettleAsync(channel, run.State, providerId, attempt, cancellationToken);
+        if (outcome is not { } done)
+        {
+            // Left unread; the page's link is not saved, so the next poll sees this message again.
+            run.Held = true;
+            return;
+        }
+
+        run.Counts.Add(done);
         // Only now, with the message stored (or quarantined), may the server forget it is new.
-        await item.PatchAsync(new Microsoft.Graph.Models.Message { IsRead = true }, cancellationToken: cancellationToken);
+        await mailbox.Messages[graphId].PatchAsync(new Microsoft.Graph.Models.Message { IsRead = true }, cancellationToken: cancellationToken);
     }
 
     // This one message's failure (Graph cannot give its MIME, it cannot be parsed or stored), not the mailbox's:

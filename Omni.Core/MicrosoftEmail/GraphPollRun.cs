@@ -1,3 +1,4 @@
+using Omni.Conversations;
 using Omni.Email;
 
 namespace Omni.MicrosoftEmail;
@@ -11,32 +12,11 @@ internal sealed class GraphPollRun(string owner, MailboxState state)
 
     public bool Leased { get; set; }
 
-    public GraphPollCounts Counts { get; } = new();
+    public MailPollCounts Counts { get; } = new();
+
+    /// <summary>The poll's routing cache: a sender's second mail and a reply to a mail of this poll read nothing.</summary>
+    public InboundRouteCache Routes { get; } = new();
 
     /// <summary>A message of a page failed and waits for the next poll: no later link may be saved past it.</summary>
     public bool Held { get; set; }
-}
-
-/// <summary>What a poll did so far.</summary>
-internal sealed class GraphPollCounts
-{
-    public int Ingested { get; private set; }
-
-    public int Duplicates { get; private set; }
-
-    public int Quarantined { get; private set; }
-
-    public int Total => Ingested + Duplicates + Quarantined;
-
-    public void Add(IngestOutcome outcome)
-    {
-        switch (outcome)
-        {
-            case IngestOutcome.Ingested: Ingested++; break;
-            case IngestOutcome.Duplicate: Duplicates++; break;
-            default: Quarantined++; break;
-        }
-    }
-
-    public PollResult Result(TimeSpan? retryAfter = null) => new(Ingested, Duplicates, Quarantined, retryAfter);
 }

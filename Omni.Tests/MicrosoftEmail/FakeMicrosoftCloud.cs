@@ -215,8 +215,10 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
 
     private (int, JsonNode?, Dictionary<string, string>, byte[]?) Delta(HttpRequest request, string user, FakeMailbox mailbox)
     {
-        long from = 0, upto;
-        var offset = 0;
+        // A page resumes after the change it ended on, not at an index: a message changed meanwhile (marked read by
+        // the app) leaves this round instead of shifting the rest, and one changed before it was listed comes in the
+        // next round, as Graph's own sync state does.
+        long from = 0, upto, after = 0;
         var pageSize = 10;
         if (request.Headers["Prefer"].ToString() is { } prefer && prefer.StartsWith("odata.maxpagesize=", StringComparison.Ordinal))
         {
@@ -226,7 +228,7 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
         if (request.Query["$skiptoken"].ToString() is { Length: > 0 } skip)
         {
             var parts = skip.Split('-');
-            (from, upto, offset, pageSize) = (long.Parse(parts[0]), long.Parse(parts[1]), int.Parse(parts[2]), int.Parse(parts[3]));
+            (from, upto, after, pageSize) = (long.Parse(parts[0]), long.Parse(parts[1]), long.Parse(parts[2]), int.Parse(parts[3]));
         }
         else
         {
@@ -238,8 +240,9 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
             upto = Interlocked.Read(ref _changes);
         }
 
-        var changed = mailbox.Inbox.Where(m => m.Changed > from && m.Changed <= upto).OrderBy(m => m.Changed).ToList();
-        var page = changed.Skip(offset).Take(pageSize).Select(m => (JsonNode)new JsonObject
+        var changed = mailbox.Inbox.Where(m => m.Changed > Math.Max(from, after) && m.Changed <= upto).OrderBy(m => m.Changed).ToList();
+        var listed = changed.Take(pageSize).ToList();
+        var page = listed.Select(m => (JsonNode)new JsonObject
         {
             ["@odata.type"] = "#microsoft.graph.message",
             ["@odata.etag"] = $"W/\"{m.Changed}\"",
@@ -253,9 +256,9 @@ public sealed class FakeMicrosoftCloud : IAsyncDisposable
             ["@odata.context"] = new Uri(BaseUri, $"v1.0/$metadata#Collection(message)").ToString(),
             ["value"] = new JsonArray(page),
         };
-        if (offset + pageSize < changed.Count)
+        if (pageSize < changed.Count)
         {
-            result["@odata.nextLink"] = $"{link}?$skiptoken={from}-{upto}-{offset + pageSize}-{pageSize}";
+            result["@odata.nextLink"] = $"{link}?$skiptoken={from}-{upto}-{listed[^1].Changed}-{pageSize}";
         }
         else
         {

@@ -141,6 +141,25 @@ public sealed class MicrosoftEmailPollingTests : IClassFixture<MicrosoftCloudFix
     }
 
     [Fact]
+    public async Task AMailMarkedUnreadAgainAfterItWasStoredStaysOneMessageAndTheMailBesideItIsTaken()
+    {
+        var channel = await _app.GraphChannelAsync(Cloud);
+        var first = channel.Mailbox.Deliver(Mail("maria@example.com", "Primeira"));
+        Assert.Equal(1, (await PollAsync(channel)).Ingested);
+        // Someone marks it unread on the server (or the poll died between storing and marking it read): its batch
+        // with the new mail fails on its idempotency row, and both are then stored one by one.
+        first.IsRead = false;
+        first.Changed = Cloud.NextChange();
+        var second = channel.Mailbox.Deliver(Mail("rui@example.com", "Segunda"));
+
+        var result = await PollAsync(channel);
+
+        Assert.Equal((1, 1, 0), (result.Ingested, result.Duplicates, result.Quarantined));
+        Assert.True(first.IsRead && second.IsRead);
+        Assert.Equal(["Primeira", "Segunda"], (await _app.AllMessagesAsync(channel.Tenant, channel.ChannelId)).Select(m => m["subject"]!.GetValue<string>()).Order());
+    }
+
+    [Fact]
     public async Task AnIdlePollIsOneGraphRequestAndNoStorageWrite()
     {
         var channel = await _app.GraphChannelAsync(Cloud);
