@@ -91,7 +91,8 @@ peek_queue() {
   sig=$(printf 'GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:%s\nx-ms-version:2021-12-02\n/%s%s\nnumofmessages:32\npeekonly:true' "$date" "$account" "$path" \
     | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$(printf '%s' "$key" | base64 -d | od -An -tx1 | tr -d ' \n')" -binary | base64 -w0)
   curl -sf "http://127.0.0.1:$queue$path?numofmessages=32&peekonly=true" -H "x-ms-date: $date" -H "x-ms-version: 2021-12-02" \
-    -H "Authorization: SharedKey $account:$sig" | grep -o '<QueueMessage>.*</QueueMessage>' | sed 's#</QueueMessage>#&\n#g' | while read -r m; do
+    -H "Authorization: SharedKey $account:$sig" -o "$work/peek.xml" || fail "peeking the $name queue failed"
+  { grep -o '<QueueMessage>.*</QueueMessage>' "$work/peek.xml" || true; } | sed 's#</QueueMessage>#&\n#g' | while read -r m; do
       [ -n "$m" ] || continue
       printf '%s %s\n' "$(sed -n 's#.*<MessageId>\([^<]*\)</MessageId>.*#\1#p' <<< "$m")" "$(sed -n 's#.*<MessageText>\([^<]*\)</MessageText>.*#\1#p' <<< "$m" | base64 -d)"
     done
@@ -101,12 +102,13 @@ peek_queue() {
 sink=$(free_port)
 mkdir -p "$work/sink"
 python3 - "$sink" "$work/sink" > "$work/sink.log" 2>&1 <<'PY' &
-import http.server, json, os, sys
+import http.server, itertools, json, sys, threading
 port, out = int(sys.argv[1]), sys.argv[2]
+numbers, lock = itertools.count(), threading.Lock()
 class Sink(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        n = len(os.listdir(out)) // 2
+        with lock: n = next(numbers)
         with open(f"{out}/{n:04d}.body", "wb") as f: f.write(body)
         with open(f"{out}/{n:04d}.head", "w") as f: json.dump({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}}, f)
         answer = b'{"itemsReceived":1,"itemsAccepted":1,"errors":[]}' if self.path.startswith("/v2") else b"{}"
@@ -388,7 +390,7 @@ message_status() {
 # signed with the channel's secret (Standard Webhooks, checked here with openssl).
 send_outbound "$reply"
 [ "$(message_status "$conversation" "$reply")" = sent ] || fail "the reply is not sent after SendOutbound: $(cat "$work/body")"
-deliveries=$(peek_queue webhook-deliveries)
+deliveries=$(peek_queue webhook-deliveries || true)
 [ -n "$deliveries" ] || fail "SendOutbound queued no webhook delivery"
 while read -r qid text; do invoke_queue DeliverWebhook "$qid" "$text"; done <<< "$deliveries"
 hook=$(grep -l '"Resposta"' "$work"/sink/*.body 2>/dev/null | head -1 || true)
