@@ -45,7 +45,7 @@ cleanup() {
   if [ -n "$mail" ]; then
     /usr/sbin/postfix -c "$mail/postfix" stop >/dev/null 2>&1 || true
     doveadm -c "$mail/dovecot.conf" stop >/dev/null 2>&1 || true
-    allow_postfix_dir remove "$mail/postfix"
+    allow_postfix_dir remove "$mail/postfix" 2>/dev/null || true
   fi
   wait 2>/dev/null || true
   rm -rf "$work"
