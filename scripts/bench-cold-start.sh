@@ -6,10 +6,11 @@
 # from the page cache (dd iflag=nocache: only those files, not the machine's whole cache), so each start reads its
 # binary from disk as a new instance does. Measured per run: milliseconds from process start to the first 200 on
 # GET /api/health (so storage answered) and to the first 202 of a POST /api/receive_hook sent right after it (a
-# message stored: the path a cold instance first serves), then VmRSS one second later, idle. One discarded warm-up
-# run per mode (it also creates the tables and the channel), then RUNS (default 7) rounds that start each build in
-# turn; medians.
-#   scripts/bench-cold-start.sh [--runs N] [--modes "jit r2r aot"] [--no-build]
+# message stored: the path a cold instance first serves), then VmRSS one second later, idle, with its anonymous and
+# file-backed parts (RssAnon, RssFile). One discarded warm-up run per mode (it also creates the tables and the channel),
+# then RUNS (default 7) rounds that start each build in turn; medians. --env "NAME=VALUE ..." starts every build with
+# those variables too (runtime knobs such as DOTNET_gcServer=0 or DOTNET_GCgen0size=0x200000, without a new publish).
+#   scripts/bench-cold-start.sh [--runs N] [--modes "jit r2r aot"] [--no-build] [--env "NAME=VALUE ..."]
 # Writes artifacts/benchmarks/cold-start.md and .json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +19,14 @@ root=$(pwd)
 runs=7
 modes="jit r2r aot"
 build=1
+extra_env=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --modes) modes=$2; shift 2 ;;
     --no-build) build=0; shift ;;
-    *) echo "usage: scripts/bench-cold-start.sh [--runs N] [--modes \"jit r2r aot\"] [--no-build]" >&2; exit 2 ;;
+    --env) extra_env=$2; shift 2 ;;
+    *) echo "usage: scripts/bench-cold-start.sh [--runs N] [--modes \"jit r2r aot\"] [--no-build] [--env \"NAME=VALUE ...\"]" >&2; exit 2 ;;
   esac
 done
 [ "$runs" -ge 5 ] || { echo "error: --runs must be at least 5" >&2; exit 2; }
@@ -56,13 +59,13 @@ secrets=$(head -c 32 /dev/urandom | base64)
 # Drops the package's files from the page cache (POSIX_FADV_DONTNEED per file), so the next start reads them from disk.
 uncache() { find "$1" -type f -exec dd if={} iflag=nocache count=0 status=none \; ; }
 
-# One start: prints "<ms to first 200 on /api/health> <ms to first 202 on receive_hook> <VmRSS MB when idle>".
+# One start: prints "<ms to first 200 on /api/health> <ms to first 202 on receive_hook> <VmRSS MB when idle> <RssAnon MB> <RssFile MB>".
 start_once() {
   local app=$1 provision=$2 port pid t0 ms="" hook="" rss code
   port=$(free_port)
   uncache "$app"
   t0=$(date +%s%N)
-  (cd "$app" && exec env FUNCTIONS_CUSTOMHANDLER_PORT="$port" FUNCTIONS_CUSTOMHANDLER_WORKER_ID="$(cat /proc/sys/kernel/random/uuid)" \
+  (cd "$app" && exec env $extra_env FUNCTIONS_CUSTOMHANDLER_PORT="$port" FUNCTIONS_CUSTOMHANDLER_WORKER_ID="$(cat /proc/sys/kernel/random/uuid)" \
     FUNCTIONS_APP_ROOT_PATH="$app" AzureWebJobsStorage="$storage" Omni__AdminToken="$admin" Omni__SecretsKey="$secrets" \
     Omni__Storage__ProvisionOnStart="$provision" ./Omni.Functions > "$work/out.log" 2> "$work/err.log") &
   pid=$!
@@ -80,7 +83,7 @@ start_once() {
     [ "$code" = 202 ] && hook=$(( ($(date +%s%N) - t0) / 1000000 ))
     sleep 1
   fi
-  rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$pid/status" 2>/dev/null || echo 0)
+  rss=$(awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s%.1f", sep, $2/1024; sep=" "}' "/proc/$pid/status" 2>/dev/null || echo "0 0 0")
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [ -n "$ms" ] || { echo "error: the $app handler never answered 200 on /api/health" >&2; grep -v "^   *at \|End of stack trace" "$work/err.log" | tail -20 >&2; tail -5 "$work/out.log" >&2; return 1; }
@@ -101,7 +104,7 @@ setup_channel() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-declare -A start_ms hook_ms rss_mb size_mb
+declare -A start_ms hook_ms rss_mb anon_mb file_mb size_mb
 for mode in $modes; do
   out="$bench/$mode"
   if [ "$build" -eq 1 ] || [ ! -f "$out/omni-functions.zip" ]; then
@@ -121,6 +124,8 @@ for mode in $modes; do
   start_ms[$mode]=$(cut -d' ' -f1 "$work/$mode.runs" | median)
   hook_ms[$mode]=$(cut -d' ' -f2 "$work/$mode.runs" | median)
   rss_mb[$mode]=$(cut -d' ' -f3 "$work/$mode.runs" | median)
+  anon_mb[$mode]=$(cut -d' ' -f4 "$work/$mode.runs" | median)
+  file_mb[$mode]=$(cut -d' ' -f5 "$work/$mode.runs" | median)
   echo "cold-start: $mode: runs (health ms, receive_hook ms, MB): $(tr '\n' ';' < "$work/$mode.runs")"
 done
 
@@ -138,12 +143,12 @@ md="artifacts/benchmarks/cold-start.md"
   echo "is better). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "- machine: $(nproc) cores ($cpu), $(date -u +%Y-%m-%d)"
-  echo "- command: scripts/bench-cold-start.sh --runs $runs"
+  echo "- command: scripts/bench-cold-start.sh --runs $runs${extra_env:+ --env \"$extra_env\"}"
   echo
-  echo "| build | start to first 200 | ratio | to first receive_hook 202 | ratio | resident memory (idle) | ratio | zip size |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| build | start to first 200 | ratio | to first receive_hook 202 | ratio | resident memory (idle) | ratio | of which anonymous / file-backed | zip size |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for mode in $modes; do
-    echo "| $mode | ${start_ms[$mode]} ms | $(ratio "${start_ms[$mode]}" "${start_ms[$base]}")× | ${hook_ms[$mode]} ms | $(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")× | ${rss_mb[$mode]} MB | $(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")× | ${size_mb[$mode]} MB |"
+    echo "| $mode | ${start_ms[$mode]} ms | $(ratio "${start_ms[$mode]}" "${start_ms[$base]}")× | ${hook_ms[$mode]} ms | $(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")× | ${rss_mb[$mode]} MB | $(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")× | ${anon_mb[$mode]} / ${file_mb[$mode]} MB | ${size_mb[$mode]} MB |"
   done
 } > "$md"
 {
@@ -152,8 +157,8 @@ md="artifacts/benchmarks/cold-start.md"
   echo "  \"Rows\": ["
   sep=""
   for mode in $modes; do
-    printf '%s    {"Build": "%s", "StartMs": %s, "StartRatio": %s, "ReceiveHookMs": %s, "ReceiveHookRatio": %s, "ResidentMB": %s, "ResidentRatio": %s, "ZipMB": %s}' "$sep" "$mode" \
-      "${start_ms[$mode]}" "$(ratio "${start_ms[$mode]}" "${start_ms[$base]}")" "${hook_ms[$mode]}" "$(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")" "${rss_mb[$mode]}" "$(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")" "${size_mb[$mode]}"
+    printf '%s    {"Build": "%s", "StartMs": %s, "StartRatio": %s, "ReceiveHookMs": %s, "ReceiveHookRatio": %s, "ResidentMB": %s, "ResidentRatio": %s, "AnonMB": %s, "FileMB": %s, "ZipMB": %s}' "$sep" "$mode" \
+      "${start_ms[$mode]}" "$(ratio "${start_ms[$mode]}" "${start_ms[$base]}")" "${hook_ms[$mode]}" "$(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")" "${rss_mb[$mode]}" "$(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")" "${anon_mb[$mode]}" "${file_mb[$mode]}" "${size_mb[$mode]}"
     sep=$',\n'
   done
   echo

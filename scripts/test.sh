@@ -29,7 +29,8 @@ status=0
 if [ -x scripts/check-infra.sh ]; then
   scripts/check-infra.sh || status=$?
 fi
-# The deployment package (a ReadyToRun publish, a minute or two) started as the Functions host starts it: in CI, or
+# The deployment package (a Native AOT publish, a few minutes; up to a quarter of an hour on 2 busy cores) started as the
+# Functions host starts it, its timer and queue functions invoked as the host does, against Azurite, Dovecot and Postfix: in CI, or
 # when asked with OMNI_CHECK_PACKAGE=1.
 if [ -x scripts/check-package.sh ] && { [ "${CI:-}" = true ] || [ "${OMNI_CHECK_PACKAGE:-}" = 1 ]; }; then
   scripts/check-package.sh || status=$?
