@@ -5,7 +5,7 @@
 # reads it back (tables in the published build), runs the message path and the listings (Table queries), fetches the
 # OpenAPI document, and checks that the function.json set in the zip is exactly what the handler serves. The timer and
 # queue functions are invoked as the host invokes them (POST /{Name} with its Data/Metadata body, the queue message
-# taken from the real queue): SendOutbound, then DeliverWebhook to a local webhook sink whose signature is checked;
+# taken from the real queue): DeliverWebhook for an omni reply to a local webhook sink whose signature is checked;
 # every timer; and an e-mail channel on a real Dovecot and Postfix (started here, on loopback, as Omni.Tests does),
 # polled over IMAP by MailboxPollTimer + MailboxPoll and answered over SMTP by SendOutbound. Telemetry goes to the
 # Azure Monitor exporter, pointed at the local sink, which must receive it.
@@ -307,7 +307,7 @@ code=$(status -X POST "$base/api/companies" -H "Authorization: Bearer $admin" -H
 [ "$(status "$base/api/companies/$id")" = 401 ] || fail "GET /api/companies/$id without a token was not 401"
 
 # The message path in the published build: a service, an omni channel and its API key, a receive_hook (an entity-group
-# transaction), the conversation's history, and an agent's reply (queued for SendOutbound).
+# transaction), the conversation's history, and an agent's reply (its webhook delivery staged and queued).
 code=$(status -X POST "$base/api/companies/$id/services" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d '{"name":"Suporte"}')
 [ "$code" = 201 ] || fail "POST services answered $code: $(cat "$work/body")"
 service=$(jq -r .id "$work/body")
@@ -387,12 +387,12 @@ message_status() {
   jq -r --arg m "$2" '.items[] | select(.id == $m) | .status' "$work/body"
 }
 
-# The omni channel's reply: SendOutbound turns it into a message.created delivery, DeliverWebhook POSTs it to the sink,
-# signed with the channel's secret (Standard Webhooks, checked here with openssl).
-send_outbound "$reply"
-[ "$(message_status "$conversation" "$reply")" = sent ] || fail "the reply is not sent after SendOutbound: $(cat "$work/body")"
+# The omni channel's reply staged its message.created delivery and queued it from the request (no SendOutbound on an
+# omni reply); DeliverWebhook POSTs it to the sink, signed with the channel's secret (Standard Webhooks, checked here
+# with openssl).
+[ "$(message_status "$conversation" "$reply")" = sent ] || fail "the omni reply is not sent once accepted: $(cat "$work/body")"
 deliveries=$(peek_queue webhook-deliveries || true)
-[ -n "$deliveries" ] || fail "SendOutbound queued no webhook delivery"
+[ -n "$deliveries" ] || fail "the omni reply queued no webhook delivery"
 while read -r qid text; do invoke_queue DeliverWebhook "$qid" "$text"; done <<< "$deliveries"
 hook=$(grep -l '"Resposta"' "$work"/sink/*.body 2>/dev/null | head -1 || true)
 [ -n "$hook" ] && [ "$(jq -r .path "${hook%.body}.head")" = /hook ] || fail "DeliverWebhook posted no message.created with the reply to the sink"
