@@ -487,4 +487,4 @@ for _ in $(seq 1 300); do grep -lq '"path": "/v2.1/track"' "$work"/sink/*.head 2
 grep -lq '"path": "/v2.1/track"' "$work"/sink/*.head 2>/dev/null || fail "the Azure Monitor exporter sent nothing to its ingestion endpoint within 30 s"
 grep -qi "unhandled\|exception" "$work/handler.err" && fail "the handler wrote an exception to stderr"
 size=$(( $(stat -c %s "$zipfile") / 1024 / 1024 ))
-echo "check-package: OK ($mode): ${size} MB zip, first 200 on / after ${ready} ms, ${rss} MB resident, $(echo $zipped | wc -w) functions match the handler's routes; invoked SendOutbound, DeliverWebhook (signed, to the sink), MailboxPoll (IMAP) and every timer; an e-mail reply sent over SMTP; telemetry exported"
+echo "check-package: OK ($mode): ${size} MB zip, first 200 on / after ${ready} ms, ${rss} MB resident, $(echo $zipped | wc -w) functions match the handler's routes; invoked DeliverWebhook (signed, to the sink), MailboxPoll (IMAP), SendOutbound (the e-mail reply, sent over SMTP) and every timer; telemetry exported"
