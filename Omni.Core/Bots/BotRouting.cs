@@ -38,7 +38,7 @@ internal sealed class BotRouting(IConversationStore conversations, IWebhookPubli
         var attachments = new JsonArray();
         foreach (var a in message.Attachments)
         {
-            attachments.Add(new JsonObject { ["fileName"] = a.FileName, ["contentType"] = a.ContentType, ["size"] = a.Size });
+            attachments.Add((JsonNode)new JsonObject { ["fileName"] = a.FileName, ["contentType"] = a.ContentType, ["size"] = a.Size });
         }
 
         var data = BotReturns.EventData(conversation);

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using System.Text;
 using System.Text.Json.Nodes;
 using Omni.Channels;
 using Omni.Webhooks;
@@ -31,12 +31,12 @@ internal sealed class OmniChannelTester(IChannelStore channels, WebhookSender se
             return [new ChannelCheck(CheckName, false, 0, WebhookSecrets.UnreadableError)];
         }
 
-        var body = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+        var body = Encoding.UTF8.GetBytes(new JsonObject
         {
             ["type"] = EventType,
             ["timestamp"] = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
             ["data"] = new JsonObject { ["channelId"] = channel.Id },
-        });
+        }.ToJsonString());
         var result = await sender.SendAsync(url, TableWebhookDeliveryStore.NewId(now), body, secrets, cancellationToken);
         return [new ChannelCheck(CheckName, result.Succeeded, result.ElapsedMs, result.Succeeded ? null : result.Error)];
     }

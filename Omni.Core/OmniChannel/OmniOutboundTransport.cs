@@ -46,7 +46,8 @@ internal sealed class OmniOutboundTransport(IWebhookPublisher publisher) : IStag
         var attachments = new JsonArray();
         foreach (var a in message.Attachments)
         {
-            attachments.Add(new JsonObject { ["fileName"] = a.FileName, ["contentType"] = a.ContentType, ["size"] = a.Size });
+            // The non-generic Add: Add<T> needs type metadata at run time (a trim/AOT warning).
+            attachments.Add((JsonNode)new JsonObject { ["fileName"] = a.FileName, ["contentType"] = a.ContentType, ["size"] = a.Size });
         }
 
         return new JsonObject

@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json;
+using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Omni.Channels;
@@ -133,12 +133,13 @@ internal sealed partial class WebhookPublisher(
         bool staged, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        var payload = JsonSerializer.SerializeToUtf8Bytes(new JsonObject
+        // ToJsonString, not JsonSerializer: a JsonNode needs no type metadata, so nothing here depends on reflection under AOT.
+        var payload = Encoding.UTF8.GetBytes(new JsonObject
         {
             ["type"] = eventType,
             ["timestamp"] = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
             ["data"] = data.DeepClone(),
-        });
+        }.ToJsonString());
         var firstDelay = schedule.DelayBefore(1, null, 0);
         var draft = new WebhookDelivery(
             TableWebhookDeliveryStore.NewId(now), companyId, targetId, eventType, messageId, ConversationOf(data),
