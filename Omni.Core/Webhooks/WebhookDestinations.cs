@@ -31,9 +31,14 @@ internal sealed partial class WebhookDestinations(IChannelStore channels, IWebho
             {
                 PreviousWebhookSecretExpiresAt = snapshot.PreviousSecretExpiresAt,
             };
-            return WebhookSecrets.SigningSecrets(channels, sealedChannel, now) is { } publishedSecrets
-                ? new(publishedUrl, publishedSecrets, null, null, FromSnapshot: true)
-                : Unreadable(delivery, null);
+            if (WebhookSecrets.SigningSecrets(channels, sealedChannel, now) is { } publishedSecrets)
+            {
+                return new(publishedUrl, publishedSecrets, null, null, FromSnapshot: true);
+            }
+
+            // Sealed under a key this instance does not hold: the secrets key rotated since the publish, and the row
+            // has been (or is being) re-wrapped under the new one. The channel as stored decides, as for a retry.
+            LogSnapshotUnreadable(delivery.ChannelId, delivery.Id);
         }
 
         if (targets.Owns(delivery.ChannelId))
@@ -74,6 +79,9 @@ internal sealed partial class WebhookDestinations(IChannelStore channels, IWebho
         LogUnreadableSecret(delivery.ChannelId, delivery.Id);
         return new(null, null, WebhookSecrets.UnreadableError, channel);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The signing secret delivery {DeliveryId} carried for channel {ChannelId} is sealed under a key this instance does not hold; reading the channel")]
+    private partial void LogSnapshotUnreadable(string channelId, string deliveryId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "{TargetId}'s webhook signing secret cannot be decrypted with this app's secrets key; delivery {DeliveryId} failed")]
     private partial void LogUnreadableSecret(string targetId, string deliveryId);

@@ -149,6 +149,29 @@ public sealed class SecretKeyRotationTests(AzuriteFixture azurite) : IAsyncLifet
     }
 
     [Fact]
+    public async Task AFirstAttemptCarryingASecretSealedUnderARemovedKeyReadsTheRewrappedChannelAndIsSent()
+    {
+        var before = LegacyOnly();
+        var channel = await before.OmniChannelAsync(webhookUrl: _sink.Url());
+        // What a publish before the rotation put in its first attempt's message: the secrets as then sealed.
+        var published = await before.ChannelAsync(channel);
+        var ring = LegacyAndK2();
+        await RewrapAsync(ring);
+        var rotated = K2Only();
+        var now = DateTimeOffset.UtcNow;
+        var delivery = new Omni.Webhooks.WebhookDelivery("msg_rotation", channel.Tenant.CompanyId, channel.ChannelId, "message.created", null, null,
+            Omni.Webhooks.DeliveryStatus.Pending, 1, 1, now, [], 0, null, null, now, now);
+        var snapshot = new Omni.Webhooks.TargetSnapshot(_sink.Url(), published.ProtectedSecrets, null, now);
+
+        var destination = await rotated.Services.GetRequiredService<Omni.Webhooks.WebhookDestinations>().FindAsync(delivery, snapshot, now);
+
+        Assert.Null(destination.Problem);
+        Assert.False(destination.FromSnapshot);
+        Assert.Equal(channel.WebhookSecret, Assert.Single(destination.Secrets!));
+        Assert.All(published.ProtectedSecrets.Values, v => Assert.DoesNotContain("k2", v, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task TheKeyRotatesUnderLoadAndTheOldKeyCanBeRemovedAfterTheRewrap()
     {
         var app = LegacyOnly();
