@@ -35,17 +35,11 @@ internal sealed class BotRouting(IConversationStore conversations, IWebhookPubli
             await publisher.PublishToBotAsync(channel.CompanyId, botId, WebhookEventTypes.ConversationOpened, BotReturns.EventData(conversation), cancellationToken: cancellationToken);
         }
 
-        var attachments = new JsonArray();
-        foreach (var a in message.Attachments)
-        {
-            attachments.Add((JsonNode)new JsonObject { ["fileName"] = a.FileName, ["contentType"] = a.ContentType, ["size"] = a.Size });
-        }
-
         var data = BotReturns.EventData(conversation);
         data["messageId"] = message.Id;
         data["direction"] = "inbound";
         data["text"] = message.Text;
-        data["attachments"] = attachments;
+        data["attachments"] = WebhookEventData.Attachments(message.Attachments);
         if (message.Metadata is { Count: > 0 } metadata)
         {
             data["metadata"] = new JsonObject(metadata.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));

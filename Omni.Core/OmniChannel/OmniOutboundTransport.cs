@@ -43,13 +43,6 @@ internal sealed class OmniOutboundTransport(IWebhookPublisher publisher) : IStag
 
     private static JsonObject DataOf(Channel channel, Conversation conversation, Message message)
     {
-        var attachments = new JsonArray();
-        foreach (var a in message.Attachments)
-        {
-            // The non-generic Add: Add<T> needs type metadata at run time (a trim/AOT warning).
-            attachments.Add((JsonNode)new JsonObject { ["fileName"] = a.FileName, ["contentType"] = a.ContentType, ["size"] = a.Size });
-        }
-
         return new JsonObject
         {
             ["messageId"] = message.Id,
@@ -58,7 +51,7 @@ internal sealed class OmniOutboundTransport(IWebhookPublisher publisher) : IStag
             ["direction"] = "outbound",
             ["text"] = message.Text,
             ["contact"] = new JsonObject { ["externalId"] = conversation.Contact.ExternalId },
-            ["attachments"] = attachments,
+            ["attachments"] = WebhookEventData.Attachments(message.Attachments),
         };
     }
 

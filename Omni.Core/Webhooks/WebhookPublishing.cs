@@ -1,7 +1,25 @@
 using System.Text.Json.Nodes;
 using Omni.Channels;
+using Omni.Conversations;
 
 namespace Omni.Webhooks;
+
+/// <summary>Parts of an event's <c>data</c> that more than one publisher writes, in the contract's shape.</summary>
+internal static class WebhookEventData
+{
+    /// <summary>A message's attachments as a webhook names them: file name, content type, size (the bytes stay in Blob Storage).</summary>
+    public static JsonArray Attachments(IReadOnlyList<AttachmentRef> attachments)
+    {
+        var array = new JsonArray();
+        foreach (var a in attachments)
+        {
+            // The non-generic Add: Add<T> needs type metadata at run time (a trim/AOT warning).
+            array.Add((JsonNode)new JsonObject { ["fileName"] = a.FileName, ["contentType"] = a.ContentType, ["size"] = a.Size });
+        }
+
+        return array;
+    }
+}
 
 /// <summary>The event types an omni channel's webhook (contract section 6) and a bot's webhook (section 10) receive.</summary>
 public static class WebhookEventTypes
