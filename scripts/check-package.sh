@@ -262,7 +262,9 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 CONF
-[ -w /etc/postfix/main.cf ] || fail "/etc/postfix/main.cf is not writable: run as root (Postfix takes -c DIR only for a directory listed there)"
+# A fresh install may have no main.cf yet (the package ships none until postfix is configured): then it is created.
+{ [ -w /etc/postfix/main.cf ] || { [ ! -e /etc/postfix/main.cf ] && [ -w /etc/postfix ]; }; } \
+  || fail "/etc/postfix/main.cf is not writable: run as root (Postfix takes -c DIR only for a directory listed there)"
 allow_postfix_dir add "$mail/postfix"
 /usr/sbin/postfix -c "$mail/postfix" set-permissions >/dev/null 2>&1 || true
 /usr/sbin/postfix -c "$mail/postfix" start-fg > "$mail/postfix.log" 2>&1 &
