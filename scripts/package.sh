@@ -41,10 +41,11 @@ rm -rf "$publish" "$stage" "$zipfile"
 mkdir -p "$out"
 
 echo "package: publishing Omni.Functions ($mode, linux-x64 self-contained)..."
-# OmniPublish switches on the publish-only settings in Omni.Functions.csproj. The configuration binding generator
-# must also run for Omni.Core (its options are bound there), so it is passed to every project of the publish.
+# OmniPublish switches on the publish-only settings in Omni.Functions.csproj. (The configuration binding generator
+# is on in the projects themselves: passed here, a Release build made before the publish left Omni.Core compiled
+# without it, and its options were bound by reflection.)
 if ! dotnet publish Omni.Functions/Omni.Functions.csproj -c Release -o "$publish" --nologo \
-    -p:OmniPublish="$mode" -p:EnableConfigurationBindingGenerator=true > "$log" 2>&1; then
+    -p:OmniPublish="$mode" > "$log" 2>&1; then
   grep -E "error|warning" "$log" | sort -u >&2 || cat "$log" >&2
   echo "error: publish failed ($log)" >&2
   exit 1
@@ -54,6 +55,11 @@ warnings=$(grep -oE "warning IL[0-9]+: [^[]*" "$log" | sort -u || true)
 if [ -n "$warnings" ]; then
   echo "package: trim/AOT analysis warnings ($(printf '%s\n' "$warnings" | wc -l) distinct; full log: ${log#"$root"/}):"
   printf '%s\n' "$warnings" | cut -c1-220 | sed 's/^/  /'
+fi
+# Options bound or validated by reflection would bind trimmed types in the native binary (settings silently unset).
+if [ "$mode" = aot ] && printf '%s\n' "$warnings" | grep -qE "BindConfiguration|ValidateDataAnnotations"; then
+  echo "error: options are bound or validated by reflection in the AOT build: EnableConfigurationBindingGenerator and an [OptionsValidator] per options type (docs/operators.md)" >&2
+  exit 1
 fi
 
 exe=$(sed -n 's/.*"defaultExecutablePath": *"\([^"]*\)".*/\1/p' host.json)

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Omni.Voice;
 
@@ -60,3 +61,7 @@ public sealed class AcsOptions
             ? "Omni__Voice__CognitiveServicesEndpoint must be an absolute URL." : null;
     }
 }
+
+/// <summary>The options' DataAnnotations, checked by generated code rather than by reflection, so the Native AOT package validates them as the JIT build does.</summary>
+[OptionsValidator]
+internal sealed partial class AcsOptionsValidator : IValidateOptions<AcsOptions>;

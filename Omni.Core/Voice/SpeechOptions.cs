@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Omni.Voice;
 
@@ -28,3 +29,7 @@ public sealed class SpeechOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan SpeechTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
+
+/// <summary>The options' DataAnnotations, checked by generated code rather than by reflection, so the Native AOT package validates them as the JIT build does.</summary>
+[OptionsValidator]
+internal sealed partial class SpeechOptionsValidator : IValidateOptions<SpeechOptions>;

@@ -13,10 +13,11 @@ public static class SpeechServiceCollectionExtensions
     public static IServiceCollection AddOmniVoiceSpeech(this IServiceCollection services)
     {
         services.AddStorageResources(containers: [PromptPreviews.Container]);
-        services.AddOptions<SpeechOptions>().BindConfiguration(VoiceOptions.Section).ValidateDataAnnotations()
+        services.AddOptions<SpeechOptions>().BindConfiguration(VoiceOptions.Section)
             .Validate(o => o.SpeechEndpoint is null || (o.SpeechEndpoint.IsAbsoluteUri && o.SpeechEndpoint.Scheme == Uri.UriSchemeHttps),
                 "Omni__Voice__SpeechEndpoint must be an absolute https URL such as https://brazilsouth.tts.speech.microsoft.com.")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<SpeechOptions>, SpeechOptionsValidator>();
         services.AddHttpClient(AzureSpeechSynthesizer.HttpClientName);
         // The app's own identity (its user-assigned managed identity in Azure, named by its client id); a test puts its own first.
         services.TryAddSingleton(sp => new SpeechCredential(

@@ -10,7 +10,8 @@ public static class VoiceCallsServiceCollectionExtensions
     /// <summary>Calls over ACS Call Automation (docs/voice.md): the events endpoint's and callbacks' workflows, the REST client.</summary>
     public static IServiceCollection AddVoiceCalls(this IServiceCollection services)
     {
-        services.AddOptions<AcsOptions>().BindConfiguration(VoiceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AcsOptions>().BindConfiguration(VoiceOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AcsOptions>, AcsOptionsValidator>();
         services.AddSingleton<IValidateOptions<AcsOptions>, AcsOptionsMessages>();
         services.AddHttpClient(AcsCallAutomation.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10));
         // The app's own identity (its user-assigned managed identity in Azure, named by its client id); a test puts its own first.

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Omni.Voice;
 
@@ -15,3 +16,7 @@ public sealed class VoiceOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MaxAudioDuration { get; set; } = TimeSpan.FromMinutes(5);
 }
+
+/// <summary>The options' DataAnnotations, checked by generated code rather than by reflection, so the Native AOT package validates them as the JIT build does.</summary>
+[OptionsValidator]
+internal sealed partial class VoiceOptionsValidator : IValidateOptions<VoiceOptions>;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Omni.Storage;
 
 namespace Omni.Voice;
@@ -11,7 +12,8 @@ public static class VoiceServiceCollectionExtensions
         services.AddStorageResources(
             tables: [VoiceStorage.InventoryTable, VoiceStorage.SetupTable, VoiceStorage.CallsTable],
             containers: [VoiceStorage.AudioContainer]);
-        services.AddOptions<VoiceOptions>().BindConfiguration(VoiceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<VoiceOptions>().BindConfiguration(VoiceOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<VoiceOptions>, VoiceOptionsValidator>();
         services.AddSingleton<NumberInventory>();
         services.AddSingleton<CompanyNumbers>();
         services.AddSingleton<AudioClips>();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Omni.Webchat;
 
@@ -33,3 +34,7 @@ public sealed class WebchatOptions
     [Range(1, 1440)]
     public int WebPubSubTokenMinutes { get; set; } = 60;
 }
+
+/// <summary>The options' DataAnnotations, checked by generated code rather than by reflection, so the Native AOT package validates them as the JIT build does.</summary>
+[OptionsValidator]
+internal sealed partial class WebchatOptionsValidator : IValidateOptions<WebchatOptions>;

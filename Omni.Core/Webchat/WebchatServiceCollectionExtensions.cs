@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Azure.Identity;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,10 +17,11 @@ public static class WebchatServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddWebchatChannel(this IServiceCollection services)
     {
-        services.AddOptions<WebchatOptions>().BindConfiguration(WebchatOptions.Section).ValidateDataAnnotations()
+        services.AddOptions<WebchatOptions>().BindConfiguration(WebchatOptions.Section)
             .Validate(o => o.WebPubSubEndpoint is null || (o.WebPubSubEndpoint.IsAbsoluteUri && o.WebPubSubEndpoint.Scheme == Uri.UriSchemeHttps),
                 "Omni__Webchat__WebPubSubEndpoint must be an absolute https URL such as https://omni.webpubsub.azure.com.")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<WebchatOptions>, WebchatOptionsValidator>();
         services.AddStorageResources(tables: [WebchatSessionStore.Table]);
         services.AddSingleton<WebchatSessionStore>();
         services.AddSingleton<WebchatVisitors>();

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 
 namespace Omni.Functions.Hosting;
 
@@ -26,12 +27,13 @@ internal static class HostingExtensions
     public static IHostApplicationBuilder AddOmniApi(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.AddOptions<OmniOptions>().BindConfiguration(OmniOptions.Section).ValidateDataAnnotations()
+        services.AddOptions<OmniOptions>().BindConfiguration(OmniOptions.Section)
             // App Service leaves a Key Vault reference it cannot resolve in place as the literal text, which would
             // make a guessable admin token: refuse to start instead.
             .Validate(o => o.AdminToken?.StartsWith("@Microsoft.KeyVault(", StringComparison.OrdinalIgnoreCase) != true,
                 "Omni__AdminToken is an unresolved Key Vault reference: check the secret exists and the app's identity holds Key Vault Secrets User.")
             .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<OmniOptions>, OmniOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddScoped<TenantContext>();
         services.AddOmniProblemDetails();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace Omni.Functions.Hosting;
 
@@ -11,3 +12,7 @@ public sealed class OmniOptions
     [MinLength(32, ErrorMessage = "Omni__AdminToken must be at least 32 characters.")]
     public string? AdminToken { get; set; }
 }
+
+/// <summary>The options' DataAnnotations, checked by generated code rather than by reflection, so the Native AOT package validates them as the JIT build does.</summary>
+[OptionsValidator]
+internal sealed partial class OmniOptionsValidator : IValidateOptions<OmniOptions>;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Omni.Functions.Hosting;
 
 namespace Omni.Functions.Triggers;
 
@@ -56,12 +57,12 @@ internal static partial class InvocationEndpoints
                 await TriggerTracing.Traced(function, registry.Timers[function.Name])(http.RequestServices, InvocationDecoder.DecodeTimer(request, function.BindingName, clock.GetUtcNow()), http.RequestAborted);
             }
 
-            return TypedResults.Json(new InvocationResponse());
+            return TypedResults.Json(new InvocationResponse(), ApiJsonContext.Default.InvocationResponse);
         }
         catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested)
         {
             LogFailed(logger, ex, function.Name, invocationId);
-            return TypedResults.Json(new InvocationResponse { Logs = [$"{function.Name} failed: {ex.GetType().Name}: {ex.Message}"] }, statusCode: StatusCodes.Status500InternalServerError);
+            return TypedResults.Json(new InvocationResponse { Logs = [$"{function.Name} failed: {ex.GetType().Name}: {ex.Message}"] }, ApiJsonContext.Default.InvocationResponse, statusCode: StatusCodes.Status500InternalServerError);
         }
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Omni.Functions.Hosting;
 
 namespace Omni.Functions.Triggers;
 
@@ -70,7 +71,7 @@ public static class InvocationDecoder
         {
             try
             {
-                return JsonSerializer.Deserialize<string>(value) ?? value;
+                return JsonSerializer.Deserialize(value, ApiJsonContext.Default.String) ?? value;
             }
             catch (JsonException)
             {
