@@ -1,8 +1,8 @@
-using Microsoft.Extensions.Options;
 using Azure.Identity;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Omni.Channels;
 using Omni.Conversations;
 using Omni.Storage;
