@@ -100,6 +100,12 @@ public sealed class MailConnector
                 failure = new MailFailure(MailFailureKind.Tls,
                     $"TLS mismatch: {server.Host}:{server.Port} expects TLS from the first byte, but ssl is false. Set ssl to true for this port.", Transient: false);
             }
+            else if (failure is { Kind: MailFailureKind.Tls, Transient: false } && ex is SslHandshakeException h && CertificateProblem(h) is null && server.Ssl
+                && !await GreetsInPlainTextAsync(server, limit, cancellationToken))
+            {
+                // The handshake broke off, but the port is no plain-text one: a server restarting, or going away mid-handshake.
+                failure = HandshakeInterrupted(server);
+            }
 
             throw new MailConnectionException(failure, ex);
         }
@@ -160,8 +166,14 @@ public sealed class MailConnector
             case TimeoutException:
             case OperationCanceledException:
                 return new(MailFailureKind.Timeout, $"Timeout: {where} did not answer in time. Check the host, the port and the ssl setting.", Transient: true);
+            case SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.ConnectionAborted } s:
+                // The port answered, so "could not reach" would send the reader after the wrong thing.
+                return new(MailFailureKind.Unreachable, $"{where} dropped the connection ({s.SocketErrorCode}); it is tried again.", Transient: true);
             case SocketException s:
                 return new(MailFailureKind.Unreachable, $"Could not reach {where} ({s.SocketErrorCode}).", Transient: true);
+            case SslHandshakeException h when CertificateProblem(h) is null && HasSocketError(h):
+                // A reset is the network's or a restarting server's doing, never the settings'.
+                return HandshakeInterrupted(server);
             case SslHandshakeException h:
                 return new(MailFailureKind.Tls, CertificateProblem(h) is { } problem
                     ? $"TLS failed: the certificate of {where} is not trusted ({problem})."
@@ -179,6 +191,22 @@ public sealed class MailConnector
             default:
                 return new(MailFailureKind.Protocol, $"Unexpected failure talking to {where}: {ex.GetType().Name}.", Transient: true);
         }
+    }
+
+    private static MailFailure HandshakeInterrupted(MailServer? server) =>
+        new(MailFailureKind.Protocol, $"{(server is null ? "the server" : $"{server.Host}:{server.Port}")} closed the connection during the TLS handshake; it is tried again.", Transient: true);
+
+    private static bool HasSocketError(Exception ex)
+    {
+        for (var e = ex.InnerException; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string? CertificateProblem(SslHandshakeException h) =>
@@ -212,6 +240,24 @@ public sealed class MailConnector
             return true;
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or System.Security.Authentication.AuthenticationException or MailConnectionException)
+        {
+            return false;
+        }
+    }
+
+    // SMTP, IMAP and POP3 servers all greet first: a plain-text port answers a silent client with a line of text,
+    // which tells "ssl on a plain port" (a settings error) apart from a handshake that was merely cut off.
+    private async Task<bool> GreetsInPlainTextAsync(MailServer server, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            using var socket = await ConnectSocketAsync(server, cts.Token);
+            var greeting = new byte[1];
+            return await socket.ReceiveAsync(greeting, SocketFlags.None, cts.Token) == 1 && greeting[0] is (byte)'*' or (byte)'+' or (>= (byte)'0' and <= (byte)'9');
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or MailConnectionException)
         {
             return false;
         }

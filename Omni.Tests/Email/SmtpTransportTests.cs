@@ -31,6 +31,19 @@ public sealed class SmtpTransportTests(AzuriteFixture azurite, MailServerFixture
         return await transport.SendAsync(channel, conversation, message);
     }
 
+    // A fresh mailbox whose outgoing server is 127.0.0.1:port with ssl on.
+    private object OutgoingTo(int port)
+    {
+        var mailbox = _servers.NewMailbox();
+        return new
+        {
+            address = mailbox.Address,
+            password = mailbox.Password,
+            incoming = new { protocol = "imap", host = "127.0.0.1", port = _servers.ImapsPort, ssl = true },
+            outgoing = new { host = "127.0.0.1", port, ssl = true },
+        };
+    }
+
     [Fact]
     public async Task AnAcceptedMessageIsSentWithItsMessageIdForThreading()
     {
@@ -81,18 +94,35 @@ public sealed class SmtpTransportTests(AzuriteFixture azurite, MailServerFixture
     [Fact]
     public async Task AServerThatIsDownIsTransient()
     {
-        var mailbox = _servers.NewMailbox();
-        var settings = new
-        {
-            address = mailbox.Address,
-            password = mailbox.Password,
-            incoming = new { protocol = "imap", host = "127.0.0.1", port = _servers.ImapsPort, ssl = true },
-            outgoing = new { host = "127.0.0.1", port = Repository.FreeTcpPort(), ssl = true },
-        };
-
-        var result = await SendAsync(settings, "x@" + MailServerProcess.CustomerDomain);
+        var result = await SendAsync(OutgoingTo(Repository.FreeTcpPort()), "x@" + MailServerProcess.CustomerDomain);
 
         Assert.Equal(SendOutcome.Transient, result.Outcome);
         Assert.Contains("Connection refused", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(ProxyFault.Reset)]
+    [InlineData(ProxyFault.Close)]
+    public async Task AServerGoingAwayDuringTheTlsHandshakeIsTransientNotASettingsError(ProxyFault fault)
+    {
+        // Postfix restarting looks like this on the wire: the port accepts, then resets or closes before any TLS.
+        await using var proxy = TcpFaultProxy.Start(_servers.SmtpsPort);
+        proxy.Fault = fault;
+
+        var result = await SendAsync(OutgoingTo(proxy.Port), "x@" + MailServerProcess.CustomerDomain);
+
+        Assert.Equal(SendOutcome.Transient, result.Outcome);
+        // A reset may surface from the socket before TLS sees it; either way the error names the dropped connection.
+        Assert.Matches("during the TLS handshake|dropped the connection", result.Error);
+        Assert.DoesNotContain("set ssl to false", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SslOnThePlainSubmissionPortIsPermanentAndSaysToTurnSslOff()
+    {
+        var result = await SendAsync(OutgoingTo(_servers.SmtpPort), "x@" + MailServerProcess.CustomerDomain);
+
+        Assert.Equal(SendOutcome.Permanent, result.Outcome);
+        Assert.Contains("set ssl to false", result.Error, StringComparison.Ordinal);
     }
 }

@@ -15,6 +15,9 @@ public enum ProxyFault
 
     /// <summary>Accept and read, never answer: a peer that hangs.</summary>
     Hang,
+
+    /// <summary>Accept, then close cleanly (FIN) at once: a server going away between accept and greeting.</summary>
+    Close,
 }
 
 /// <summary>
@@ -33,6 +36,9 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     private CancellationTokenSource? _accepting;
     private int _connections;
     private int _cuts;
+    private int _sessionsResetByDown;
+    private const byte ClientSide = 0;
+    private const byte ServerSide = 1;
 
     private TcpFaultProxy(int targetPort, int port)
     {
@@ -49,6 +55,12 @@ public sealed class TcpFaultProxy : IAsyncDisposable
 
     /// <summary>Connections accepted so far.</summary>
     public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>Connections that were open when <see cref="Down"/> reset them, so far.</summary>
+    public int SessionsResetByDown => Volatile.Read(ref _sessionsResetByDown);
+
+    /// <summary>Client connections open through the proxy right now.</summary>
+    public int OpenSessions => _open.Values.Count(role => role == ClientSide);
 
     /// <summary>Connections cut by <see cref="CutAfter"/> so far.</summary>
     public int Cuts => Volatile.Read(ref _cuts);
@@ -100,9 +112,12 @@ public sealed class TcpFaultProxy : IAsyncDisposable
             _listener = null;
         }
 
-        foreach (var socket in _open.Keys)
+        foreach (var (socket, role) in _open)
         {
-            Abort(socket);
+            if (Abort(socket) && role == ClientSide)
+            {
+                Interlocked.Increment(ref _sessionsResetByDown);
+            }
         }
     }
 
@@ -126,19 +141,28 @@ public sealed class TcpFaultProxy : IAsyncDisposable
                 return;
             }
 
+            // Registered before it is counted, so a session counted in Connections is in OpenSessions until it ends.
+            _open[client] = ClientSide;
             _ = HandleAsync(client, Interlocked.Increment(ref _connections));
         }
     }
 
     private async Task HandleAsync(Socket client, int ordinal)
     {
-        _open[client] = 0;
         Socket? server = null;
         try
         {
             switch (Fault)
             {
                 case ProxyFault.Reset:
+                    return;
+                case ProxyFault.Close:
+                    if (_open.TryRemove(client, out _))
+                    {
+                        client.Shutdown(SocketShutdown.Both);
+                        client.Dispose();
+                    }
+
                     return;
                 case ProxyFault.Hang:
                     // Read and drop whatever comes until the peer gives up or the proxy goes down; answer nothing.
@@ -151,7 +175,7 @@ public sealed class TcpFaultProxy : IAsyncDisposable
             }
 
             server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            _open[server] = 0;
+            _open[server] = ServerSide;
             await server.ConnectAsync(IPAddress.Loopback, _targetPort);
             var limit = CutAfter?.Invoke(ordinal);
             var up = PumpAsync(client, server, null);
@@ -212,11 +236,11 @@ public sealed class TcpFaultProxy : IAsyncDisposable
     }
 
     // Linger 0 makes Close send RST: the peer sees "connection reset", not a clean end of stream.
-    private void Abort(Socket socket)
+    private bool Abort(Socket socket)
     {
         if (!_open.TryRemove(socket, out _))
         {
-            return;
+            return false;
         }
 
         try
@@ -228,5 +252,6 @@ public sealed class TcpFaultProxy : IAsyncDisposable
         }
 
         socket.Dispose();
+        return true;
     }
 }
