@@ -60,10 +60,12 @@ internal static partial class EmailFaults
 
     /// <summary>
     /// Waits (bounded) until no agent message of the channel is queued, lets Postfix deliver, then counts every reply
-    /// in the customers' mailboxes by its marker: lost = acknowledged and never arrived, duplicates = extra copies,
-    /// stuck = messages still queued.
+    /// in the customers' mailboxes by its marker: lost = acknowledged, never arrived and not failed visibly,
+    /// unknown = acknowledged, never arrived and failed as "Delivery is unknown" (the one outcome SMTP cannot settle:
+    /// the connection went after the server had every byte; the agent is asked to check with the customer),
+    /// duplicates = extra copies, stuck = messages still queued.
     /// </summary>
-    public static async Task<(int Lost, int Duplicates, int Stuck, string Notes)> SettleAsync(FaultApp app, TestTenant tenant, string channelId, MailServerProcess servers,
+    public static async Task<(int Lost, int Unknown, int Duplicates, int Stuck, string Notes)> SettleAsync(FaultApp app, TestTenant tenant, string channelId, MailServerProcess servers,
         IReadOnlyList<TestMailbox> customers, IReadOnlyList<Answer> replies, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
@@ -105,7 +107,12 @@ internal static partial class EmailFaults
             }
         }
 
-        var lost = replies.Count(r => r.Acknowledged && !arrived.ContainsKey(r.Index));
+        var unknownIndexes = outbound
+            .Where(m => m["status"]!.GetValue<string>() == "failed" && (m["error"]?.GetValue<string>() ?? "").StartsWith(UnknownError, StringComparison.Ordinal))
+            .SelectMany(m => Marker().Matches(m["text"]?.GetValue<string>() ?? "").Select(x => int.Parse(x.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)))
+            .ToHashSet();
+        var unknown = replies.Count(r => r.Acknowledged && !arrived.ContainsKey(r.Index) && unknownIndexes.Contains(r.Index));
+        var lost = replies.Count(r => r.Acknowledged && !arrived.ContainsKey(r.Index)) - unknown;
         var duplicates = arrived.Values.Sum(n => n - 1);
         var byStatus = string.Join(", ", outbound.GroupBy(m => m["status"]!.GetValue<string>()).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}×{g.Count()}"));
         var sentUnacknowledged = replies.Count(r => !r.Acknowledged && arrived.ContainsKey(r.Index));
@@ -114,8 +121,10 @@ internal static partial class EmailFaults
         var reasons = string.Join(" | ", outbound.Where(m => m["status"]!.GetValue<string>() == "failed").Select(m => m["error"]?.GetValue<string>() ?? "no error given")
             .GroupBy(e => e, StringComparer.Ordinal).Select(g => $"{g.Count()}× {g.Key}"));
         byStatus = reasons.Length == 0 ? byStatus : $"{byStatus} (failed: {reasons})";
-        return (lost, duplicates, stuck, $"agent messages: {byStatus}; {arrived.Count} distinct replies arrived ({arrived.Values.Sum()} mails, {sentUnacknowledged} of them for a POST that got no 2xx); {expected} acknowledged");
+        return (lost, unknown, duplicates, stuck, $"agent messages: {byStatus}; {arrived.Count} distinct replies arrived ({arrived.Values.Sum()} mails, {sentUnacknowledged} of them for a POST that got no 2xx); {expected} acknowledged; {unknown} failed visibly as delivery unknown and did not arrive");
     }
+
+    private const string UnknownError = "Delivery is unknown";
 
     // Each reply's text carries its index; the marker cannot occur in a signature or a quoted header.
     [GeneratedRegex(@"\bR(\d+)Z\b")]

@@ -6,7 +6,9 @@ namespace Omni.Tests.Reliability;
 /// <summary>
 /// Scenario 7: Postfix becomes unreachable while agents reply (the app reaches it through a <see cref="TcpFaultProxy"/>
 /// that closes its port and resets open sessions for a few seconds) and comes back. Replies are retried; when it
-/// returns every acknowledged reply arrives, none twice.
+/// returns every acknowledged reply arrives, none twice, except a reply whose session the outage cut after the
+/// server had every byte: that one may or may not have been accepted, and is failed visibly as delivery unknown
+/// (docs/email.md), never sent twice.
 /// </summary>
 [Collection(nameof(ReliabilityCollection))]
 public sealed class SmtpOutageTests(MailServerFixture mail) : IAsyncLifetime
@@ -67,12 +69,15 @@ public sealed class SmtpOutageTests(MailServerFixture mail) : IAsyncLifetime
         }
 
         await (outageTask ?? Task.CompletedTask);
-        var (lost, duplicates, stuck, notes) = await EmailFaults.SettleAsync(app, tenant, channelId, _servers, customers, answers, TimeSpan.FromSeconds(60));
+        var (lost, unknown, duplicates, stuck, notes) = await EmailFaults.SettleAsync(app, tenant, channelId, _servers, customers, answers, TimeSpan.FromSeconds(60));
         var settled = clock.Elapsed;
         var figures = new Figures("7. Postfix down during e-mail replies", replies, answers.Count(a => a.Acknowledged), lost, duplicates, stuck,
             answers.Count(a => a.BadServerError), (settled - upAt).TotalSeconds,
             $"{outage.TotalSeconds:0} s outage; replies: {Burst.Codes(answers)}; {notes}; recovery = Postfix back to every reply settled and counted (an upper bound)");
         ReliabilityRun.Report(figures);
         ReliabilityRun.AssertCorrect(figures);
+        // Only a session the outage cut after the server had the whole message can leave its outcome unknown; a
+        // connection refused or reset before that is retried and must arrive.
+        Assert.True(unknown <= _smtp.SessionsResetByDown, $"{unknown} replies failed as delivery unknown, but the outage cut only {_smtp.SessionsResetByDown} open sessions. {notes}");
     }
 }
