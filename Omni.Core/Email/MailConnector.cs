@@ -257,7 +257,8 @@ public sealed class MailConnector
             var greeting = new byte[1];
             return await socket.ReceiveAsync(greeting, SocketFlags.None, cts.Token) == 1 && greeting[0] is (byte)'*' or (byte)'+' or (>= (byte)'0' and <= (byte)'9');
         }
-        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or MailConnectionException)
+        catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or MailConnectionException
+            && !cancellationToken.IsCancellationRequested)
         {
             return false;
         }
