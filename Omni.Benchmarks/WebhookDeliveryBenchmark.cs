@@ -16,6 +16,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Omni.Channels;
+using Omni.Functions.Hosting;
 using Omni.Functions.Triggers;
 using Omni.Tests.Infrastructure;
 using Omni.Webhooks;
@@ -153,7 +154,7 @@ internal static class WebhookDeliveryBenchmark
         using var runner = new LocalTriggerRunner(
             services.GetRequiredService<FunctionCatalog>(), services.GetRequiredService<IOptions<TriggerRegistry>>(), services.GetRequiredService<IOptions<TriggerOptions>>(),
             services.GetRequiredService<QueueServiceClient>(), services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System,
-            services.GetRequiredService<ILogger<LocalTriggerRunner>>());
+            services.GetRequiredService<WorkInFlight>(), services.GetRequiredService<ILogger<LocalTriggerRunner>>());
         sink.Arm();
         await runner.StartAsync(CancellationToken.None);
         var deadline = DateTime.UtcNow.AddMinutes(5);

@@ -23,6 +23,7 @@ builder.AddOmniStorage();
 builder.AddOmniApi();
 builder.AddOmniTriggers();
 builder.AddOmniTelemetry();
+builder.AddIdleMemoryTrim();
 builder.Services.AddOmniTenancy().AddOmniCredentials().AddOmniChannels().AddOmniAudit();
 builder.Services.AddOmniConversations().AddConversationFunctions();
 builder.Services.AddOmniWebhooks().AddWebhookFunctions().AddOmniChannel();
@@ -35,6 +36,7 @@ builder.Services.AddOmniBots();
 builder.Services.AddWebchatLimits();
 
 var app = builder.Build();
+app.UseWorkInFlight();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 // Oversize bodies before anything that can answer without reading the body (a 401, 403 or 429): an unread body over

@@ -3,6 +3,7 @@ using Azure.Storage.Queues;
 using Azure.Storage.Queues.Models;
 using Cronos;
 using Microsoft.Extensions.Options;
+using Omni.Functions.Hosting;
 using Omni.Storage;
 
 namespace Omni.Functions.Triggers;
@@ -27,6 +28,7 @@ internal sealed partial class LocalTriggerRunner(
     QueueServiceClient queues,
     IServiceScopeFactory scopes,
     TimeProvider clock,
+    WorkInFlight work,
     ILogger<LocalTriggerRunner> logger) : BackgroundService
 {
     /// <summary>The Functions host launched us: it sets FUNCTIONS_CUSTOMHANDLER_PORT (read from configuration, which holds the environment).</summary>
@@ -80,6 +82,7 @@ internal sealed partial class LocalTriggerRunner(
             await Task.Delay(next.Value - now.UtcDateTime, clock, stoppingToken);
             try
             {
+                using var running = work.Begin();
                 await using var scope = scopes.CreateAsyncScope();
                 await handler(scope.ServiceProvider, new TimerTriggerInfo(clock.GetUtcNow(), IsPastDue: false), _abort.Token);
             }
@@ -151,6 +154,7 @@ internal sealed partial class LocalTriggerRunner(
 
     private async Task ProcessAsync(FunctionDefinition function, QueueFunctionHandler handler, QueueClient queue, QueueClient poison, QueueMessage message, CancellationToken cancellationToken)
     {
+        using var running = work.Begin();
         var lease = new QueueLease(queue, message, options.Value.VisibilityTimeout, clock, logger);
         try
         {

@@ -31,6 +31,8 @@ public sealed class OptionsValidationTests
         { "Omni:Webchat:SessionIdleTimeout", "00:00:00" },
         { "Omni:Webchat:WebPubSubHub", "1-hub" },
         { "Omni:Webchat:WebPubSubTokenMinutes", "0" },
+        { "Omni:Memory:TrimWhenIdleFor", "-00:00:01" },
+        { "Omni:Memory:MinTrimInterval", "00:00:00" },
     };
 
     [Theory]
@@ -65,6 +67,7 @@ public sealed class OptionsValidationTests
         }
 
         builder.AddOmniApi();
+        builder.AddIdleMemoryTrim();
         builder.Services.AddOmniVoice().AddVoiceCalls().AddWebchatChannel();
         return builder.Services.BuildServiceProvider();
     }

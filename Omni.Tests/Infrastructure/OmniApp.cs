@@ -26,6 +26,8 @@ public sealed class OmniApp : WebApplicationFactory<Program>
             ["Omni:AdminToken"] = AdminToken,
             ["Omni:SecretsKey"] = SecretsKey,
             ["Omni:Triggers:RunLocally"] = "false",
+            // The trim collects the whole process, and here that is the test run with every other test's app in it.
+            ["Omni:Memory:TrimWhenIdleFor"] = "00:00:00",
             ["Logging:LogLevel:Default"] = "Debug",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())

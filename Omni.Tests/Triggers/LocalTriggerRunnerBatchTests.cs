@@ -3,6 +3,7 @@ using Azure.Storage.Queues;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Omni.Functions.Hosting;
 using Omni.Functions.Triggers;
 using Omni.Tests.Infrastructure;
 
@@ -36,6 +37,8 @@ public sealed class LocalTriggerRunnerBatchTests(AzuriteFixture azurite)
         try
         {
             await Eventually.HoldsAsync(() => Task.FromResult(gate.Started.Count == BatchSize), "the first batch started");
+            // Messages being handled are work in flight, which holds the idle memory trim back.
+            Assert.Equal(BatchSize, provider.GetRequiredService<WorkInFlight>().Count);
             // One done of four: three still in flight, above the threshold of two, so nothing more is fetched yet.
             gate.Release(gate.Started.First().Id);
             await Eventually.HoldsAsync(() => Task.FromResult(gate.Finished == 1), "the first message finished");
@@ -54,6 +57,7 @@ public sealed class LocalTriggerRunnerBatchTests(AzuriteFixture azurite)
         }
 
         Assert.Equal(2 * BatchSize, gate.Finished);
+        Assert.Equal(0, provider.GetRequiredService<WorkInFlight>().Count);
         Assert.Empty((await queue.PeekMessagesAsync()).Value);
     }
 
@@ -73,6 +77,7 @@ public sealed class LocalTriggerRunnerBatchTests(AzuriteFixture azurite)
             $$"""{"bindings":[{"type":"queueTrigger","direction":"in","name":"message","queueName":"{{queueName}}","connection":"AzureWebJobsStorage"}]}""");
         var services = new ServiceCollection();
         services.AddSingleton(gate);
+        services.AddSingleton<WorkInFlight>();
         services.AddQueueFunction<Gate>(Function, (g, message, cancellationToken) => g.HandleAsync(message, cancellationToken));
         services.AddSingleton(Options.Create(new TriggerOptions
         {
@@ -93,6 +98,7 @@ public sealed class LocalTriggerRunnerBatchTests(AzuriteFixture azurite)
         provider.GetRequiredService<QueueServiceClient>(),
         provider.GetRequiredService<IServiceScopeFactory>(),
         TimeProvider.System,
+        provider.GetRequiredService<WorkInFlight>(),
         NullLogger<LocalTriggerRunner>.Instance);
 
     /// <summary>Holds each message's handler until the test releases it, and records how many had finished when each started.</summary>
