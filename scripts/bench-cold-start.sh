@@ -7,8 +7,9 @@
 # binary from disk as a new instance does. Measured per run: milliseconds from process start to the first 200 on
 # GET /api/health (so storage answered) and to the first 202 of a POST /api/receive_hook sent right after it (a
 # message stored: the path a cold instance first serves), then VmRSS one second later, idle, with its anonymous and
-# file-backed parts (RssAnon, RssFile). One discarded warm-up run per mode (it also creates the tables and the channel),
-# then RUNS (default 7) rounds that start each build in turn; medians. --env "NAME=VALUE ..." starts every build with
+# file-backed parts (RssAnon, RssFile), and the time of the next receive_hook sent then (what the idle memory trim
+# costs the message after it: compare a run with --env Omni__Memory__TrimWhenIdleFor=00:00:00). One discarded warm-up
+# run per mode (it also creates the tables and the channel), then RUNS (default 7) rounds that start each build in turn; medians. --env "NAME=VALUE ..." starts every build with
 # those variables too (runtime knobs such as DOTNET_gcServer=0 or DOTNET_GCgen0size=0x200000, without a new publish).
 #   scripts/bench-cold-start.sh [--runs N] [--modes "jit r2r aot"] [--no-build] [--env "NAME=VALUE ..."]
 # Writes artifacts/benchmarks/cold-start.md and .json.
@@ -59,9 +60,10 @@ secrets=$(head -c 32 /dev/urandom | base64)
 # Drops the package's files from the page cache (POSIX_FADV_DONTNEED per file), so the next start reads them from disk.
 uncache() { find "$1" -type f -exec dd if={} iflag=nocache count=0 status=none \; ; }
 
-# One start: prints "<ms to first 200 on /api/health> <ms to first 202 on receive_hook> <VmRSS MB when idle> <RssAnon MB> <RssFile MB>".
+# One start: prints "<ms to first 200 on /api/health> <ms to first 202 on receive_hook> <VmRSS MB when idle> <RssAnon MB> <RssFile MB>
+# <ms of the next receive_hook, sent after that idle second>".
 start_once() {
-  local app=$1 provision=$2 port pid t0 ms="" hook="" rss code
+  local app=$1 provision=$2 port pid t0 ms="" hook="" rss code next=""
   port=$(free_port)
   uncache "$app"
   t0=$(date +%s%N)
@@ -84,11 +86,18 @@ start_once() {
     sleep 1
   fi
   rss=$(awk '/^(VmRSS|RssAnon|RssFile):/ {printf "%s%.1f", sep, $2/1024; sep=" "}' "/proc/$pid/status" 2>/dev/null || echo "0 0 0")
+  if [ -n "$hook" ]; then
+    # The next message after that idle second: what giving memory back when idle costs the request that follows.
+    next=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X POST "http://127.0.0.1:$port/api/receive_hook" -H "X-Api-Key: $apikey" \
+      -H 'Content-Type: application/json' -d "{\"externalId\":\"bench-$(cat /proc/sys/kernel/random/uuid)\",\"contact\":{\"externalId\":\"cust-1\"},\"text\":\"Olá\"}")
+    [ "${next%% *}" = 202 ] || { echo "error: the $app handler answered ${next%% *} to the second receive_hook" >&2; return 1; }
+    next=$(awk -v s="${next#* }" 'BEGIN {printf "%.1f", s * 1000}')
+  fi
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [ -n "$ms" ] || { echo "error: the $app handler never answered 200 on /api/health" >&2; grep -v "^   *at \|End of stack trace" "$work/err.log" | tail -20 >&2; tail -5 "$work/out.log" >&2; return 1; }
   [ -n "$hook" ] || { echo "error: the $app handler answered $code to receive_hook: $(cat "$work/hook.json")" >&2; return 1; }
-  echo "$ms $hook $rss"
+  echo "$ms $hook $rss $next"
 }
 
 # A company, a service, an omni channel and its API key, made once (Azurite keeps them for every later start).
@@ -104,7 +113,7 @@ setup_channel() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-declare -A start_ms hook_ms rss_mb anon_mb file_mb size_mb
+declare -A start_ms hook_ms rss_mb anon_mb file_mb size_mb next_ms
 for mode in $modes; do
   out="$bench/$mode"
   if [ "$build" -eq 1 ] || [ ! -f "$out/omni-functions.zip" ]; then
@@ -126,6 +135,7 @@ for mode in $modes; do
   rss_mb[$mode]=$(cut -d' ' -f3 "$work/$mode.runs" | median)
   anon_mb[$mode]=$(cut -d' ' -f4 "$work/$mode.runs" | median)
   file_mb[$mode]=$(cut -d' ' -f5 "$work/$mode.runs" | median)
+  next_ms[$mode]=$(cut -d' ' -f6 "$work/$mode.runs" | median)
   echo "cold-start: $mode: runs (health ms, receive_hook ms, MB): $(tr '\n' ';' < "$work/$mode.runs")"
 done
 
@@ -145,10 +155,10 @@ md="artifacts/benchmarks/cold-start.md"
   echo "- machine: $(nproc) cores ($cpu), $(date -u +%Y-%m-%d)"
   echo "- command: scripts/bench-cold-start.sh --runs $runs${extra_env:+ --env \"$extra_env\"}"
   echo
-  echo "| build | start to first 200 | ratio | to first receive_hook 202 | ratio | resident memory (idle) | ratio | of which anonymous / file-backed | zip size |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| build | start to first 200 | ratio | to first receive_hook 202 | ratio | resident memory (idle) | ratio | of which anonymous / file-backed | next receive_hook after idle | zip size |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for mode in $modes; do
-    echo "| $mode | ${start_ms[$mode]} ms | $(ratio "${start_ms[$mode]}" "${start_ms[$base]}")× | ${hook_ms[$mode]} ms | $(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")× | ${rss_mb[$mode]} MB | $(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")× | ${anon_mb[$mode]} / ${file_mb[$mode]} MB | ${size_mb[$mode]} MB |"
+    echo "| $mode | ${start_ms[$mode]} ms | $(ratio "${start_ms[$mode]}" "${start_ms[$base]}")× | ${hook_ms[$mode]} ms | $(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")× | ${rss_mb[$mode]} MB | $(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")× | ${anon_mb[$mode]} / ${file_mb[$mode]} MB | ${next_ms[$mode]} ms | ${size_mb[$mode]} MB |"
   done
 } > "$md"
 {
@@ -157,8 +167,8 @@ md="artifacts/benchmarks/cold-start.md"
   echo "  \"Rows\": ["
   sep=""
   for mode in $modes; do
-    printf '%s    {"Build": "%s", "StartMs": %s, "StartRatio": %s, "ReceiveHookMs": %s, "ReceiveHookRatio": %s, "ResidentMB": %s, "ResidentRatio": %s, "AnonMB": %s, "FileMB": %s, "ZipMB": %s}' "$sep" "$mode" \
-      "${start_ms[$mode]}" "$(ratio "${start_ms[$mode]}" "${start_ms[$base]}")" "${hook_ms[$mode]}" "$(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")" "${rss_mb[$mode]}" "$(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")" "${anon_mb[$mode]}" "${file_mb[$mode]}" "${size_mb[$mode]}"
+    printf '%s    {"Build": "%s", "StartMs": %s, "StartRatio": %s, "ReceiveHookMs": %s, "ReceiveHookRatio": %s, "ResidentMB": %s, "ResidentRatio": %s, "AnonMB": %s, "FileMB": %s, "NextReceiveHookMs": %s, "ZipMB": %s}' "$sep" "$mode" \
+      "${start_ms[$mode]}" "$(ratio "${start_ms[$mode]}" "${start_ms[$base]}")" "${hook_ms[$mode]}" "$(ratio "${hook_ms[$mode]}" "${hook_ms[$base]}")" "${rss_mb[$mode]}" "$(ratio "${rss_mb[$mode]}" "${rss_mb[$base]}")" "${anon_mb[$mode]}" "${file_mb[$mode]}" "${next_ms[$mode]}" "${size_mb[$mode]}"
     sep=$',\n'
   done
   echo
