@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using Microsoft.Extensions.Options;
 
@@ -13,16 +12,11 @@ public sealed class MemoryOptions
     /// compacts its heap and gives back the memory the garbage collector keeps committed for allocation. Zero turns
     /// the trim off.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
     public TimeSpan TrimWhenIdleFor { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>At most one trim in this long, so traffic with short gaps does not pay a full collection per gap.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MinTrimInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
-
-[OptionsValidator]
-internal sealed partial class MemoryOptionsValidator : IValidateOptions<MemoryOptions>;
 
 /// <summary>
 /// What the process is doing right now: HTTP requests (host invocations among them) and the local trigger runner's
@@ -133,8 +127,13 @@ internal static class IdleMemoryExtensions
 {
     public static IHostApplicationBuilder AddIdleMemoryTrim(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<MemoryOptions>().BindConfiguration(MemoryOptions.Section).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<MemoryOptions>, MemoryOptionsValidator>();
+        // Checked in code rather than by [Range(typeof(TimeSpan), …)], whose constructor the trim analysis flags.
+        builder.Services.AddOptions<MemoryOptions>().BindConfiguration(MemoryOptions.Section)
+            .Validate(o => o.TrimWhenIdleFor >= TimeSpan.Zero && o.TrimWhenIdleFor <= TimeSpan.FromHours(1),
+                "Omni__Memory__TrimWhenIdleFor must be between 00:00:00 (off) and 01:00:00.")
+            .Validate(o => o.MinTrimInterval >= TimeSpan.FromSeconds(1) && o.MinTrimInterval <= TimeSpan.FromHours(1),
+                "Omni__Memory__MinTrimInterval must be between 00:00:01 and 01:00:00.")
+            .ValidateOnStart();
         builder.Services.AddSingleton<WorkInFlight>();
         var options = builder.Configuration.GetSection(MemoryOptions.Section).Get<MemoryOptions>() ?? new MemoryOptions();
         if (options.TrimWhenIdleFor > TimeSpan.Zero)

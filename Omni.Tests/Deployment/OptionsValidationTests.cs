@@ -31,8 +31,6 @@ public sealed class OptionsValidationTests
         { "Omni:Webchat:SessionIdleTimeout", "00:00:00" },
         { "Omni:Webchat:WebPubSubHub", "1-hub" },
         { "Omni:Webchat:WebPubSubTokenMinutes", "0" },
-        { "Omni:Memory:TrimWhenIdleFor", "-00:00:01" },
-        { "Omni:Memory:MinTrimInterval", "00:00:00" },
     };
 
     [Theory]
@@ -67,7 +65,6 @@ public sealed class OptionsValidationTests
         }
 
         builder.AddOmniApi();
-        builder.AddIdleMemoryTrim();
         builder.Services.AddOmniVoice().AddVoiceCalls().AddWebchatChannel();
         return builder.Services.BuildServiceProvider();
     }

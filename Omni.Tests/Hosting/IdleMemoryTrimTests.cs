@@ -72,6 +72,22 @@ public sealed class IdleMemoryTrimTests(AzuriteFixture azurite)
         Assert.False(TrimmerRegistered(new() { ["Omni:Memory:TrimWhenIdleFor"] = "00:00:00" }));
     }
 
+    [Theory]
+    [InlineData("TrimWhenIdleFor", "-00:00:01")]
+    [InlineData("TrimWhenIdleFor", "02:00:00")]
+    [InlineData("MinTrimInterval", "00:00:00")]
+    public void AnOutOfRangeSettingStopsTheStartNamingIt(string setting, string value)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration["Omni:Memory:" + setting] = value;
+        builder.AddIdleMemoryTrim();
+        using var services = builder.Services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Contains("Omni__Memory__" + setting, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task EveryRequestCountsAsWorkUntilItsAnswerIsWritten()
     {
