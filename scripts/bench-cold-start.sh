@@ -9,8 +9,9 @@
 # message stored: the path a cold instance first serves), then VmRSS one second later, idle, with its anonymous and
 # file-backed parts (RssAnon, RssFile), and the time of the next receive_hook sent then (what the idle memory trim
 # costs the message after it: compare a run with --env Omni__Memory__TrimWhenIdleFor=00:00:00). One discarded warm-up
-# run per mode (it also creates the tables and the channel), then RUNS (default 7) rounds that start each build in turn; medians. --env "NAME=VALUE ..." starts every build with
-# those variables too (runtime knobs such as DOTNET_gcServer=0 or DOTNET_GCgen0size=0x200000, without a new publish).
+# run per mode (it also creates the tables and the channel), then RUNS (default 7) rounds that start each build in
+# turn; medians. --env "NAME=VALUE ..." starts every build with those variables too (runtime knobs such as
+# DOTNET_gcServer=0 or DOTNET_GCgen0size=0x200000, without a new publish).
 #   scripts/bench-cold-start.sh [--runs N] [--modes "jit r2r aot"] [--no-build] [--env "NAME=VALUE ..."]
 # Writes artifacts/benchmarks/cold-start.md and .json.
 set -euo pipefail
@@ -90,11 +91,13 @@ start_once() {
     # The next message after that idle second: what giving memory back when idle costs the request that follows.
     next=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X POST "http://127.0.0.1:$port/api/receive_hook" -H "X-Api-Key: $apikey" \
       -H 'Content-Type: application/json' -d "{\"externalId\":\"bench-$(cat /proc/sys/kernel/random/uuid)\",\"contact\":{\"externalId\":\"cust-1\"},\"text\":\"Olá\"}")
-    [ "${next%% *}" = 202 ] || { echo "error: the $app handler answered ${next%% *} to the second receive_hook" >&2; return 1; }
-    next=$(awk -v s="${next#* }" 'BEGIN {printf "%.1f", s * 1000}')
   fi
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  if [ -n "$next" ]; then
+    [ "${next%% *}" = 202 ] || { echo "error: the $app handler answered ${next%% *} to the second receive_hook" >&2; return 1; }
+    next=$(awk -v s="${next#* }" 'BEGIN {printf "%.1f", s * 1000}')
+  fi
   [ -n "$ms" ] || { echo "error: the $app handler never answered 200 on /api/health" >&2; grep -v "^   *at \|End of stack trace" "$work/err.log" | tail -20 >&2; tail -5 "$work/out.log" >&2; return 1; }
   [ -n "$hook" ] || { echo "error: the $app handler answered $code to receive_hook: $(cat "$work/hook.json")" >&2; return 1; }
   echo "$ms $hook $rss $next"
