@@ -15,6 +15,8 @@ var benchmarks = new Dictionary<string, Func<BenchmarkRun, Task<BenchmarkReport>
     ["mail-memory"] = MailMemoryBenchmark.RunAsync,
     ["meta"] = MetaBenchmark.RunAsync,
     ["end-to-end"] = EndToEndBenchmark.RunAsync,
+    // Packages the app twice (Native AOT and JIT), so it adds about 20 minutes to a full run.
+    ["cold-start"] = ColdStartBenchmark.RunAsync,
 };
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);
