@@ -39,7 +39,7 @@ internal static class ColdStartBenchmark
                 new BenchmarkRow("start to the first 200 on /api/health", Figure("aot", "StartMs"), "ms", Figure("jit", "StartMs"), "the JIT build", TargetRatio: 0.4),
                 new BenchmarkRow("start to the first receive_hook 202", Figure("aot", "ReceiveHookMs"), "ms", Figure("jit", "ReceiveHookMs"), "the JIT build", TargetRatio: 0.4),
                 new BenchmarkRow("resident memory, idle", Figure("aot", "ResidentMB"), "MB", Figure("jit", "ResidentMB"), "the JIT build"),
-                new BenchmarkRow("resident memory, idle, against the ceiling", Figure("aot", "ResidentMB"), "MB", 80, "issue 11's ceiling (below 80 MB)", TargetRatio: 1),
+                new BenchmarkRow("resident memory, idle, against the ceiling", Figure("aot", "ResidentMB"), "MB", 80, "issue 11's ceiling", TargetRatio: 1),
                 new BenchmarkRow("the next receive_hook after the idle second", Figure("aot", "NextReceiveHookMs"), "ms", Figure("jit", "NextReceiveHookMs"), "the JIT build"),
                 new BenchmarkRow("zip size", Figure("aot", "ZipMB"), "MB", Figure("jit", "ZipMB"), "the JIT build"),
             ],
