@@ -212,6 +212,8 @@ internal static partial class EndToEndBenchmark
             builder.UseSetting("Omni:AdminToken", AdminToken);
             builder.UseSetting("Omni:SecretsKey", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
             builder.UseSetting("Omni:Triggers:RunLocally", "true");
+            // As in OmniApp: in-process, the idle trim would collect the whole benchmark, baseline included.
+            builder.UseSetting("Omni:Memory:TrimWhenIdleFor", "00:00:00");
             builder.UseSetting("Omni:Triggers:BatchSize", _batchSize.ToString(CultureInfo.InvariantCulture));
             builder.UseSetting("Omni:Triggers:MaxPollingInterval", _polling);
             builder.UseSetting("Omni:Webhooks:AllowPrivateTargets", "true");

@@ -250,6 +250,8 @@ internal static class ReceiveHookBenchmark
             builder.UseSetting("Omni:AdminToken", AdminToken);
             builder.UseSetting("Omni:SecretsKey", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
             builder.UseSetting("Omni:Triggers:RunLocally", "false");
+            // As in OmniApp: in-process, the idle trim would collect the whole benchmark, baseline included.
+            builder.UseSetting("Omni:Memory:TrimWhenIdleFor", "00:00:00");
             builder.ConfigureLogging(logging => logging.ClearProviders());
             builder.ConfigureServices(services => Counter = StorageTransactionCounter.AttachTo(services));
         }
